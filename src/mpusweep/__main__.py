@@ -1,0 +1,5 @@
+"""``python -m mpusweep``."""
+
+from mpusweep.cli import main
+
+main()

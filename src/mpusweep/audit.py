@@ -1,0 +1,111 @@
+"""The audit log: append-only JSON Lines, one "intent" before each abort, one "outcome" after.
+
+Format (``schema_version`` 1), one object a line::
+
+    {"schema_version": 1, "time": "2026-11-24T20:35:23.897000+00:00", "run_id": "...",
+     "event": "intent" | "outcome", "endpoint": "https://...", "bucket": "...", "key": "...",
+     "upload_id": "...", "size": 123 | null, "initiated": "...",
+     "outcome": "aborted" | "already_gone" | "failed" | "unknown" (outcome lines only),
+     "attempts": 1, "error": null | "..."}
+
+The file is created with mode 0600 and only ever appended to. Each line is written with a single
+``write(2)`` on an ``O_APPEND`` descriptor, so concurrent runs never interleave partial lines.
+No credential is ever written: only the endpoint URL, without any userinfo part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import UsageError
+from .models import AbortOutcome, Upload
+
+SCHEMA_VERSION = 1
+
+
+def default_audit_path() -> Path:
+    """``$XDG_STATE_HOME/mpusweep/audit.jsonl``; without it ``~/.local/state/mpusweep/...``."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "mpusweep" / "audit.jsonl"
+
+
+def _public_endpoint(endpoint: str | None) -> str | None:
+    if not endpoint:
+        return endpoint
+    parts = urlsplit(endpoint)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class AuditLog:
+    """An open audit log. Thread-safe; use as a context manager or call ``close()``."""
+
+    def __init__(self, path: Path, *, endpoint: str | None, run_id: str | None = None) -> None:
+        self.path = path
+        self.endpoint = _public_endpoint(endpoint)
+        self.run_id = run_id or uuid.uuid4().hex
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot open audit log {str(path)!r}: {exc.strerror}; choose another with "
+                "--audit-log"
+            ) from exc
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def _write(self, record: dict[str, Any]) -> None:
+        line = (json.dumps(record, ensure_ascii=True) + "\n").encode()
+        with self._lock:
+            os.write(self._fd, line)
+
+    def _base(self, event: str, upload: Upload) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "time": datetime.now(UTC).isoformat(),
+            "run_id": self.run_id,
+            "event": event,
+            "endpoint": self.endpoint,
+            "bucket": upload.bucket,
+            "key": upload.key,
+            "upload_id": upload.upload_id,
+            "size": upload.size,
+            "initiated": upload.initiated.isoformat(),
+        }
+
+    def intent(self, upload: Upload) -> None:
+        """Record that an abort is about to be sent."""
+        self._write(self._base("intent", upload))
+
+    def outcome(self, result: AbortOutcome) -> None:
+        """Record how an abort ended."""
+        record = self._base("outcome", result.upload)
+        record.update(outcome=result.outcome.value, attempts=result.attempts, error=result.error)
+        self._write(record)
+
+    def unknown(self, upload: Upload, why: str) -> None:
+        """Record that an abort was sent but its result is not known (interrupted)."""
+        record = self._base("outcome", upload)
+        record.update(outcome="unknown", attempts=None, error=why)
+        self._write(record)

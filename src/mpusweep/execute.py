@@ -1,0 +1,230 @@
+"""The only code that changes anything: abort confirmed uploads, verify, audit, report outcomes.
+
+Only the exact (bucket, key, upload_id) triples that were listed and confirmed are aborted;
+nothing is re-listed here, so an upload started after the listing can never be touched.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .audit import AuditLog
+from .errors import S3Error
+from .filters import AgeFilter, Selection
+from .models import AbortOutcome, AbortPlan, BucketScan, CleanSummary, Outcome, Upload
+from .plan import plan_uploads
+from .s3 import S3
+from .scan import (
+    DEFAULT_CONCURRENCY,
+    Progress,
+    ScanEvent,
+    iter_bucket_groups,
+    iter_scan,
+    resolve_buckets,
+)
+
+#: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
+#: may survive an abort, so we verify with ListParts and abort again while the upload remains.
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+def abort_one(
+    s3: S3,
+    upload: Upload,
+    *,
+    audit: AuditLog,
+    verify: bool = True,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> AbortOutcome:
+    """Abort one upload, verify it is gone, and record intent and outcome in the audit log."""
+    audit.intent(upload)
+    attempts = 0
+    try:
+        while True:
+            attempts += 1
+            if not s3.abort_upload(upload):
+                outcome = Outcome.ALREADY_GONE if attempts == 1 else Outcome.ABORTED
+                result = AbortOutcome(upload, outcome, attempts)
+                break
+            if not verify or not s3.upload_exists(upload):
+                result = AbortOutcome(upload, Outcome.ABORTED, attempts)
+                break
+            if attempts >= max_attempts:
+                result = AbortOutcome(
+                    upload,
+                    Outcome.FAILED,
+                    attempts,
+                    f"the upload still exists after {attempts} aborts",
+                )
+                break
+    except S3Error as exc:
+        result = AbortOutcome(upload, Outcome.FAILED, attempts, str(exc))
+    audit.outcome(result)
+    return result
+
+
+@dataclass
+class AbortRun:
+    """Aborts in progress; ``outcomes`` fills as they finish (also when interrupted)."""
+
+    s3: S3
+    audit: AuditLog
+    concurrency: int = DEFAULT_CONCURRENCY
+    verify: bool = True
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    #: The outcomes of the latest ``abort()`` call, complete even when it was interrupted.
+    last: list[AbortOutcome] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _pool: ThreadPoolExecutor | None = None
+
+    def _run_one(self, upload: Upload) -> AbortOutcome:
+        if self.cancel.is_set():
+            return AbortOutcome(upload, Outcome.SKIPPED, 0, "interrupted before it was sent")
+        return abort_one(
+            self.s3, upload, audit=self.audit, verify=self.verify, max_attempts=self.max_attempts
+        )
+
+    def abort(self, uploads: Iterable[Upload]) -> list[AbortOutcome]:
+        """Abort these uploads concurrently and return their outcomes.
+
+        On Ctrl-C: no new abort starts, the ones in flight finish and are recorded, the rest
+        are SKIPPED, and KeyboardInterrupt is raised again for the caller to exit 130.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mpusweep-abort")
+        futures: dict[Future[AbortOutcome], Upload] = {
+            self._pool.submit(self._run_one, u): u for u in uploads
+        }
+        results = self.last = []
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results.append(future.result())
+        except BaseException:
+            self.cancel.set()
+            for future in pending:
+                future.cancel()
+            for future in pending:
+                if future.cancelled():
+                    results.append(
+                        AbortOutcome(
+                            futures[future], Outcome.SKIPPED, 0, "interrupted before it was sent"
+                        )
+                    )
+                else:
+                    results.append(future.result())
+            raise
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketClean:
+    """One bucket of a clean run: what was found, planned, confirmed and done."""
+
+    #: The bucket's scan summary (errors included).
+    scan: BucketScan
+    #: Every listed upload of the bucket with its decision.
+    plan: AbortPlan
+    #: Whether the user (or ``--yes``) confirmed the aborts; False in a dry run.
+    confirmed: bool
+    #: The outcome of each abort sent; empty when not confirmed.
+    outcomes: tuple[AbortOutcome, ...]
+
+
+@dataclass
+class CleanResult:
+    """Everything a clean run did, bucket by bucket."""
+
+    buckets: list[BucketClean] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def summary(self) -> CleanSummary:
+        outcomes = [o for b in self.buckets for o in b.outcomes]
+        return CleanSummary.of(
+            outcomes,
+            kept=sum(len(b.plan.kept) for b in self.buckets),
+            declined=sum(len(b.plan.to_abort) for b in self.buckets if not b.confirmed),
+            failed_buckets=sum(1 for b in self.buckets if b.scan.error),
+        )
+
+
+def clean(
+    s3: S3,
+    selection: Selection = Selection(),
+    age: AgeFilter = AgeFilter(),
+    *,
+    now: datetime,
+    audit: AuditLog | None,
+    confirm: Callable[[BucketScan, AbortPlan], bool],
+    on_bucket_planned: Callable[[BucketScan, AbortPlan], None] | None = None,
+    on_bucket_done: Callable[[BucketClean], None] | None = None,
+    sizes: bool = True,
+    dry_run: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    verify: bool = True,
+    progress: Progress | None = None,
+    result: CleanResult | None = None,
+) -> CleanResult:
+    """Scan, plan, confirm per bucket and abort: the seed's workflow, as a library call.
+
+    Args:
+        s3: the service (``read_only=False`` unless ``dry_run``).
+        selection: buckets and prefixes.
+        age: uploads younger than this are listed but kept.
+        now: the current time (injected).
+        audit: where intents and outcomes go; required unless ``dry_run``.
+        confirm: asked per bucket that has uploads to abort; True aborts them.
+        on_bucket_planned: called with each bucket's plan before ``confirm``.
+        on_bucket_done: called after each bucket's aborts.
+        dry_run: plan and report only; no write request is sent.
+        result: filled in as the run goes; pass one to keep the partial result when
+            ``KeyboardInterrupt`` propagates (after the aborts in flight are recorded).
+    """
+    if not dry_run and audit is None:
+        raise ValueError("an audit log is required unless dry_run")
+    targets = resolve_buckets(s3, selection)
+    result = result if result is not None else CleanResult()
+    run = None if dry_run or audit is None else AbortRun(s3, audit, concurrency, verify)
+    events: Generator[ScanEvent, None, None] = iter_scan(
+        s3,
+        selection,
+        now=now,
+        sizes=sizes,
+        concurrency=concurrency,
+        buckets=targets,
+        progress=progress,
+    )
+    try:
+        for summary, uploads in iter_bucket_groups(events, [b.name for b in targets]):
+            plan = plan_uploads(uploads, age, now=now)
+            if on_bucket_planned is not None:
+                on_bucket_planned(summary, plan)
+            confirmed = bool(plan.to_abort) and run is not None and confirm(summary, plan)
+            outcomes: tuple[AbortOutcome, ...] = ()
+            if confirmed and run is not None:
+                try:
+                    outcomes = tuple(run.abort(plan.to_abort))
+                except BaseException:
+                    result.buckets.append(BucketClean(summary, plan, True, tuple(run.last)))
+                    result.interrupted = True
+                    raise
+            bucket = BucketClean(summary, plan, confirmed, outcomes)
+            result.buckets.append(bucket)
+            if on_bucket_done is not None:
+                on_bucket_done(bucket)
+    finally:
+        events.close()  # stops the scan's workers when we leave early
+        if run is not None:
+            run.close()
+    return result

@@ -1,0 +1,160 @@
+"""What to look at and what counts as stale: pure parsing and predicates."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .errors import UsageError
+from .models import Upload
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a duration such as ``90m``, ``36h``, ``7d``, ``2w`` or ``1d12h``; ``0`` means none.
+
+    >>> parse_duration("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    >>> parse_duration("1w2d")
+    datetime.timedelta(days=9)
+    >>> parse_duration("0")
+    datetime.timedelta(0)
+    """
+    cleaned = text.strip().lower()
+    if cleaned == "0":
+        return timedelta(0)
+    pos = 0
+    seconds = 0
+    for match in _DURATION.finditer(cleaned):
+        if match.start() != pos:
+            break
+        seconds += int(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not cleaned or pos != len(cleaned):
+        raise UsageError(
+            f"cannot read duration {text!r}: use a number and a unit s, m, h, d or w, "
+            "like 90m, 36h, 7d, 2w or 1d12h (0 for none)"
+        )
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise UsageError(f"duration {text!r} is too long: use at most 999999999 days") from None
+
+
+def format_duration(delta: timedelta) -> str:
+    """The short form of a duration, largest units first.
+
+    >>> format_duration(timedelta(hours=36))
+    '1d12h'
+    >>> format_duration(timedelta(0))
+    '0s'
+    """
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def _check_globs(patterns: Iterable[str], what: str) -> tuple[str, ...]:
+    result = tuple(patterns)
+    for pattern in result:
+        if not pattern or pattern.strip() != pattern or "/" in pattern:
+            raise UsageError(
+                f"bad {what} {pattern!r}: give a bucket name or a glob such as 'logs-*' "
+                "(no slashes, no surrounding spaces)"
+            )
+        if pattern.count("[") != pattern.count("]"):
+            raise UsageError(f"bad {what} {pattern!r}: unbalanced '[' in glob")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Where to look: bucket globs (empty: every bucket), excluded globs, key prefixes."""
+
+    #: Bucket names or globs (``fnmatch``); empty means every bucket.
+    buckets: tuple[str, ...] = ()
+    #: Bucket globs to leave out.
+    exclude_buckets: tuple[str, ...] = ()
+    #: Key prefixes; empty means every key. Also checked on the client side (MinIO treats a
+    #: listing prefix as an exact key).
+    prefixes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_globs(self.buckets, "bucket")
+        _check_globs(self.exclude_buckets, "--exclude-bucket")
+
+    def wants_bucket(self, name: str) -> bool:
+        """Whether the bucket is selected.
+
+        >>> Selection(buckets=("logs-*",), exclude_buckets=("logs-old",)).wants_bucket("logs-new")
+        True
+        >>> Selection(buckets=("logs-*",), exclude_buckets=("logs-old",)).wants_bucket("logs-old")
+        False
+        """
+        if self.buckets and not any(fnmatch.fnmatchcase(name, g) for g in self.buckets):
+            return False
+        return not any(fnmatch.fnmatchcase(name, g) for g in self.exclude_buckets)
+
+    def wants_key(self, key: str) -> bool:
+        """Whether the key lies under one of the prefixes."""
+        return not self.prefixes or key.startswith(self.prefixes)
+
+    def listing_prefixes(self) -> tuple[str, ...]:
+        """The prefixes to send to the server, without those covered by a shorter one.
+
+        >>> Selection(prefixes=("a/b", "a/", "c")).listing_prefixes()
+        ('a/', 'c')
+        >>> Selection().listing_prefixes()
+        ('',)
+        """
+        if not self.prefixes or "" in self.prefixes:
+            return ("",)
+        kept: list[str] = []
+        for prefix in sorted(set(self.prefixes)):
+            if not any(prefix.startswith(k) for k in kept):
+                kept.append(prefix)
+        return tuple(kept)
+
+    def is_glob(self) -> bool:
+        """Whether any bucket argument is a glob rather than a plain name."""
+        return any(any(c in g for c in "*?[") for g in self.buckets)
+
+
+@dataclass(frozen=True, slots=True)
+class AgeFilter:
+    """What counts as stale: initiated longer ago than ``older_than``, idle for ``idle_for``."""
+
+    #: Minimum time since ``Initiated``; zero or None lets every age through.
+    older_than: timedelta | None = None
+    #: Minimum time since the newest part was written; needs sizes (ListParts).
+    idle_for: timedelta | None = None
+
+    def young_reason(self, upload: Upload, now: datetime) -> str | None:
+        """Why the upload is too young or too active, or None when it is stale.
+
+        An upload whose parts are unknown is never called idle: we cannot show it is.
+        """
+        if self.older_than and upload.age(now) < self.older_than:
+            return f"initiated less than {format_duration(self.older_than)} ago"
+        if self.idle_for:
+            idle = upload.idle(now)
+            if idle is None:
+                return "newest part unknown (sizing failed)"
+            if idle < self.idle_for:
+                return f"written to less than {format_duration(self.idle_for)} ago"
+        return None
+
+    def passes_initiated(self, upload: Upload, now: datetime) -> bool:
+        """The part of the test that needs no ListParts: ``older_than`` alone."""
+        return not self.older_than or upload.age(now) >= self.older_than

@@ -1,0 +1,198 @@
+"""The shared vocabulary: frozen dataclasses and enums, no I/O and no boto3.
+
+Sizes are int bytes; times are tz-aware UTC datetimes. Human units belong to ``report``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A bucket as ListBuckets names it."""
+
+    #: The bucket's name.
+    name: str
+    #: The region ListBuckets reported for it (AWS ``BucketRegion``), or None where not reported.
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One incomplete multipart upload: its (bucket, key, upload_id) and what we know of it."""
+
+    #: The bucket that holds the upload.
+    bucket: str
+    #: The object key, decoded: exactly the key the client used.
+    key: str
+    #: The server's UploadId; with ``key`` it names exactly one upload.
+    upload_id: str
+    #: When the upload was started (ListMultipartUploads ``Initiated``).
+    initiated: datetime
+    #: The storage class, where the server says.
+    storage_class: str | None = None
+    #: The number of parts uploaded so far; None when not sized (``--no-sizes``) or sizing failed.
+    parts: int | None = None
+    #: The sum of the parts' sizes in bytes; None when not sized or sizing failed.
+    size: int | None = None
+    #: The newest part's ``LastModified``: the best sign of whether the upload is still written.
+    last_part_at: datetime | None = None
+    #: When a lifecycle rule will abort the upload (ListParts ``x-amz-abort-date``), if said.
+    abort_date: datetime | None = None
+    #: The lifecycle rule that will abort it (``x-amz-abort-rule-id``), if said.
+    abort_rule_id: str | None = None
+    #: Why sizing failed, when it did; the upload is still listed and may still be aborted.
+    size_error: str | None = None
+
+    def age(self, now: datetime) -> timedelta:
+        """Time since the upload was initiated."""
+        return now - self.initiated
+
+    def idle(self, now: datetime) -> timedelta | None:
+        """Time since the newest part was written (since initiation when no part exists).
+
+        None when the parts are unknown: not sized, or sizing failed.
+        """
+        if self.parts is None:
+            return None
+        return now - (self.last_part_at or self.initiated)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketScan:
+    """The end of one bucket's scan: its totals and, if it failed, why."""
+
+    #: The bucket's name.
+    bucket: str
+    #: How many matching uploads were found (including those whose sizing failed).
+    uploads: int = 0
+    #: The sum of the sized uploads' bytes.
+    size: int = 0
+    #: How many uploads could not be sized.
+    size_errors: int = 0
+    #: Why the bucket could not be (completely) listed; None when it was.
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """A whole scan, collected: what the library's ``scan()`` returns."""
+
+    #: Every matching upload, sorted by bucket, key and initiation time.
+    uploads: tuple[Upload, ...]
+    #: One summary per bucket scanned, in bucket order.
+    buckets: tuple[BucketScan, ...]
+
+    @property
+    def size(self) -> int:
+        """Total bytes over all sized uploads."""
+        return sum(b.size for b in self.buckets)
+
+    @property
+    def failed_buckets(self) -> tuple[BucketScan, ...]:
+        """Buckets whose listing failed."""
+        return tuple(b for b in self.buckets if b.error is not None)
+
+
+class Action(enum.Enum):
+    """What the plan does with an upload."""
+
+    ABORT = "abort"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One upload and what the plan would do with it, and why."""
+
+    #: The upload as listed.
+    upload: Upload
+    #: Abort it or keep it.
+    action: Action
+    #: A short human reason, e.g. ``"younger than 24h"``.
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbortPlan:
+    """What an abort run would do: built purely, shown, confirmed, then executed."""
+
+    #: Every listed upload with its decision, in listing order.
+    items: tuple[PlanItem, ...]
+
+    @property
+    def to_abort(self) -> tuple[Upload, ...]:
+        """The uploads that would be aborted."""
+        return tuple(i.upload for i in self.items if i.action is Action.ABORT)
+
+    @property
+    def kept(self) -> tuple[PlanItem, ...]:
+        """The uploads that would be kept, with their reasons."""
+        return tuple(i for i in self.items if i.action is Action.KEEP)
+
+
+class Outcome(enum.Enum):
+    """How one abort ended."""
+
+    #: The upload was aborted and verified gone.
+    ABORTED = "aborted"
+    #: The server said it no longer exists (NoSuchUpload): someone else finished or aborted it.
+    ALREADY_GONE = "already_gone"
+    #: The abort failed, or parts remained after every retry.
+    FAILED = "failed"
+    #: Not attempted: the run was interrupted first.
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class AbortOutcome:
+    """The result of aborting one listed upload."""
+
+    #: The upload as listed and confirmed.
+    upload: Upload
+    #: How it ended.
+    outcome: Outcome
+    #: How many AbortMultipartUpload requests were sent.
+    attempts: int = 0
+    #: Why it failed, when it did.
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CleanSummary:
+    """The closing numbers of a clean run."""
+
+    aborted: int = 0
+    bytes_freed: int = 0
+    already_gone: int = 0
+    failed: int = 0
+    kept: int = 0
+    skipped: int = 0
+    declined: int = 0
+    failed_buckets: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        outcomes: list[AbortOutcome],
+        *,
+        kept: int,
+        declined: int,
+        failed_buckets: int,
+    ) -> CleanSummary:
+        def count(o: Outcome) -> int:
+            return sum(1 for x in outcomes if x.outcome is o)
+
+        return cls(
+            aborted=count(Outcome.ABORTED),
+            bytes_freed=sum(x.upload.size or 0 for x in outcomes if x.outcome is Outcome.ABORTED),
+            already_gone=count(Outcome.ALREADY_GONE),
+            failed=count(Outcome.FAILED),
+            skipped=count(Outcome.SKIPPED),
+            kept=kept,
+            declined=declined,
+            failed_buckets=failed_buckets,
+        )

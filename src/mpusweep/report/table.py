@@ -1,0 +1,119 @@
+"""The human report: per bucket, a line per upload as in the seed, a total, a grand total."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..filters import format_duration
+from ..models import AbortOutcome, AbortPlan, Action, BucketScan, CleanSummary, Outcome, Upload
+from . import gb, iso, show_key
+
+
+def _uploads_table(
+    rows: Sequence[tuple[Upload, str | None]], now: datetime, *, with_plan: bool
+) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("Initiated", no_wrap=True)
+    table.add_column("Key", overflow="fold")
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column("GB", justify="right", no_wrap=True)
+    table.add_column("Parts", justify="right", no_wrap=True)
+    table.add_column("Idle", justify="right", no_wrap=True)
+    table.add_column("Upload ID", overflow="fold")
+    if with_plan:
+        table.add_column("Plan")
+    for upload, plan in rows:
+        idle = upload.idle(now)
+        cells: list[str | Text] = [
+            iso(upload.initiated) or "",
+            Text(show_key(upload.key)),
+            "?" if upload.size is None else str(upload.size),
+            gb(upload.size),
+            "?" if upload.parts is None else str(upload.parts),
+            "?" if idle is None else format_duration(idle),
+            Text(upload.upload_id),
+        ]
+        if with_plan:
+            cells.append(Text(plan or ""))
+        table.add_row(*cells)
+    return table
+
+
+def print_bucket(
+    console: Console,
+    summary: BucketScan,
+    uploads: Sequence[Upload],
+    now: datetime,
+    plan: AbortPlan | None = None,
+) -> None:
+    """``Bucket: name``, the uploads, ``Total: N GB``, as the seed prints them."""
+    console.print(Text(f"\nBucket: {summary.bucket}", style="bold"))
+    rows: list[tuple[Upload, str | None]]
+    if plan is not None:
+        rows = [
+            (i.upload, "abort" if i.action is Action.ABORT else f"keep: {i.reason}")
+            for i in plan.items
+        ]
+    else:
+        rows = [(u, None) for u in uploads]
+    if rows:
+        console.print(_uploads_table(rows, now, with_plan=plan is not None))
+    for upload, _ in rows:
+        if upload.size_error:
+            console.print(
+                Text(
+                    f"  size unknown for {show_key(upload.key)}: {upload.size_error}",
+                    style="yellow",
+                )
+            )
+    if summary.error:
+        console.print(Text(f"  error: {summary.error}", style="red"))
+    noun = "upload" if summary.uploads == 1 else "uploads"
+    console.print(f"Total: {gb(summary.size)} ({summary.uploads} {noun}, {summary.size} bytes)")
+
+
+def print_grand_total(console: Console, buckets: Sequence[BucketScan]) -> None:
+    uploads = sum(b.uploads for b in buckets)
+    size = sum(b.size for b in buckets)
+    failed = sum(1 for b in buckets if b.error)
+    line = f"\nGrand total: {gb(size)} ({uploads} uploads, {size} bytes) in {len(buckets)} buckets"
+    if failed:
+        line += f"; {failed} could not be listed"
+    console.print(line)
+
+
+def outcome_line(outcomes: Sequence[AbortOutcome]) -> str:
+    """What happened to one bucket's aborts, in the seed's words when all went well."""
+    count = {o: sum(1 for x in outcomes if x.outcome is o) for o in Outcome}
+    if count[Outcome.FAILED] == 0 and count[Outcome.SKIPPED] == 0:
+        line = "MPU data deleted!"
+        if count[Outcome.ALREADY_GONE]:
+            line += f" ({count[Outcome.ALREADY_GONE]} already gone)"
+        return line
+    return (
+        f"Aborted {count[Outcome.ABORTED]}, already gone {count[Outcome.ALREADY_GONE]}, "
+        f"failed {count[Outcome.FAILED]}, skipped {count[Outcome.SKIPPED]}."
+    )
+
+
+def print_clean_summary(console: Console, summary: CleanSummary, *, dry_run: bool) -> None:
+    if dry_run:
+        console.print(
+            f"\nDry run: would abort {summary.declined} uploads; kept {summary.kept}. "
+            "No changes made."
+        )
+        return
+    console.print(
+        f"\nSummary: aborted {summary.aborted} ({gb(summary.bytes_freed)} freed, "
+        f"{summary.bytes_freed} bytes), already gone {summary.already_gone}, "
+        f"failed {summary.failed}, kept {summary.kept}, declined {summary.declined}"
+        + (f", skipped {summary.skipped}" if summary.skipped else "")
+        + (f", buckets not listed {summary.failed_buckets}" if summary.failed_buckets else "")
+        + "."
+    )

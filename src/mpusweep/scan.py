@@ -1,0 +1,276 @@
+"""The read-only core: list every selected bucket's uploads and size them, concurrently.
+
+Listing streams into sizing: a bucket's uploads are sized while its later pages are still being
+listed, and every result is handed to the caller as soon as it is known. Memory stays flat: at
+most a bounded number of uploads are in flight, whatever the number of uploads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from .errors import S3Error
+from .filters import AgeFilter, Selection
+from .models import Bucket, BucketScan, ScanResult, Upload
+from .s3 import GONE_CODES, S3
+
+#: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
+ScanEvent = Upload | BucketScan
+#: Called from worker threads with (buckets done, uploads found) after every event.
+Progress = Callable[[int, int], None]
+
+DEFAULT_CONCURRENCY = 32
+_POLL = 0.2
+
+
+def resolve_buckets(s3: S3, selection: Selection) -> list[Bucket]:
+    """The buckets to scan: named ones as given (no ListBuckets needed), globs via ListBuckets."""
+    if selection.buckets and not selection.is_glob():
+        names = sorted(set(selection.buckets))
+        return [Bucket(n) for n in names if selection.wants_bucket(n)]
+    return [b for b in s3.iter_buckets() if selection.wants_bucket(b.name)]
+
+
+@dataclass
+class _Tally:
+    """One bucket's running totals, shared by its listing thread and its sizing tasks."""
+
+    bucket: str
+    uploads: int = 0
+    size: int = 0
+    size_errors: int = 0
+    pending: int = 0
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+
+class _Stopped(Exception):
+    """The consumer went away; workers wind down."""
+
+
+class _Scanner:
+    def __init__(
+        self,
+        s3: S3,
+        selection: Selection,
+        age: AgeFilter,
+        now: datetime,
+        sizes: bool,
+        concurrency: int,
+        progress: Progress | None,
+    ) -> None:
+        self.s3, self.selection, self.age, self.now = s3, selection, age, now
+        self.sizes = sizes
+        self.progress = progress
+        self.events: queue.Queue[ScanEvent | BaseException] = queue.Queue(maxsize=4 * concurrency)
+        self.stop = threading.Event()
+        # Bounds the uploads listed but not yet sized, so a fast listing cannot fill memory.
+        self.in_flight = threading.BoundedSemaphore(4 * concurrency)
+        self.sizers = ThreadPoolExecutor(concurrency, thread_name_prefix="mpusweep-size")
+        self.done_buckets = 0
+        self.found = 0
+        self._count_lock = threading.Lock()
+
+    def emit(self, event: ScanEvent | BaseException) -> None:
+        while not self.stop.is_set():
+            try:
+                self.events.put(event, timeout=_POLL)
+            except queue.Full:
+                continue
+            if self.progress is not None and not isinstance(event, BaseException):
+                with self._count_lock:
+                    if isinstance(event, Upload):
+                        self.found += 1
+                    else:
+                        self.done_buckets += 1
+                    counts = (self.done_buckets, self.found)
+                self.progress(*counts)
+            return
+        raise _Stopped
+
+    def scan_bucket(self, bucket: Bucket) -> None:
+        tally = _Tally(bucket.name)
+        error: str | None = None
+        try:
+            for prefix in self.selection.listing_prefixes():
+                for upload in self.s3.iter_uploads(bucket.name, prefix):
+                    if self.stop.is_set():
+                        raise _Stopped
+                    # The server's prefix is checked again here: MinIO treats it as an exact key.
+                    if not self.selection.wants_key(upload.key):
+                        continue
+                    if not self.age.passes_initiated(upload, self.now):
+                        continue
+                    if self.sizes:
+                        self._submit_sizing(tally, upload)
+                    else:
+                        self._record(tally, upload)
+        except S3Error as exc:
+            error = str(exc)
+        except _Stopped:
+            return
+        except Exception as exc:  # credentials, or a bug: end the whole run loudly
+            self._fail(exc)
+            return
+        with tally.cond:
+            while tally.pending and not self.stop.is_set():
+                tally.cond.wait(_POLL)
+        self.emit(BucketScan(bucket.name, tally.uploads, tally.size, tally.size_errors, error))
+
+    def _submit_sizing(self, tally: _Tally, upload: Upload) -> None:
+        while not self.in_flight.acquire(timeout=_POLL):
+            if self.stop.is_set():
+                raise _Stopped
+        with tally.cond:
+            tally.pending += 1
+        self.sizers.submit(self._size, tally, upload)
+
+    def _size(self, tally: _Tally, upload: Upload) -> None:
+        try:
+            if self.stop.is_set():
+                return
+            try:
+                sized = self.s3.size_upload(upload)
+            except S3Error as exc:
+                if exc.code in GONE_CODES:
+                    return  # completed or aborted by someone else since it was listed
+                sized = replace(upload, size_error=str(exc))
+            if not self.age.idle_for or self.age.young_reason(sized, self.now) is None:
+                self._record(tally, sized)
+        except _Stopped:
+            pass
+        except Exception as exc:  # credentials, or a bug: end the whole run loudly
+            self._fail(exc)
+        finally:
+            self.in_flight.release()
+            with tally.cond:
+                tally.pending -= 1
+                tally.cond.notify_all()
+
+    def _fail(self, exc: Exception) -> None:
+        with contextlib.suppress(_Stopped):
+            self.emit(exc)
+
+    def _record(self, tally: _Tally, upload: Upload) -> None:
+        with tally.cond:
+            tally.uploads += 1
+            if upload.size is not None:
+                tally.size += upload.size
+            elif self.sizes:
+                tally.size_errors += 1
+        self.emit(upload)
+
+
+def iter_scan(
+    s3: S3,
+    selection: Selection = Selection(),
+    *,
+    now: datetime,
+    age: AgeFilter = AgeFilter(),
+    sizes: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    buckets: Iterable[Bucket] | None = None,
+    progress: Progress | None = None,
+) -> Generator[ScanEvent, None, None]:
+    """Scan concurrently, yielding each upload when known and each bucket's summary when done.
+
+    Args:
+        s3: the service.
+        selection: buckets and prefixes to look at.
+        now: the current time; ages are measured from it (injected, for tests and replays).
+        age: uploads younger than this are left out (``idle_for`` needs ``sizes``).
+        sizes: whether to sum the parts (one or more ListParts per upload).
+        concurrency: how many requests run at once.
+        buckets: the buckets to scan; default: ``resolve_buckets(s3, selection)``.
+        progress: called with (buckets done, uploads found) as the scan goes.
+
+    Raises:
+        CredentialsError: the service rejected the credentials.
+        EndpointError: the service cannot be reached at all.
+    """
+    targets = list(buckets) if buckets is not None else resolve_buckets(s3, selection)
+    if not targets:
+        return
+    scanner = _Scanner(s3, selection, age, now, sizes, concurrency, progress)
+    listers = ThreadPoolExecutor(
+        max(1, min(len(targets), concurrency // 4 or 1)), thread_name_prefix="mpusweep-list"
+    )
+    try:
+        for bucket in targets:
+            listers.submit(scanner.scan_bucket, bucket)
+        remaining = len(targets)
+        while remaining:
+            event = scanner.events.get()
+            if isinstance(event, BaseException):
+                raise event
+            if isinstance(event, BucketScan):
+                remaining -= 1
+            yield event
+    finally:
+        scanner.stop.set()
+        listers.shutdown(wait=True, cancel_futures=True)
+        scanner.sizers.shutdown(wait=True, cancel_futures=True)
+
+
+def iter_bucket_groups(
+    events: Iterable[ScanEvent], order: Iterable[str]
+) -> Iterator[tuple[BucketScan, list[Upload]]]:
+    """Group a scan's events by bucket and yield each bucket whole, in the given order.
+
+    A bucket is yielded as soon as it and every bucket before it are done, so output starts
+    early yet reads in a stable order. Uploads are sorted by key, then initiation time.
+    """
+    pending = list(order)
+    uploads: dict[str, list[Upload]] = {name: [] for name in pending}
+    done: dict[str, BucketScan] = {}
+    for event in events:
+        if isinstance(event, Upload):
+            uploads.setdefault(event.bucket, []).append(event)
+            continue
+        done[event.bucket] = event
+        while pending and pending[0] in done:
+            name = pending.pop(0)
+            yield done.pop(name), sorted(uploads.pop(name, []), key=_upload_order)
+
+
+def _upload_order(upload: Upload) -> tuple[str, datetime, str]:
+    return (upload.key, upload.initiated, upload.upload_id)
+
+
+def scan(
+    s3: S3,
+    selection: Selection = Selection(),
+    *,
+    now: datetime,
+    age: AgeFilter = AgeFilter(),
+    sizes: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> ScanResult:
+    """Scan and collect everything: the simple library entry point.
+
+    >>> # result = scan(S3(Connection(endpoint_url=...)), now=datetime.now(UTC))
+    """
+    targets = resolve_buckets(s3, selection)
+    groups = list(
+        iter_bucket_groups(
+            iter_scan(
+                s3,
+                selection,
+                now=now,
+                age=age,
+                sizes=sizes,
+                concurrency=concurrency,
+                buckets=targets,
+            ),
+            [b.name for b in targets],
+        )
+    )
+    return ScanResult(
+        uploads=tuple(u for _, ups in groups for u in ups),
+        buckets=tuple(summary for summary, _ in groups),
+    )
