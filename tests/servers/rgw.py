@@ -208,14 +208,14 @@ rgw enable usage log = false
         raise AssertionError("no fsid in ceph.conf")
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.root / "log" / f"{name}.stdout", "wb")  # noqa: SIM115 - owned by Popen
-        self.processes[name] = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.root / "log" / f"{name}.stdout", "wb") as log:
+            self.processes[name] = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _run(self, argv: list[str], timeout: float = 60) -> str:
         done = subprocess.run(

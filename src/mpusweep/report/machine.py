@@ -56,6 +56,7 @@ def scan_document(
 def write_json(doc: dict[str, Any], out: IO[str]) -> None:
     json.dump(doc, out, indent=2, ensure_ascii=False)
     out.write("\n")
+    out.flush()
 
 
 class JsonLinesWriter:

@@ -1,0 +1,35 @@
+"""Small helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mpusweep.s3 import S3, Connection
+from tests.conftest import Backend
+
+KIB = 1024
+
+
+def connect(backend: Backend, *, read_only: bool = True, **kwargs: Any) -> S3:
+    conn = Connection(
+        endpoint_url=backend.endpoint_url,
+        region="us-east-1",
+        access_key=backend.access_key,
+        secret_key=backend.secret_key,
+    )
+    return S3(conn, read_only=read_only, **kwargs)
+
+
+def initiated_of(s3: S3, bucket: str) -> datetime:
+    """The newest Initiated in a bucket: tests set their clock relative to the server's."""
+    page = s3.client.list_multipart_uploads(Bucket=bucket)
+    return max(u["Initiated"] for u in page["Uploads"])
+
+
+def now_after(s3: S3, bucket: str, delta: timedelta) -> datetime:
+    return initiated_of(s3, bucket) + delta
+
+
+def cli_now(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()

@@ -1,0 +1,152 @@
+"""A recording (and, when told, misbehaving) HTTP proxy on 127.0.0.1 for the tests.
+
+It sits between mpusweep and a real server and forwards each request unchanged, keeping the
+request line and headers so a test can count what was really sent (no write in a dry run) or
+check a header (Content-MD5). ``fault`` may answer a request itself instead.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "expect",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+}
+WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the proxy received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A canned answer a fault hook may return instead of forwarding."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Fault = Callable[[str, str, dict[str, str]], Reply | None]
+
+
+class RecordingProxy:
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.seen: list[Seen] = []
+        self.fault: Fault | None = None
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def writes(self) -> list[Seen]:
+        with self._lock:
+            return [s for s in self.seen if s.method in WRITE_METHODS]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.seen.clear()
+
+    def _record(self, seen: Seen) -> None:
+        with self._lock:
+            self.seen.append(seen)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            upstream: http.client.HTTPConnection | None = None
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items()}
+                reply = proxy.fault(self.command, self.path, headers) if proxy.fault else None
+                if reply is None:
+                    reply = self._upstream(body, headers)
+                proxy._record(Seen(self.command, self.path, headers, body, reply.status))
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    if name.lower() not in HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(reply.body)
+
+            def _upstream(self, body: bytes, headers: dict[str, str]) -> Reply:
+                out = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+                if body or self.command in WRITE_METHODS:
+                    out["Content-Length"] = str(len(body))
+                for attempt in (1, 2):
+                    if self.upstream is None:
+                        self.upstream = http.client.HTTPConnection(
+                            proxy.upstream_host, proxy.upstream_port, timeout=120
+                        )
+                    try:
+                        self.upstream.request(self.command, self.path, body=body, headers=out)
+                        response = self.upstream.getresponse()
+                        data = response.read()
+                    except (ConnectionError, http.client.HTTPException):
+                        self.upstream.close()
+                        self.upstream = None
+                        if attempt == 2:
+                            raise
+                        continue
+                    return Reply(response.status, data, dict(response.getheaders()))
+                raise AssertionError("unreachable")
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def recording_proxy(upstream: str) -> Iterator[RecordingProxy]:
+    proxy = RecordingProxy(upstream)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
