@@ -90,10 +90,16 @@ class RecordingProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+            def finish(self) -> None:
+                super().finish()
+                if self.upstream is not None:
+                    self.upstream.close()
+                    self.upstream = None
+
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                headers = {k: v for k, v in self.headers.items()}
+                headers = dict(self.headers.items())
                 reply = proxy.fault(self.command, self.path, headers) if proxy.fault else None
                 if reply is None:
                     reply = self._upstream(body, headers)
