@@ -1,0 +1,102 @@
+"""The command line as a new user meets it: help, bad input, credentials, the demo."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import mpusweep.cli as cli_module
+
+NO_CREDS = {
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "AWS_PROFILE": None,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI": None,
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
+    "AWS_WEB_IDENTITY_TOKEN_FILE": None,
+}
+
+
+def test_help_lists_exit_codes(cli):
+    res = cli(["--help"])
+    assert res.code == 0
+    for code in ("130", "143", "--fail-if-found"):
+        assert code in res.stdout
+    for command in ("scan", "clean", "demo"):
+        assert command in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["scan", "--older-than", "3 days"], "cannot read duration '3 days'"),
+        (["scan", "--older-than", "7x"], "cannot read duration"),
+        (["scan", "--format", "xml"], "'xml' is not one of"),
+        (["clean", "--concurrency", "0"], "0 is not in the range"),
+        (["scan", "bad/bucket"], "bad bucket 'bad/bucket'"),
+        (["scan", "--no-sizes", "--idle-for", "1h"], "--idle-for needs part times"),
+        (["clean", "--format", "json"], "add --yes or --dry-run"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
+    res = cli(args, env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})
+    assert res.code == 2, res.stderr
+    assert needle in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_no_credentials_without_a_terminal_exits_5(cli):
+    res = cli(["scan", "--endpoint-url", "http://127.0.0.1:9"], env=NO_CREDS)
+    assert res.code == 5
+    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_credentials_prompt_in_a_terminal(cli, monkeypatch, moto_backend):
+    real_default = cli_module.Env.default
+
+    def terminal_env(now):
+        env = real_default(now)
+        env.stdin_is_terminal = True
+        return env
+
+    monkeypatch.setattr(cli_module.Env, "default", staticmethod(terminal_env))
+    env = {
+        **NO_CREDS,
+        "AWS_ENDPOINT_URL": moto_backend.endpoint_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    res = cli(["scan", "--format", "json"], env=env, input="AKIDPROMPTED\ns3cr3t-typed\n")
+    assert res.code == 0, res.stderr
+    assert "Access Key" in res.stderr
+    assert "Secret Key" in res.stderr
+    assert "s3cr3t-typed" not in res.stderr + res.stdout  # not echoed
+    assert res.json()["schema_version"] == 1
+
+
+def test_demo_runs_the_seed_flow_and_stops_its_server(cli):
+    import threading
+
+    before = threading.active_count()
+    res = cli(["demo", "--yes"])
+    assert res.code == 0, res.stderr
+    for bucket in ("homemovies", "operatingsystemimages", "workbackup"):
+        assert f"Bucket: {bucket}" in res.stdout
+    assert res.stdout.count("MPU data deleted!") == 2
+    assert "No changes made to bucket." in res.stdout
+    assert "aborted 8 (0.01GB freed, 14860147 bytes)" in res.stdout
+    assert threading.active_count() <= before + 1
+
+
+def test_demo_interactive_answers(cli):
+    res = cli(["demo"], input="y\nn\n")
+    assert res.code == 0, res.stderr
+    assert res.stdout.count("MPU data deleted!") == 1
+    assert "aborted 5" in res.stdout
+    assert "declined 3" in res.stdout
