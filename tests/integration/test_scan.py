@@ -6,8 +6,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from mpusweep import scan as scan_mod
 from mpusweep.filters import AgeFilter, Selection
+from mpusweep.scan import scan as run_scan
 from tests.integration.helpers import KIB, cli_now, connect, now_after
 
 # The seed's example, sizes in KiB-sized parts so they sum to exact, known totals.
@@ -42,7 +42,7 @@ def expected_size(label: str) -> int:
 def test_seed_scenario_sizes_and_totals_exact(buckets, backend):
     names = make_seed(buckets)
     s3 = connect(backend)
-    result = scan_mod.scan(s3, Selection(buckets=(f"{buckets.prefix}-*",)), now=datetime.now(UTC))
+    result = run_scan(s3, Selection(buckets=(f"{buckets.prefix}-*",)), now=datetime.now(UTC))
     by_bucket = {b.bucket: b for b in result.buckets}
     assert set(by_bucket) == set(names.values())
     for label, name in names.items():
@@ -133,14 +133,14 @@ def test_older_than_and_idle_for_use_the_injected_clock(buckets, backend, cli):
     young = now_after(s3, bucket, timedelta(minutes=30))
     old = now_after(s3, bucket, timedelta(days=2))
     sel = Selection(buckets=(bucket,))
-    assert scan_mod.scan(s3, sel, now=young, age=AgeFilter(timedelta(hours=1))).uploads == ()
-    assert len(scan_mod.scan(s3, sel, now=old, age=AgeFilter(timedelta(hours=1))).uploads) == 1
+    assert run_scan(s3, sel, now=young, age=AgeFilter(timedelta(hours=1))).uploads == ()
+    assert len(run_scan(s3, sel, now=old, age=AgeFilter(timedelta(hours=1))).uploads) == 1
     # idle_for looks at the newest part, not at Initiated.
-    part_time = scan_mod.scan(s3, sel, now=old).uploads[0].last_part_at
+    part_time = run_scan(s3, sel, now=old).uploads[0].last_part_at
     assert part_time is not None
     idle = AgeFilter(idle_for=timedelta(hours=1))
-    assert scan_mod.scan(s3, sel, now=part_time + timedelta(minutes=5), age=idle).uploads == ()
-    assert len(scan_mod.scan(s3, sel, now=part_time + timedelta(hours=2), age=idle).uploads) == 1
+    assert run_scan(s3, sel, now=part_time + timedelta(minutes=5), age=idle).uploads == ()
+    assert len(run_scan(s3, sel, now=part_time + timedelta(hours=2), age=idle).uploads) == 1
     res = cli(
         ["scan", bucket, "--older-than", "1h", "--now", cli_now(young), "--format", "json"],
         env=backend.env(),
