@@ -75,6 +75,11 @@ class BucketScan:
     size_errors: int = 0
     #: Why the bucket could not be (completely) listed; None when it was.
     error: str | None = None
+    #: Enabled lifecycle rules that abort incomplete uploads here, as (prefix, days);
+    #: None when not checked or unreadable, () when there is none.
+    abort_rules: tuple[tuple[str | None, int], ...] | None = None
+    #: Why the lifecycle configuration could not be read (e.g. not supported).
+    lifecycle_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

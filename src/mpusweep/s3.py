@@ -6,7 +6,8 @@ Every quirk handled here is named in ../shared/FACTS.md and covered by the integ
 
 from __future__ import annotations
 
-import contextlib
+import base64
+import hashlib
 import logging
 import re
 import threading
@@ -137,6 +138,24 @@ def _repair_char_refs(body: bytes) -> bytes:
     return _BAD_CHAR_REF.sub(fix, body)
 
 
+def _content_md5_instead_of_crc32(request: Any, **_: Any) -> None:
+    """Send Content-MD5 on PutBucketLifecycleConfiguration, which botocore no longer does.
+
+    Some S3-compatible services demand Content-MD5 there (``MissingContentMD5``) and others
+    reject botocore's CRC32 headers; every S3 implementation accepts Content-MD5, which is also
+    a valid checksum for AWS. So the CRC32 headers are replaced by it.
+    """
+    body = request.body or b""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, bytes):
+        return  # a stream: leave botocore's own checksum in place
+    for name in list(request.headers.keys()):
+        if name.lower().startswith(("x-amz-checksum-", "x-amz-sdk-checksum-")):
+            del request.headers[name]
+    request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - the protocol's checksum
+
+
 def _parse_aws_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -210,6 +229,9 @@ class S3:
         )
         for op in ("ListMultipartUploads", "ListParts"):
             client.meta.events.register_first(f"before-parse.s3.{op}", self._guard_listing)
+        client.meta.events.register(
+            "before-sign.s3.PutBucketLifecycleConfiguration", _content_md5_instead_of_crc32
+        )
         return client
 
     def _client_for(self, bucket: str | None) -> Any:
@@ -530,14 +552,34 @@ class S3:
             raise
         return True
 
+    # -- lifecycle ------------------------------------------------------------------------------
+    def get_lifecycle(self, bucket: str) -> list[dict[str, Any]] | None:
+        """The bucket's lifecycle rules, or None when it has no configuration.
 
-@contextlib.contextmanager
-def quiet_botocore() -> Iterator[None]:
-    """Silence botocore's own warnings for the duration (e.g. when probing)."""
-    logger = logging.getLogger("botocore")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+        Raises:
+            S3Error: e.g. ``NotImplemented`` where the service has no lifecycle support,
+                ``AccessDenied`` without s3:GetLifecycleConfiguration.
+        """
+        try:
+            answer = self._call("get_bucket_lifecycle_configuration", bucket, Bucket=bucket)
+        except S3Error as exc:
+            if exc.code == "NoSuchLifecycleConfiguration":
+                return None
+            raise
+        rules: list[dict[str, Any]] = answer.get("Rules", [])
+        return rules
+
+    def put_lifecycle(self, bucket: str, rules: list[dict[str, Any]]) -> None:
+        """Write the whole configuration (it REPLACES what is there: merge first)."""
+        self._require_write()
+        self._call(
+            "put_bucket_lifecycle_configuration",
+            bucket,
+            Bucket=bucket,
+            LifecycleConfiguration={"Rules": rules},
+        )
+
+    def delete_lifecycle(self, bucket: str) -> None:
+        """Remove the bucket's whole lifecycle configuration."""
+        self._require_write()
+        self._call("delete_bucket_lifecycle", bucket, Bucket=bucket)

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from .errors import S3Error
 from .filters import AgeFilter, Selection
+from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
 from .s3 import GONE_CODES, S3
 
@@ -63,7 +64,9 @@ class _Scanner:
         sizes: bool,
         concurrency: int,
         progress: Progress | None,
+        check_lifecycle: bool = False,
     ) -> None:
+        self.check_lifecycle = check_lifecycle
         self.s3, self.selection, self.age, self.now = s3, selection, age, now
         self.sizes = sizes
         self.progress = progress
@@ -94,6 +97,16 @@ class _Scanner:
         raise _Stopped
 
     def scan_bucket(self, bucket: Bucket) -> None:
+        """List, size and sum one bucket; every way out ends in an event, so the consumer
+        never waits on a bucket that silently died."""
+        try:
+            self.emit(self._scan_bucket(bucket))
+        except _Stopped:
+            pass
+        except Exception as exc:  # credentials, or a bug: end the whole run loudly
+            self._fail(exc)
+
+    def _scan_bucket(self, bucket: Bucket) -> BucketScan:
         tally = _Tally(bucket.name)
         error: str | None = None
         try:
@@ -112,15 +125,19 @@ class _Scanner:
                         self._record(tally, upload)
         except S3Error as exc:
             error = str(exc)
-        except _Stopped:
-            return
-        except Exception as exc:  # credentials, or a bug: end the whole run loudly
-            self._fail(exc)
-            return
         with tally.cond:
             while tally.pending and not self.stop.is_set():
                 tally.cond.wait(_POLL)
-        self.emit(BucketScan(bucket.name, tally.uploads, tally.size, tally.size_errors, error))
+        summary = BucketScan(bucket.name, tally.uploads, tally.size, tally.size_errors, error)
+        if self.check_lifecycle and tally.uploads and error is None:
+            status = lifecycle_status(self.s3, bucket.name)
+            enabled = tuple((r.prefix, r.days) for r in status.abort_rules if r.enabled)
+            summary = replace(
+                summary,
+                abort_rules=None if status.error else enabled,
+                lifecycle_error=status.error,
+            )
+        return summary
 
     def _submit_sizing(self, tally: _Tally, upload: Upload) -> None:
         while not self.in_flight.acquire(timeout=_POLL):
@@ -176,6 +193,7 @@ def iter_scan(
     concurrency: int = DEFAULT_CONCURRENCY,
     buckets: Iterable[Bucket] | None = None,
     progress: Progress | None = None,
+    check_lifecycle: bool = False,
 ) -> Generator[ScanEvent, None, None]:
     """Scan concurrently, yielding each upload when known and each bucket's summary when done.
 
@@ -188,6 +206,8 @@ def iter_scan(
         concurrency: how many requests run at once.
         buckets: the buckets to scan; default: ``resolve_buckets(s3, selection)``.
         progress: called with (buckets done, uploads found) as the scan goes.
+        check_lifecycle: read each bucket's lifecycle rules (buckets with uploads only), to
+            say whether the service will abort them by itself.
 
     Raises:
         CredentialsError: the service rejected the credentials.
@@ -196,7 +216,7 @@ def iter_scan(
     targets = list(buckets) if buckets is not None else resolve_buckets(s3, selection)
     if not targets:
         return
-    scanner = _Scanner(s3, selection, age, now, sizes, concurrency, progress)
+    scanner = _Scanner(s3, selection, age, now, sizes, concurrency, progress, check_lifecycle)
     listers = ThreadPoolExecutor(
         max(1, min(len(targets), concurrency // 4 or 1)), thread_name_prefix="mpusweep-list"
     )

@@ -59,6 +59,8 @@ class RecordingProxy:
         self.upstream_port = parts.port or 80
         self.seen: list[Seen] = []
         self.fault: Fault | None = None
+        #: Rewrites a forwarded answer (method, path, reply) -> reply; e.g. adds a header.
+        self.rewrite: Callable[[str, str, Reply], Reply] | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -103,6 +105,9 @@ class RecordingProxy:
                 reply = proxy.fault(self.command, self.path, headers) if proxy.fault else None
                 if reply is None:
                     reply = self._upstream(body, headers)
+                    if proxy.rewrite is not None:
+                        reply = proxy.rewrite(self.command, self.path, reply)
+
                 proxy._record(Seen(self.command, self.path, headers, body, reply.status))
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():

@@ -72,6 +72,10 @@ def bucket_record(summary: BucketScan) -> dict[str, Any]:
         "size": summary.size,
         "size_errors": summary.size_errors,
         "error": summary.error,
+        "abort_rules": None
+        if summary.abort_rules is None
+        else [{"prefix": prefix, "days": days} for prefix, days in summary.abort_rules],
+        "lifecycle_error": summary.lifecycle_error,
     }
 
 

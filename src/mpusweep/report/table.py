@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..filters import format_duration
+from ..lifecycle import LifecycleChange, LifecycleStatus, rule_prefix
 from ..models import AbortOutcome, AbortPlan, Action, BucketScan, CleanSummary, Outcome, Upload
 from . import gb, iso, show_key
 
@@ -26,6 +27,9 @@ def _uploads_table(
     table.add_column("Parts", justify="right", no_wrap=True)
     table.add_column("Idle", justify="right", no_wrap=True)
     table.add_column("Upload ID", overflow="fold")
+    with_abort_date = any(u.abort_date for u, _ in rows)
+    if with_abort_date:
+        table.add_column("Abort date", no_wrap=True)
     if with_plan:
         table.add_column("Plan")
     for upload, plan in rows:
@@ -39,6 +43,8 @@ def _uploads_table(
             "?" if idle is None else format_duration(idle),
             Text(upload.upload_id),
         ]
+        if with_abort_date:
+            cells.append(iso(upload.abort_date) or "")
         if with_plan:
             cells.append(Text(plan or ""))
         table.add_row(*cells)
@@ -74,6 +80,21 @@ def print_bucket(
             )
     if summary.error:
         console.print(Text(f"  error: {summary.error}", style="red"))
+    if summary.abort_rules == ():
+        console.print(
+            Text(
+                "No lifecycle rule aborts incomplete uploads in this bucket "
+                f"(mpusweep lifecycle apply --days 7 {summary.bucket})",
+                style="yellow",
+            )
+        )
+    elif summary.abort_rules:
+        rules = ", ".join(
+            f"after {d}d" + (f" under {p!r}" if p else "") for p, d in summary.abort_rules
+        )
+        console.print(f"Lifecycle aborts incomplete uploads {rules}")
+    elif summary.lifecycle_error:
+        console.print(Text(f"Lifecycle: {summary.lifecycle_error}", style="yellow"))
     noun = "upload" if summary.uploads == 1 else "uploads"
     console.print(f"Total: {gb(summary.size)} ({summary.uploads} {noun}, {summary.size} bytes)")
 
@@ -117,3 +138,59 @@ def print_clean_summary(console: Console, summary: CleanSummary, *, dry_run: boo
         + (f", buckets not listed {summary.failed_buckets}" if summary.failed_buckets else "")
         + "."
     )
+
+
+def print_lifecycle_status(console: Console, statuses: Sequence[LifecycleStatus]) -> None:
+    grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name in ("Bucket", "Lifecycle", "Aborts incomplete uploads"):
+        grid.add_column(name, overflow="fold")
+    for st in statuses:
+        if st.error:
+            grid.add_row(Text(st.bucket), Text(st.error, style="red"), "?")
+            continue
+        rules = "; ".join(
+            f"after {r.days}d"
+            + (f" under {r.prefix!r}" if r.prefix else "")
+            + ("" if r.enabled else " (disabled)")
+            + f" [{r.id}]"
+            for r in st.abort_rules
+        )
+        grid.add_row(
+            Text(st.bucket),
+            f"{st.rules} rules",
+            Text(rules) if rules else Text("no", style="yellow"),
+        )
+    console.print(grid)
+
+
+def _describe(rule: dict[str, object] | None) -> str:
+    if rule is None:
+        return "none"
+    days = rule.get("AbortIncompleteMultipartUpload", {})
+    prefix = rule_prefix(rule)
+    return f"abort after {days.get('DaysAfterInitiation') if isinstance(days, dict) else '?'}d" + (
+        f" under {prefix!r}" if prefix else " (all keys)"
+    )
+
+
+def print_lifecycle_change(console: Console, change: LifecycleChange, *, planned: bool) -> None:
+    """Before/after of our rule; ``planned`` for the question, else the result."""
+    if planned or change.result == "dry_run":
+        console.print(Text(f"\nBucket: {change.bucket}", style="bold"))
+        console.print(
+            f"  mpusweep rule: {_describe(change.before)} -> {_describe(change.after)}"
+            f"; {change.other_rules} other rules kept as they are"
+        )
+        if planned:
+            return
+    words = {
+        "unchanged": "Already in place: no change." if change.after else "No mpusweep rule.",
+        "dry_run": "Dry run: no changes made to bucket.",
+        "declined": "No changes made to bucket.",
+        "applied": "Rule applied and confirmed by reading it back.",
+        "removed": "Rule removed and confirmed by reading back.",
+        "failed": f"Failed: {change.error}",
+    }
+    if change.result in ("unchanged", "failed") and change.before == change.after:
+        console.print(Text(f"\nBucket: {change.bucket}", style="bold"))
+    console.print(Text(words[change.result], style="red" if change.result == "failed" else ""))

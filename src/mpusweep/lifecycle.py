@@ -1,0 +1,229 @@
+"""Pure: merge one AbortIncompleteMultipartUpload rule into a lifecycle configuration.
+
+PutBucketLifecycleConfiguration replaces the whole configuration, so a careless tool deletes
+the user's other rules. Here our rule is identified by a stable ID and added, updated or removed
+while every other rule is passed through untouched, in its original shape (legacy top-level
+``Prefix`` or ``Filter``) and position.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UsageError
+
+Rule = dict[str, Any]
+RULE_ID = "mpusweep-abort-incomplete-mpu"
+MAX_RULES = 1000
+MAX_ID_LENGTH = 255
+
+
+def rule_id(prefix: str = "") -> str:
+    """The stable ID of our rule for a prefix.
+
+    >>> rule_id()
+    'mpusweep-abort-incomplete-mpu'
+    >>> rule_id("logs/")
+    'mpusweep-abort-incomplete-mpu:logs/'
+    """
+    if not prefix:
+        return RULE_ID
+    readable = f"{RULE_ID}:{prefix}"
+    if len(readable) <= MAX_ID_LENGTH:
+        return readable
+    return f"{RULE_ID}:sha256:{hashlib.sha256(prefix.encode()).hexdigest()}"
+
+
+def make_rule(days: int, prefix: str = "") -> Rule:
+    """Our rule: abort uploads ``days`` after initiation, under ``prefix``."""
+    if days < 1:
+        raise UsageError(f"--days must be at least 1 (S3 rejects {days}); use 1 or more")
+    return {
+        "ID": rule_id(prefix),
+        "Status": "Enabled",
+        "Filter": {"Prefix": prefix},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The result of a merge: the full new rule list, and what happened to our rule."""
+
+    #: Every rule to write back (ours included, others untouched and in place).
+    rules: list[Rule]
+    #: Our rule before the change, if there was one.
+    before: Rule | None
+    #: Our rule after the change, None when removed.
+    after: Rule | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def apply_rule(rules: list[Rule], days: int, prefix: str = "") -> Change:
+    """Add or update our rule; every other rule is kept exactly as given."""
+    ours = make_rule(days, prefix)
+    new_rules = [copy.deepcopy(r) for r in rules]
+    for index, rule in enumerate(new_rules):
+        if rule.get("ID") == ours["ID"]:
+            before = rule
+            new_rules[index] = ours if _differs(rule, ours) else rule
+            return Change(new_rules, before, new_rules[index])
+    if len(new_rules) >= MAX_RULES:
+        raise UsageError(
+            f"the bucket already has {len(new_rules)} lifecycle rules, the most S3 allows: "
+            "remove one first"
+        )
+    new_rules.append(ours)
+    return Change(new_rules, None, ours)
+
+
+def _differs(current: Rule, wanted: Rule) -> bool:
+    return bool(
+        current.get("Status") != wanted["Status"]
+        or rule_prefix(current) != wanted["Filter"]["Prefix"]
+        or abort_days(current) != wanted["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        or set(current) - {"ID", "Status", "Filter", "Prefix", "AbortIncompleteMultipartUpload"}
+    )
+
+
+def remove_rule(rules: list[Rule], prefix: str = "") -> Change:
+    """Take our rule out; every other rule is kept exactly as given."""
+    wanted = rule_id(prefix)
+    kept = [copy.deepcopy(r) for r in rules if r.get("ID") != wanted]
+    before = next((r for r in rules if r.get("ID") == wanted), None)
+    return Change(kept, before, None)
+
+
+def rule_prefix(rule: Rule) -> str | None:
+    """The key prefix a rule applies to, whatever its shape; None for tag or size filters.
+
+    >>> rule_prefix({"Prefix": "a/"})
+    'a/'
+    >>> rule_prefix({"Filter": {"And": {"Prefix": "b/", "Tags": []}}})
+    'b/'
+    >>> rule_prefix({"Filter": {}})
+    ''
+    """
+    if "Filter" in rule:
+        flt = rule["Filter"] or {}
+        if "And" in flt:
+            return str(flt["And"].get("Prefix", ""))
+        if "Tag" in flt or "ObjectSizeGreaterThan" in flt or "ObjectSizeLessThan" in flt:
+            return None
+        return str(flt.get("Prefix", ""))
+    return str(rule.get("Prefix", ""))
+
+
+def abort_days(rule: Rule) -> int | None:
+    """DaysAfterInitiation of the rule's abort action, or None if it has none."""
+    action = rule.get("AbortIncompleteMultipartUpload")
+    if not action:
+        return None
+    days = action.get("DaysAfterInitiation")
+    return int(days) if days is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class AbortRule:
+    """A rule that aborts incomplete uploads, as ``lifecycle status`` shows it."""
+
+    id: str
+    prefix: str | None
+    days: int
+    enabled: bool
+    ours: bool
+
+
+def abort_rules(rules: list[Rule]) -> list[AbortRule]:
+    """Every rule with an AbortIncompleteMultipartUpload action."""
+    found = []
+    for rule in rules:
+        days = abort_days(rule)
+        if days is None:
+            continue
+        rid = str(rule.get("ID", ""))
+        found.append(
+            AbortRule(
+                rid,
+                rule_prefix(rule),
+                days,
+                rule.get("Status") == "Enabled",
+                rid.startswith(RULE_ID),
+            )
+        )
+    return found
+
+
+def others_unchanged(before: list[Rule], after: list[Rule], our_id: str) -> bool:
+    """Whether every rule but ours reads back exactly as it was."""
+    return [r for r in before if r.get("ID") != our_id] == [
+        r for r in after if r.get("ID") != our_id
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleStatus:
+    """What ``lifecycle status`` reports for one bucket."""
+
+    bucket: str
+    #: How many rules the configuration has (0 when there is none); None when unreadable.
+    rules: int | None
+    #: The rules that abort incomplete uploads.
+    abort_rules: tuple[AbortRule, ...] = ()
+    #: Why the configuration could not be read (NotImplemented, AccessDenied, ...).
+    error: str | None = None
+    #: The S3 error code behind ``error``.
+    code: str | None = None
+
+    @property
+    def supported(self) -> bool | None:
+        """False when the service says it has no lifecycle support; None when unknown."""
+        if self.code in UNSUPPORTED_CODES:
+            return False
+        return None if self.error else True
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleChange:
+    """What ``lifecycle apply`` or ``remove`` did to one bucket."""
+
+    bucket: str
+    #: Our rule before, if there was one.
+    before: Rule | None = None
+    #: Our rule after; None when removed (or never there).
+    after: Rule | None = None
+    #: How many other rules the configuration has (kept untouched).
+    other_rules: int = 0
+    #: "unchanged", "dry_run", "declined", "applied", "removed", "failed".
+    result: str = "unchanged"
+    #: What went wrong, or what the service did that it should not have.
+    error: str | None = None
+
+
+#: Answers that mean the service has no lifecycle support at all.
+UNSUPPORTED_CODES = frozenset({"NotImplemented", "501", "MethodNotAllowed"})
+
+
+def explain(code: str) -> str:
+    """A plain sentence for the lifecycle answers people meet.
+
+    >>> explain("NotImplemented")
+    'the service does not support lifecycle rules'
+    """
+    return {
+        "NotImplemented": "the service does not support lifecycle rules",
+        "501": "the service does not support lifecycle rules",
+        "MethodNotAllowed": "the service does not support lifecycle rules",
+        "AccessDenied": "access denied: needs s3:GetLifecycleConfiguration and "
+        "s3:PutLifecycleConfiguration",
+        "MalformedXML": "the service rejected the rule (MalformedXML): it may not support "
+        "AbortIncompleteMultipartUpload",
+        "InvalidRequest": "the service rejected the rule (InvalidRequest)",
+        "MissingContentMD5": "the service wants Content-MD5 (mpusweep sends it: report this)",
+    }.get(code, code)
