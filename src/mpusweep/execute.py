@@ -43,16 +43,18 @@ def abort_one(
     """Abort one upload, verify it is gone, and record intent and outcome in the audit log."""
     audit.intent(upload)
     attempts = 0
+    aborted = False
     try:
         while True:
             attempts += 1
-            if not s3.abort_upload(upload):
-                outcome = Outcome.ALREADY_GONE if attempts == 1 else Outcome.ABORTED
+            # False: the server says it is gone (NoSuchUpload). Verified all the same: a 404
+            # whose body was lost in transit also lands here.
+            aborted = s3.abort_upload(upload) or aborted
+            if not verify or not s3.upload_exists(upload):
+                outcome = Outcome.ABORTED if aborted else Outcome.ALREADY_GONE
                 result = AbortOutcome(upload, outcome, attempts)
                 break
-            if not verify or not s3.upload_exists(upload):
-                result = AbortOutcome(upload, Outcome.ABORTED, attempts)
-                break
+
             if attempts >= max_attempts:
                 result = AbortOutcome(
                     upload,
@@ -80,13 +82,32 @@ class AbortRun:
     last: list[AbortOutcome] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     _pool: ThreadPoolExecutor | None = None
+    _in_flight: set[Upload] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _run_one(self, upload: Upload) -> AbortOutcome:
         if self.cancel.is_set():
             return AbortOutcome(upload, Outcome.SKIPPED, 0, "interrupted before it was sent")
-        return abort_one(
-            self.s3, upload, audit=self.audit, verify=self.verify, max_attempts=self.max_attempts
-        )
+        with self._lock:
+            self._in_flight.add(upload)
+        try:
+            return abort_one(
+                self.s3,
+                upload,
+                audit=self.audit,
+                verify=self.verify,
+                max_attempts=self.max_attempts,
+            )
+        finally:
+            with self._lock:
+                self._in_flight.discard(upload)
+
+    def mark_in_flight_unknown(self, why: str) -> None:
+        """Write an ``unknown`` outcome for every abort still in flight (forced exit)."""
+        with self._lock:
+            pending = list(self._in_flight)
+        for upload in pending:
+            self.audit.unknown(upload, why)
 
     def abort(self, uploads: Iterable[Upload]) -> list[AbortOutcome]:
         """Abort these uploads concurrently and return their outcomes.
@@ -107,19 +128,23 @@ class AbortRun:
                 for future in done:
                     results.append(future.result())
         except BaseException:
+            # Interrupted: start nothing new, let the requests in flight finish and record them.
+            # A second interrupt while waiting leaves their audit outcome "unknown".
             self.cancel.set()
             for future in pending:
                 future.cancel()
-            for future in pending:
-                if future.cancelled():
-                    results.append(
-                        AbortOutcome(
-                            futures[future], Outcome.SKIPPED, 0, "interrupted before it was sent"
-                        )
-                    )
-                else:
-                    results.append(future.result())
+            try:
+                for future in pending:
+                    if future.cancelled():
+                        why = "interrupted before it was sent"
+                        results.append(AbortOutcome(futures[future], Outcome.SKIPPED, 0, why))
+                    else:
+                        results.append(future.result())
+            except BaseException:
+                self.mark_in_flight_unknown("interrupted while the abort was in flight")
+                raise
             raise
+
         return results
 
     def close(self) -> None:

@@ -44,8 +44,9 @@ CREDENTIAL_CODES = frozenset(
 #: ListParts / AbortMultipartUpload answers that mean the upload no longer exists. RGW answers
 #: ListParts on an aborted upload with NoSuchKey, not NoSuchUpload (FACTS.md).
 GONE_CODES = frozenset({"NoSuchUpload", "NoSuchKey"})
-#: Plain attempts at an unparsable listing page before asking for url-encoded keys.
-PLAIN_ATTEMPTS = 2
+#: Attempts at a listing page whose answer does not parse (cut short in transit) before the
+#: bucket or upload is reported as failed.
+PARSE_ATTEMPTS = 3
 _CONNECTION_ERRORS = (
     bce.EndpointConnectionError,
     bce.ConnectTimeoutError,
@@ -87,7 +88,16 @@ class Connection:
 
 
 class UnparsableResponse(Exception):
-    """A listing answer that is not well-formed XML (raised from botocore's before-parse hook)."""
+    """A listing answer that is not well-formed XML (raised from botocore's before-parse hook).
+
+    ``bad_char_ref`` tells the two causes apart: a character reference XML forbids (RGW's
+    ``&#x01;`` for a control character in a key: the same answer every time) or anything else
+    (a body cut short in transit: worth asking again).
+    """
+
+    def __init__(self, message: str, *, bad_char_ref: bool) -> None:
+        super().__init__(message)
+        self.bad_char_ref = bad_char_ref
 
 
 def make_session(conn: Connection) -> boto3.Session:
@@ -246,26 +256,37 @@ class S3:
                 self._regional[region] = self._make_client(region)
             return self._regional[region]
 
-    def _guard_listing(self, response_dict: dict[str, Any], **_: Any) -> None:
-        """Catch listing answers that are not well-formed XML before botocore retries them.
+    def _guard_listing(self, response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
+        """Catch listing answers that cannot be right before botocore parses or retries them.
 
         botocore turns an unparsable 200 body into a 500 and retries it (FACTS.md); for a key
         holding a control character that fails every time. We stop at once and let the caller
         choose: ask again url-encoded (ListMultipartUploads), or repair the character references
-        (ListParts, whose ``<Key>`` we do not read).
+        (ListParts, whose ``<Key>`` we do not read). A 200 answer that is well-formed but not
+        the listing asked for (a gateway's HTML page) would parse as an empty listing: refused.
         """
+        # AWS and RGW name the root ListPartsResult, moto ListPartsResponse.
+        root = f"<{operation_model.name}".encode()
+
         body = response_dict.get("body") or b""
-        if response_dict.get("status_code") != 500 or not (
-            b"<ListMultipartUploadsResult" in body[:400] or b"<ListPartsResult" in body[:400]
-        ):
+        status = response_dict.get("status_code")
+        snippet = body[:200].decode("utf-8", "replace")
+        if status == 200:
+            if root not in body[:400]:
+                raise UnparsableResponse(
+                    f"not a {operation_model.name} answer: {snippet}", bad_char_ref=False
+                )
             return
-        if b"<ListPartsResult" in body[:400] or getattr(self._repairing, "on", False):
-            fixed = _repair_char_refs(body)
-            if _parses(fixed):
-                response_dict["body"] = fixed
-                response_dict["status_code"] = 200
-                return
-        raise UnparsableResponse(body[:200].decode("utf-8", "replace"))
+        if status != 500 or root not in body[:400]:
+            return
+        fixed = _repair_char_refs(body)
+        bad_char_ref = fixed != body
+        repairable = operation_model.name == "ListParts" or getattr(self._repairing, "on", False)
+        if bad_char_ref and repairable and _parses(fixed):
+            response_dict["body"] = fixed
+            response_dict["status_code"] = 200
+            return
+        raise UnparsableResponse(f"not well-formed XML: {snippet}", bad_char_ref=bad_char_ref)
 
     # -- one request ---------------------------------------------------------------------------
     def _call(self, op: str, bucket: str | None, **params: Any) -> dict[str, Any]:
@@ -402,24 +423,32 @@ class S3:
             params["KeyMarker"] = key_marker
         if upload_id_marker:
             params["UploadIdMarker"] = upload_id_marker
-        for _ in range(PLAIN_ATTEMPTS):
+        encoded = False
+        for _ in range(PARSE_ATTEMPTS):
             try:
-                return self._call("list_multipart_uploads", bucket, **params), None
-            except UnparsableResponse:
-                log.debug("unparsable upload listing in %r; retrying", bucket)
-        self._repairing.on = True
-        try:
-            page = self._call("list_multipart_uploads", bucket, EncodingType="url", **params)
-        except UnparsableResponse as exc:
-            raise ListingError(
-                f"the upload listing of bucket {bucket!r} is not well-formed XML, even "
-                f"url-encoded: {exc}",
-                code="Unparsable",
-            ) from None
-        finally:
-            self._repairing.on = False
-        # AWS says EncodingType=url and encodes a space as '+'; RGW says nothing and uses %20.
-        return page, (unquote_plus if page.get("EncodingType") == "url" else unquote)
+                if not encoded:
+                    return self._call("list_multipart_uploads", bucket, **params), None
+                self._repairing.on = True
+                try:
+                    page = self._call(
+                        "list_multipart_uploads", bucket, EncodingType="url", **params
+                    )
+                finally:
+                    self._repairing.on = False
+                # AWS says EncodingType=url and encodes a space as '+'; RGW says nothing and
+                # uses %20. Only a server that encodes can have put us here (see bad_char_ref).
+                return page, (unquote_plus if page.get("EncodingType") == "url" else unquote)
+            except UnparsableResponse as exc:
+                last = exc
+                # A forbidden character reference comes back every time: ask for encoded keys.
+                # Anything else (a body cut short) is worth asking again as it was.
+                encoded = encoded or exc.bad_char_ref
+                log.debug("unparsable upload listing in %r; asking again", bucket)
+        raise ListingError(
+            f"the upload listing of bucket {bucket!r} could not be read after "
+            f"{PARSE_ATTEMPTS} attempts{' (url-encoded)' if encoded else ''}: {last}",
+            code="Unparsable",
+        )
 
     @staticmethod
     def _to_upload(
@@ -464,13 +493,7 @@ class S3:
             }
             if marker:
                 params["PartNumberMarker"] = marker
-            try:
-                page = self._call("list_parts", upload.bucket, **params)
-            except UnparsableResponse as exc:
-                raise ListingError(
-                    f"the parts listing of {upload.key!r} is not well-formed XML: {exc}",
-                    code="Unparsable",
-                ) from None
+            page = self._list_parts_page(upload, params)
             last = marker
             for part in page.get("Parts", []):
                 number, part_size = part.get("PartNumber"), part.get("Size")
@@ -511,6 +534,20 @@ class S3:
             abort_rule_id=page.get("AbortRuleId") or headers.get("x-amz-abort-rule-id"),
         )
 
+    def _list_parts_page(self, upload: Upload, params: dict[str, Any]) -> dict[str, Any]:
+        """One ListParts page, asked again when the answer was cut short in transit."""
+        for attempt in range(1, PARSE_ATTEMPTS + 1):
+            try:
+                return self._call("list_parts", upload.bucket, **params)
+            except UnparsableResponse as exc:
+                if attempt == PARSE_ATTEMPTS:
+                    raise ListingError(
+                        f"the parts listing of {upload.key!r} could not be read after "
+                        f"{PARSE_ATTEMPTS} attempts: {exc}",
+                        code="Unparsable",
+                    ) from None
+        raise AssertionError("unreachable")
+
     def upload_exists(self, upload: Upload) -> bool:
         """Whether the upload still exists: ListParts answers, not NoSuchUpload/NoSuchKey."""
         try:
@@ -523,7 +560,9 @@ class S3:
                 MaxParts=1,
             )
         except S3Error as exc:
-            if exc.code in GONE_CODES:
+            # Any 404 here means gone: NoSuchUpload, RGW's NoSuchKey, NoSuchBucket, or a 404
+            # whose error body was lost in transit.
+            if exc.code in GONE_CODES or exc.status == 404:
                 return False
             raise
         except UnparsableResponse:
@@ -547,7 +586,7 @@ class S3:
                 UploadId=upload.upload_id,
             )
         except S3Error as exc:
-            if exc.code in GONE_CODES:
+            if exc.code in GONE_CODES or exc.status == 404:
                 return False
             raise
         return True

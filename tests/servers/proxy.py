@@ -7,8 +7,12 @@ check a header (Content-MD5). ``fault`` may answer a request itself instead.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,7 +53,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Fault = Callable[[str, str, dict[str, str]], Reply | None]
+#: What a fault hook may do instead of forwarding: answer itself (a Reply), or one of
+#: "reset" (close the connection without an answer), "stall" (say nothing for ``stall_seconds``,
+#: then close), "truncate" (forward, then cut the body in half), "reset-mid" (send the status
+#: line and half the body, then reset).
+Action = Reply | str
+Fault = Callable[[str, str, dict[str, str]], Action | None]
 
 
 class RecordingProxy:
@@ -59,6 +68,7 @@ class RecordingProxy:
         self.upstream_port = parts.port or 80
         self.seen: list[Seen] = []
         self.fault: Fault | None = None
+        self.stall_seconds = 3.0
         #: Rewrites a forwarded answer (method, path, reply) -> reply; e.g. adds a header.
         self.rewrite: Callable[[str, str, Reply], Reply] | None = None
         self._lock = threading.Lock()
@@ -102,11 +112,32 @@ class RecordingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = dict(self.headers.items())
-                reply = proxy.fault(self.command, self.path, headers) if proxy.fault else None
-                if reply is None:
+                action = proxy.fault(self.command, self.path, headers) if proxy.fault else None
+                if action in ("reset", "stall"):
+                    proxy._record(Seen(self.command, self.path, headers, body, 0))
+                    if action == "stall":
+                        time.sleep(proxy.stall_seconds)
+                    self._reset()
+                    return
+                if isinstance(action, Reply):
+                    reply = action
+                else:
                     reply = self._upstream(body, headers)
                     if proxy.rewrite is not None:
                         reply = proxy.rewrite(self.command, self.path, reply)
+                if action in ("truncate", "reset-mid") and len(reply.body) > 1:
+                    half = reply.body[: len(reply.body) // 2]
+                    if action == "truncate":
+                        reply = Reply(reply.status, half, reply.headers)
+                    else:
+                        proxy._record(Seen(self.command, self.path, headers, body, 0))
+                        self.send_response(reply.status)
+                        self.send_header("Content-Length", str(len(reply.body)))
+                        self.end_headers()
+                        self.wfile.write(half)
+                        self.wfile.flush()
+                        self._reset()
+                        return
 
                 proxy._record(Seen(self.command, self.path, headers, body, reply.status))
                 self.send_response(reply.status)
@@ -117,6 +148,15 @@ class RecordingProxy:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(reply.body)
+
+            def _reset(self) -> None:
+                """Close the client's connection abruptly (RST, not FIN)."""
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
 
             def _upstream(self, body: bytes, headers: dict[str, str]) -> Reply:
                 out = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
