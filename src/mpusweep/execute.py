@@ -6,9 +6,10 @@ nothing is re-listed here, so an upload started after the listing can never be t
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Generator, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,16 +118,21 @@ class AbortRun:
         """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mpusweep-abort")
-        futures: dict[Future[AbortOutcome], Upload] = {
-            self._pool.submit(self._run_one, u): u for u in uploads
-        }
+        finished: queue.Queue[Future[AbortOutcome]] = queue.Queue()
+        futures: dict[Future[AbortOutcome], Upload] = {}
+        for upload in uploads:
+            future = self._pool.submit(self._run_one, upload)
+            futures[future] = upload
+            future.add_done_callback(finished.put)
         results = self.last = []
         pending = set(futures)
         try:
+            # Not concurrent.futures.wait(): it holds every future's lock while it sets up, and
+            # a Ctrl-C landing there leaves them held, so the workers (and the exit) hang.
             while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    results.append(future.result())
+                future = finished.get()
+                pending.discard(future)
+                results.append(future.result())
         except BaseException:
             # Interrupted: start nothing new, let the requests in flight finish and record them.
             # A second interrupt while waiting leaves their audit outcome "unknown".

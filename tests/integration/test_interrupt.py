@@ -1,0 +1,114 @@
+"""SIGINT and SIGTERM in the middle of a clean of 2,000 uploads: a quick exit with the
+documented code, an audit log where every intent has an outcome (or is marked unknown), and a
+re-run that finishes the job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.servers.proxy import recording_proxy
+
+pytestmark = pytest.mark.slow
+
+
+def read_audit(path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_signal_during_clean(buckets, backend, tmp_path, sig, code):
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:04d}" for i in range(2000)])
+    audit = tmp_path / "audit.jsonl"
+
+    def slow_deletes(method, path, headers):
+        if method == "DELETE":
+            time.sleep(0.02)  # a remote service: aborts take a while
+        return
+
+    with recording_proxy(backend.endpoint_url) as proxy:
+        proxy.fault = slow_deletes
+        env = {**os.environ, **backend.env(), "AWS_ENDPOINT_URL": proxy.url}
+        stdout, stderr = (tmp_path / "out").open("wb"), (tmp_path / "err").open("wb")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mpusweep",
+                "clean",
+                bucket,
+                "--yes",
+                "--older-than",
+                "0",
+                "--no-sizes",
+                "--concurrency",
+                "8",
+                "--audit-log",
+                str(audit),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while sum(r["event"] == "outcome" for r in read_audit(audit)) < 100:
+                assert proc.poll() is None, (tmp_path / "err").read_text()
+                assert time.monotonic() < deadline, "no aborts happened"
+                time.sleep(0.05)
+            proc.send_signal(sig)
+            sent = time.monotonic()
+            proc.wait(timeout=30)
+            elapsed = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            stdout.close()
+            stderr.close()
+    out, err = (tmp_path / "out").read_bytes(), (tmp_path / "err").read_bytes()
+
+    assert proc.returncode == code, err.decode()
+    assert elapsed < 10
+    assert b"Summary: aborted" in out
+    lines = read_audit(audit)
+    intents = {r["upload_id"] for r in lines if r["event"] == "intent"}
+    outcomes = {r["upload_id"] for r in lines if r["event"] == "outcome"}
+    assert intents
+    assert intents <= outcomes
+    remaining = len(buckets.listing(bucket))
+    assert 0 < remaining < 2000
+    assert remaining == 2000 - sum(1 for r in lines if r.get("outcome") == "aborted")
+
+    rerun = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mpusweep",
+            "clean",
+            bucket,
+            "--yes",
+            "--older-than",
+            "0",
+            "--audit-log",
+            str(audit),
+        ],
+        env={**os.environ, **backend.env()},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert buckets.listing(bucket) == []
