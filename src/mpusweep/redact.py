@@ -22,7 +22,8 @@ _PATTERNS = (
         re.compile(r"(X-Amz-Security-Token['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.IGNORECASE),
         r"\1<redacted>",
     ),
-    (re.compile(r"(X-Amz-Signature=|Signature=)[0-9a-fA-F]+"), r"\1<redacted>"),
+    # "Signature=<hex>" in headers and URLs; botocore.auth also logs "Signature:\n<hex>".
+    (re.compile(r"(X-Amz-Signature=|Signature=|Signature:\s*)[0-9a-fA-F]+"), r"\1<redacted>"),
     (re.compile(r"(X-Amz-Credential=|Credential=)[^/&\s'\"]+"), r"\1<redacted>"),
     (
         re.compile(
