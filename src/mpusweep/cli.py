@@ -36,7 +36,7 @@ from .execute import BucketClean, CleanResult, clean
 from .filters import AgeFilter, Selection, parse_duration
 from .lifecycle import LifecycleChange, make_rule
 from .lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
-from .models import AbortPlan, BucketScan, Upload
+from .models import AbortPlan, BucketScan, Upload, Verify
 from .redact import install_debug_logging
 from .report import table
 from .report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
@@ -397,6 +397,14 @@ def _warn_failures(env: Env, summaries: list[BucketScan]) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
 @click.option("--dry-run", is_flag=True, help="Show what would be aborted; send no write.")
 @click.option(
+    "--verify",
+    type=click.Choice(["auto", "always"]),
+    default="auto",
+    show_default=True,
+    help="Check aborts with ListParts: auto = uploads written to in the last hour or of "
+    "unknown activity (parts may be in flight); always = every abort.",
+)
+@click.option(
     "--audit-log",
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON Lines audit log [default: ~/.local/state/mpusweep/audit.jsonl].",
@@ -506,6 +514,7 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 sizes=not opts["no_sizes"],
                 dry_run=dry_run,
                 concurrency=opts["concurrency"],
+                verify=Verify(opts.get("verify", "auto")),
                 result=result,
                 progress=progress if opts["yes"] or dry_run else None,
             )

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .audit import AuditLog
 from .errors import S3Error
 from .filters import AgeFilter, Selection
-from .models import AbortOutcome, AbortPlan, BucketScan, CleanSummary, Outcome, Upload
+from .models import AbortOutcome, AbortPlan, BucketScan, CleanSummary, Outcome, Upload, Verify
 from .plan import plan_uploads
 from .s3 import S3
 from .scan import (
@@ -31,6 +31,8 @@ from .scan import (
 #: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
 #: may survive an abort, so we verify with ListParts and abort again while the upload remains.
 DEFAULT_MAX_ATTEMPTS = 3
+#: An upload written to within this window may still have parts in flight.
+ACTIVE_WINDOW = timedelta(hours=1)
 
 
 def abort_one(
@@ -38,24 +40,32 @@ def abort_one(
     upload: Upload,
     *,
     audit: AuditLog,
-    verify: bool = True,
+    verify: Verify = Verify.AUTO,
+    now: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> AbortOutcome:
-    """Abort one upload, verify it is gone, and record intent and outcome in the audit log."""
+    """Abort one upload, verify it is gone, and record intent and outcome in the audit log.
+
+    Verification (ListParts, abort again while the upload remains) guards against parts that
+    were still being uploaded when the abort arrived (AWS: "parts in flight may survive").
+    ``Verify.AUTO`` checks the uploads that can have parts in flight: written to within
+    ``ACTIVE_WINDOW`` of ``now``, of unknown activity, or answered with a 404 rather than a
+    clean abort. An upload idle for longer has nothing in flight: its 204 is the answer.
+    """
     audit.intent(upload)
     attempts = 0
     aborted = False
     try:
         while True:
             attempts += 1
-            # False: the server says it is gone (NoSuchUpload). Verified all the same: a 404
-            # whose body was lost in transit also lands here.
-            aborted = s3.abort_upload(upload) or aborted
-            if not verify or not s3.upload_exists(upload):
+            # False: the server says it is gone (NoSuchUpload), or a 404 whose body was lost.
+            done = s3.abort_upload(upload)
+            aborted = aborted or done
+            check = verify is Verify.ALWAYS or not done or _maybe_active(upload, now)
+            if not check or not s3.upload_exists(upload):
                 outcome = Outcome.ABORTED if aborted else Outcome.ALREADY_GONE
                 result = AbortOutcome(upload, outcome, attempts)
                 break
-
             if attempts >= max_attempts:
                 result = AbortOutcome(
                     upload,
@@ -70,6 +80,11 @@ def abort_one(
     return result
 
 
+def _maybe_active(upload: Upload, now: datetime | None) -> bool:
+    idle = None if now is None else upload.idle(now)
+    return idle is None or idle < ACTIVE_WINDOW
+
+
 @dataclass
 class AbortRun:
     """Aborts in progress; ``outcomes`` fills as they finish (also when interrupted)."""
@@ -77,7 +92,8 @@ class AbortRun:
     s3: S3
     audit: AuditLog
     concurrency: int = DEFAULT_CONCURRENCY
-    verify: bool = True
+    verify: Verify = Verify.AUTO
+    now: datetime | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     #: The outcomes of the latest ``abort()`` call, complete even when it was interrupted.
     last: list[AbortOutcome] = field(default_factory=list)
@@ -97,6 +113,7 @@ class AbortRun:
                 upload,
                 audit=self.audit,
                 verify=self.verify,
+                now=self.now,
                 max_attempts=self.max_attempts,
             )
         finally:
@@ -203,7 +220,7 @@ def clean(
     sizes: bool = True,
     dry_run: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
-    verify: bool = True,
+    verify: Verify = Verify.AUTO,
     progress: Progress | None = None,
     result: CleanResult | None = None,
 ) -> CleanResult:
@@ -226,7 +243,7 @@ def clean(
         raise ValueError("an audit log is required unless dry_run")
     targets = resolve_buckets(s3, selection)
     result = result if result is not None else CleanResult()
-    run = None if dry_run or audit is None else AbortRun(s3, audit, concurrency, verify)
+    run = None if dry_run or audit is None else AbortRun(s3, audit, concurrency, verify, now)
     events: Generator[ScanEvent, None, None] = iter_scan(
         s3,
         selection,

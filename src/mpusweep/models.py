@@ -139,6 +139,16 @@ class AbortPlan:
         return tuple(i for i in self.items if i.action is Action.KEEP)
 
 
+class Verify(enum.Enum):
+    """When an abort is checked with ListParts (and sent again while the upload remains)."""
+
+    #: After every abort.
+    ALWAYS = "always"
+    #: When parts may be in flight: the upload was written to recently, or its activity is
+    #: unknown, or the abort was not answered cleanly.
+    AUTO = "auto"
+
+
 class Outcome(enum.Enum):
     """How one abort ended."""
 

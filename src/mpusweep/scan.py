@@ -218,7 +218,7 @@ def iter_scan(
         return
     scanner = _Scanner(s3, selection, age, now, sizes, concurrency, progress, check_lifecycle)
     listers = ThreadPoolExecutor(
-        max(1, min(len(targets), concurrency // 4 or 1)), thread_name_prefix="mpusweep-list"
+        max(1, min(len(targets), concurrency)), thread_name_prefix="mpusweep-list"
     )
     try:
         for bucket in targets:

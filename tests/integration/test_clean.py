@@ -207,3 +207,52 @@ def test_library_dry_run_refuses_writes_at_the_s3_layer(buckets, backend):
     assert len(result.buckets[0].plan.to_abort) == 1
     assert result.buckets[0].outcomes == ()
     assert len(buckets.listing(bucket)) == 1
+
+
+def count_list_parts(proxy) -> int:
+    return sum(1 for s in proxy.seen if s.method == "GET" and "uploadId=" in s.path)
+
+
+def test_verify_auto_checks_only_uploads_that_may_have_parts_in_flight(
+    buckets, backend, cli, tmp_path
+):
+    """ListParts after an abort for uploads written to in the last hour (parts may be in
+    flight); an upload idle for days has nothing in flight, its 204 is the answer."""
+    bucket = buckets.new()
+    s3 = connect(backend)
+    audit = str(tmp_path / "a.jsonl")
+    for verify, delay, expected_checks in [
+        ("auto", timedelta(days=2), 0),
+        ("auto", timedelta(minutes=5), 3),
+        ("always", timedelta(days=2), 3),
+    ]:
+        buckets.make_many(bucket, ["a", "b", "c"], [4])
+        from mpusweep.scan import scan as run_scan
+
+        (newest,) = {
+            u.last_part_at.replace(microsecond=0)
+            for u in run_scan(s3, Selection(buckets=(bucket,)), now=datetime.now(UTC)).uploads
+        } or {None}
+        with recording_proxy(backend.endpoint_url) as proxy:
+            env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url}
+            res = cli(
+                [
+                    "clean",
+                    bucket,
+                    "--yes",
+                    "--older-than",
+                    "0",
+                    "--verify",
+                    verify,
+                    "--now",
+                    cli_now(newest + delay),
+                    "--audit-log",
+                    audit,
+                ],
+                env=env,
+            )
+            assert res.code == 0, res.stderr
+            deletes = sum(1 for s in proxy.seen if s.method == "DELETE")
+            assert deletes == 3
+            assert count_list_parts(proxy) == 3 + expected_checks  # sizing + verification
+        assert buckets.listing(bucket) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..models import AbortOutcome, BucketScan, PlanItem, Upload
@@ -25,10 +25,7 @@ def iso(value: datetime | None) -> str | None:
     """ISO-8601 UTC with milliseconds and ``Z``, as S3 writes ``Initiated``."""
     if value is None:
         return None
-    from datetime import UTC
-
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def show_key(key: str) -> str:

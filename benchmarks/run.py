@@ -1,0 +1,345 @@
+"""mpusweep against the seed's sequential approach and rclone, on a real RGW (or moto), with a
+latency-injecting proxy of ours in between to emulate a remote service.
+
+    .venv/bin/python -m benchmarks.run                       # everything (~40 min)
+    .venv/bin/python -m benchmarks.run --workloads W1 --rtt 50 --runs 1   # a quick look
+
+Every figure is measured in this invocation: wall time (median of --runs), requests (counted
+at the proxy), requests per second, client CPU seconds and peak RSS of the tool's process
+(wait4 rusage), and ratios against the sequential baseline and rclone run on the same data.
+Workloads: W1 = 20 buckets x 100 uploads x 3 parts; W2 = one bucket with 10,000 uploads;
+W3 = 100,000 uploads in 10 buckets (memory). A fresh server is started for each group of runs
+(RGW slows down as it ages, FACTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from tests.servers import rgw as rgw_server
+from tests.servers.moto import running_moto
+
+PY = sys.executable
+RCLONE = shutil.which("rclone") or str(Path(PY).parent / "rclone")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    buckets: int
+    uploads: int  # per bucket
+    parts: int
+
+
+WORKLOADS = {
+    "W1": Workload("W1", 20, 100, 3),
+    "W2": Workload("W2", 1, 10_000, 1),
+    "W3": Workload("W3", 10, 10_000, 1),
+}
+
+
+@dataclass
+class Sample:
+    wall: float
+    cpu: float
+    rss_mb: float
+    requests: int
+    left: int | None = None
+
+
+@dataclass
+class Row:
+    tool: str
+    case: str
+    samples: list[Sample]
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+
+class Server:
+    """A fresh server and a direct (no proxy) client to set up data."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._stack = contextlib.ExitStack()
+        if kind == "rgw":
+            cluster = self._stack.enter_context(rgw_server.running_rgw())
+            self.url = cluster.endpoint_url
+            self.keys = (rgw_server.ACCESS_KEY, rgw_server.SECRET_KEY)
+        else:
+            self.url = self._stack.enter_context(running_moto())
+            self.keys = ("bench-access-key", "bench-secret-key")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.keys[0],
+            aws_secret_access_key=self.keys[1],
+            config=Config(
+                s3={"addressing_style": "path"},
+                max_pool_connections=64,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def bucket_names(self, w: Workload) -> list[str]:
+        return [f"bench-{w.name.lower()}-{i:02d}" for i in range(w.buckets)]
+
+    def create(self, w: Workload) -> None:
+        existing = {b["Name"] for b in self.client.list_buckets()["Buckets"]}
+        for name in self.bucket_names(w):
+            if name not in existing:
+                self.client.create_bucket(Bucket=name)
+
+        def one(job: tuple[str, int]) -> None:
+            bucket, i = job
+            key = f"data/{i:06d}.bin"
+            upload_id = self.client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+            for n in range(1, w.parts + 1):
+                self.client.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=b"x" * 1024
+                )
+
+        jobs = [(b, i) for b in self.bucket_names(w) for i in range(w.uploads)]
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(one, jobs))
+
+    def count(self, w: Workload) -> int:
+        total = 0
+        for bucket in self.bucket_names(w):
+            params: dict[str, Any] = {"Bucket": bucket}
+            while True:
+                page = self.client.list_multipart_uploads(**params)
+                total += len(page.get("Uploads", []))
+                if not page.get("IsTruncated"):
+                    break
+                params["KeyMarker"] = page["NextKeyMarker"]
+                params["UploadIdMarker"] = page["NextUploadIdMarker"]
+        return total
+
+
+@contextlib.contextmanager
+def latency_proxy(upstream: str, rtt_ms: float, workdir: Path) -> Iterator[tuple[str, Any]]:
+    stats, ready = workdir / "proxy-stats.json", workdir / "proxy-ready"
+    ready.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "benchmarks.latency_proxy",
+            "--upstream",
+            upstream.split("//", 1)[1],
+            "--rtt-ms",
+            str(rtt_ms),
+            "--stats",
+            str(stats),
+            "--ready",
+            str(ready),
+        ],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not ready.exists() or not ready.read_text():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("latency proxy did not start")
+            time.sleep(0.05)
+
+        def take_count() -> int:
+            stats.unlink(missing_ok=True)
+            proc.send_signal(signal.SIGUSR1)
+            for _ in range(200):
+                if stats.exists() and stats.read_text():
+                    import json
+
+                    return int(json.loads(stats.read_text())["requests"])
+                time.sleep(0.01)
+            raise RuntimeError("latency proxy did not report")
+
+        yield f"http://127.0.0.1:{ready.read_text()}", take_count
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def measure(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process."""
+    with open(workdir / "stderr.txt", "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = (workdir / "stderr.txt").read_text(errors="replace")[-1500:]
+        raise RuntimeError(f"{' '.join(argv[:6])} exited {proc.returncode}: {tail}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def tools(endpoint: str, workdir: Path) -> dict[str, list[str]]:
+    ms = [PY, "-m", "mpusweep"]
+    common = ["--endpoint-url", endpoint]
+    return {
+        "mpusweep scan": [*ms, "scan", "--format", "jsonl", *common],
+        "mpusweep scan --no-sizes": [*ms, "scan", "--no-sizes", "--format", "jsonl", *common],
+        "mpusweep clean": [
+            *ms,
+            "clean",
+            "--yes",
+            "--older-than",
+            "0",
+            "--audit-log",
+            str(workdir / "audit.jsonl"),
+            *common,
+        ],
+        "baseline scan": [PY, "-m", "benchmarks.baseline", "scan", endpoint],
+        "baseline clean": [PY, "-m", "benchmarks.baseline", "clean", endpoint],
+        "rclone list": [RCLONE, "backend", "list-multipart-uploads", "bench:"],
+        "rclone cleanup": [RCLONE, "backend", "cleanup", "bench:", "-o", "max-age=0s"],
+    }
+
+
+def tool_env(server: Server, endpoint: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": server.keys[0],
+        "AWS_SECRET_ACCESS_KEY": server.keys[1],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "RCLONE_CONFIG": os.devnull,
+        "RCLONE_CONFIG_BENCH_TYPE": "s3",
+        "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+        "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint,
+        "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": server.keys[0],
+        "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": server.keys[1],
+        "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+        "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true",
+    }
+
+
+def run_group(
+    kind: str, w: Workload, rtt: float, runs: int, which: list[str], workdir: Path
+) -> list[Row]:
+    server = Server(kind)
+    rows: list[Row] = []
+    try:
+        t0 = time.monotonic()
+        server.create(w)
+        print(
+            f"  [{w.name} {rtt:g} ms] created {w.buckets * w.uploads} uploads in "
+            f"{time.monotonic() - t0:.0f} s",
+            flush=True,
+        )
+        with latency_proxy(server.url, rtt, workdir) as (endpoint, take_count):
+            argvs = tools(endpoint, workdir)
+            env = tool_env(server, endpoint)
+            available = [t for t in which if not t.startswith("rclone") or Path(RCLONE).exists()]
+            for tool in [t for t in available if "clean" not in t]:
+                samples = []
+                for _ in range(runs):
+                    take_count()
+                    wall, cpu, rss = measure(argvs[tool], env, workdir)
+                    samples.append(Sample(wall, cpu, rss, take_count()))
+                rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
+                print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
+            for tool in [t for t in available if "clean" in t]:
+                samples = []
+                for i in range(runs):
+                    if i or any("clean" in r.tool for r in rows):
+                        server.create(w)
+                    take_count()
+                    wall, cpu, rss = measure(argvs[tool], env, workdir)
+                    samples.append(Sample(wall, cpu, rss, take_count(), server.count(w)))
+                rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
+                print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
+    finally:
+        server.close()
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'case':<10} {'tool':<26} {'wall s':>8} {'requests':>9} {'req/s':>8} "
+        f"{'CPU s':>7} {'CPU ms/req':>10} {'RSS MB':>7} {'left':>5} {'x base':>7} "
+        f"{'x rclone':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    by_case: dict[str, dict[str, Row]] = {}
+    for row in rows:
+        by_case.setdefault(row.case, {})[row.tool] = row
+    for case, tools_ in by_case.items():
+        for tool, row in tools_.items():
+            kind = "clean" if "clean" in tool else "scan"
+            base = tools_.get(f"baseline {kind}")
+            rclone = tools_.get("rclone cleanup" if kind == "clean" else "rclone list")
+            wall = row.median("wall")
+            requests = int(row.median("requests"))
+            cpu = row.median("cpu")
+            left = row.samples[-1].left
+            print(
+                f"{case:<10} {tool:<26} {wall:>8.2f} {requests:>9} {requests / wall:>8.0f} "
+                f"{cpu:>7.2f} {1000 * cpu / max(requests, 1):>10.2f} {row.median('rss_mb'):>7.1f} "
+                f"{'' if left is None else left:>5} "
+                f"{base.median('wall') / wall if base else float('nan'):>7.1f} "
+                f"{rclone.median('wall') / wall if rclone else float('nan'):>8.1f}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", choices=["rgw", "moto"], default="rgw")
+    parser.add_argument("--workloads", default="W1,W2,W3")
+    parser.add_argument("--rtt", default="0,50", help="round-trip times in ms, comma-separated")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tools", default="all", help="comma-separated tool names, or all")
+    args = parser.parse_args()
+    if args.server == "rgw":
+        rgw_server.ensure_installed()
+    workdir = Path(tempfile.mkdtemp(prefix="mpusweep-bench-"))
+    all_tools = list(tools("x", workdir))
+    rows: list[Row] = []
+    for name in args.workloads.split(","):
+        w = WORKLOADS[name]
+        if name == "W3":  # memory: mpusweep's streaming scan only, at 0 ms
+            rows += run_group(args.server, w, 0, 1, ["mpusweep scan"], workdir)
+            continue
+        rtts = [0.0] if name == "W2" else [float(x) for x in args.rtt.split(",")]
+        which = all_tools if args.tools == "all" else args.tools.split(",")
+        for rtt in rtts:
+            rows += run_group(args.server, w, rtt, args.runs, which, workdir)
+    print()
+    print(
+        f"server: {args.server}; runs per figure: {args.runs} (median); "
+        f"{os.cpu_count()} cores shared by client, proxy and server"
+    )
+    print_table(rows)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
