@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import signal
@@ -68,10 +69,8 @@ class Proxy:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         queue.put_nowait((0.0, b""))
-        try:
+        with contextlib.suppress(ConnectionError):
             await task
-        except ConnectionError:
-            pass
 
     async def handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:

@@ -515,6 +515,7 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 dry_run=dry_run,
                 concurrency=opts["concurrency"],
                 verify=Verify(opts.get("verify", "auto")),
+                pipeline=opts["yes"],
                 result=result,
                 progress=progress if opts["yes"] or dry_run else None,
             )

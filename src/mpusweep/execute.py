@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ def _maybe_active(upload: Upload, now: datetime | None) -> bool:
 
 @dataclass
 class AbortRun:
-    """Aborts in progress; ``outcomes`` fills as they finish (also when interrupted)."""
+    """A pool of aborts: ``submit`` a batch, ``collect`` its outcomes (also when interrupted)."""
 
     s3: S3
     audit: AuditLog
@@ -95,11 +96,11 @@ class AbortRun:
     verify: Verify = Verify.AUTO
     now: datetime | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    #: The outcomes of the latest ``abort()`` call, complete even when it was interrupted.
-    last: list[AbortOutcome] = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     _pool: ThreadPoolExecutor | None = None
     _in_flight: set[Upload] = field(default_factory=set)
+    _outstanding: dict[Future[AbortOutcome], Upload] = field(default_factory=dict)
+    _finished: queue.Queue[Future[AbortOutcome]] = field(default_factory=queue.Queue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _run_one(self, upload: Upload) -> AbortOutcome:
@@ -127,48 +128,70 @@ class AbortRun:
         for upload in pending:
             self.audit.unknown(upload, why)
 
-    def abort(self, uploads: Iterable[Upload]) -> list[AbortOutcome]:
-        """Abort these uploads concurrently and return their outcomes.
-
-        On Ctrl-C: no new abort starts, the ones in flight finish and are recorded, the rest
-        are SKIPPED, and KeyboardInterrupt is raised again for the caller to exit 130.
-        """
+    def submit(self, uploads: Iterable[Upload]) -> list[Future[AbortOutcome]]:
+        """Start aborting these uploads; returns their futures, in order."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mpusweep-abort")
-        finished: queue.Queue[Future[AbortOutcome]] = queue.Queue()
-        futures: dict[Future[AbortOutcome], Upload] = {}
+        futures = []
         for upload in uploads:
             future = self._pool.submit(self._run_one, upload)
-            futures[future] = upload
-            future.add_done_callback(finished.put)
-        results = self.last = []
-        pending = set(futures)
+            self._outstanding[future] = upload
+            future.add_done_callback(self._finished.put)
+            futures.append(future)
+        return futures
+
+    def collect(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
+        """Wait for these aborts and return their outcomes, in order.
+
+        On Ctrl-C: no new abort starts (in this batch or any other), the ones in flight finish
+        and are recorded, the rest are SKIPPED, and KeyboardInterrupt is raised again.
+        """
         try:
             # Not concurrent.futures.wait(): it holds every future's lock while it sets up, and
             # a Ctrl-C landing there leaves them held, so the workers (and the exit) hang.
-            while pending:
-                future = finished.get()
-                pending.discard(future)
-                results.append(future.result())
+            while not all(f.done() for f in futures):
+                self._finished.get()
         except BaseException:
-            # Interrupted: start nothing new, let the requests in flight finish and record them.
-            # A second interrupt while waiting leaves their audit outcome "unknown".
-            self.cancel.set()
-            for future in pending:
-                future.cancel()
-            try:
-                for future in pending:
-                    if future.cancelled():
-                        why = "interrupted before it was sent"
-                        results.append(AbortOutcome(futures[future], Outcome.SKIPPED, 0, why))
-                    else:
-                        results.append(future.result())
-            except BaseException:
-                self.mark_in_flight_unknown("interrupted while the abort was in flight")
-                raise
+            self.interrupt()
+            raise
+        return self._outcomes(futures)
+
+    def done(self, futures: list[Future[AbortOutcome]]) -> bool:
+        return all(f.done() for f in futures)
+
+    def interrupt(self) -> None:
+        """Start nothing new; wait for the aborts in flight (a second interrupt while waiting
+        leaves their audit outcome "unknown")."""
+        self.cancel.set()
+        for future in list(self._outstanding):
+            future.cancel()
+        try:
+            for future in list(self._outstanding):
+                if not future.cancelled():
+                    future.exception()
+        except BaseException:
+            self.mark_in_flight_unknown("interrupted while the abort was in flight")
             raise
 
+    def _outcomes(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
+        results = []
+        for future in futures:
+            upload = self._outstanding.pop(future, None)
+            if future.cancelled():
+                assert upload is not None
+                why = "interrupted before it was sent"
+                results.append(AbortOutcome(upload, Outcome.SKIPPED, 0, why))
+            else:
+                results.append(future.result())
         return results
+
+    def outcomes_so_far(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
+        """The outcomes of a batch after ``interrupt()``: every future is done or cancelled."""
+        return self._outcomes(futures)
+
+    def abort(self, uploads: Iterable[Upload]) -> list[AbortOutcome]:
+        """Abort these uploads concurrently and return their outcomes."""
+        return self.collect(self.submit(uploads))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -223,6 +246,7 @@ def clean(
     verify: Verify = Verify.AUTO,
     progress: Progress | None = None,
     result: CleanResult | None = None,
+    pipeline: bool = False,
 ) -> CleanResult:
     """Scan, plan, confirm per bucket and abort: the seed's workflow, as a library call.
 
@@ -238,6 +262,8 @@ def clean(
         dry_run: plan and report only; no write request is sent.
         result: filled in as the run goes; pass one to keep the partial result when
             ``KeyboardInterrupt`` propagates (after the aborts in flight are recorded).
+        pipeline: go on scanning while a confirmed bucket's aborts run (for ``--yes``:
+            nothing to ask); buckets are still reported in order.
     """
     if not dry_run and audit is None:
         raise ValueError("an audit log is required unless dry_run")
@@ -253,24 +279,49 @@ def clean(
         buckets=targets,
         progress=progress,
     )
+    # Buckets whose aborts are under way: (summary, plan, futures), in bucket order.
+    # None instead of futures: not confirmed, waiting only for its turn to be reported.
+    under_way: deque[tuple[BucketScan, AbortPlan, list[Future[AbortOutcome]] | None]] = deque()
+
+    def finish(summary: BucketScan, plan: AbortPlan, outcomes: list[AbortOutcome] | None) -> None:
+        bucket = BucketClean(summary, plan, outcomes is not None, tuple(outcomes or ()))
+        result.buckets.append(bucket)
+        if on_bucket_done is not None:
+            on_bucket_done(bucket)
+
+    def report_finished(wait: bool) -> None:
+        while under_way and run is not None and (wait or run.done(under_way[0][2] or [])):
+            summary, plan, futures = under_way[0]
+            outcomes = None if futures is None else run.collect(futures)
+            under_way.popleft()
+            finish(summary, plan, outcomes)
+
     try:
         for summary, uploads in iter_bucket_groups(events, [b.name for b in targets]):
             plan = plan_uploads(uploads, age, now=now)
             if on_bucket_planned is not None:
                 on_bucket_planned(summary, plan)
-            confirmed = bool(plan.to_abort) and run is not None and confirm(summary, plan)
-            outcomes: tuple[AbortOutcome, ...] = ()
-            if confirmed and run is not None:
-                try:
-                    outcomes = tuple(run.abort(plan.to_abort))
-                except BaseException:
-                    result.buckets.append(BucketClean(summary, plan, True, tuple(run.last)))
-                    result.interrupted = True
-                    raise
-            bucket = BucketClean(summary, plan, confirmed, outcomes)
-            result.buckets.append(bucket)
-            if on_bucket_done is not None:
-                on_bucket_done(bucket)
+            if plan.to_abort and run is not None and confirm(summary, plan):
+                under_way.append((summary, plan, run.submit(plan.to_abort)))
+                # Interactive runs report each bucket before the next question; with
+                # `pipeline` the scan goes on while earlier buckets' aborts run.
+                report_finished(wait=not pipeline)
+            elif under_way:
+                under_way.append((summary, plan, None))  # keeps the report in bucket order
+            else:
+                finish(summary, plan, None)
+            report_finished(wait=False)
+        report_finished(wait=True)
+    except BaseException:
+        result.interrupted = True
+        if run is not None:
+            run.interrupt()
+            for summary, plan, futures in under_way:
+                outcomes = run.outcomes_so_far(futures or [])
+                confirmed = futures is not None
+                result.buckets.append(BucketClean(summary, plan, confirmed, tuple(outcomes)))
+
+        raise
     finally:
         events.close()  # stops the scan's workers when we leave early
         if run is not None:

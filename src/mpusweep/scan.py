@@ -26,7 +26,7 @@ ScanEvent = Upload | BucketScan
 #: Called from worker threads with (buckets done, uploads found) after every event.
 Progress = Callable[[int, int], None]
 
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 64
 _POLL = 0.2
 
 
