@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,16 @@ from tests.servers import rgw as rgw_server
 from tests.servers.moto import running_moto
 
 MOTO_KEYS = ("moto-access-key", "moto-secret-key")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """SIGTERM (CI's time limit, a killed job) unwinds like Ctrl-C, so the fixtures' cleanup
+    still stops every server process the tests started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @dataclass

@@ -264,7 +264,12 @@ def running_rgw(lc_debug_interval: int = 10) -> Iterator[RgwCluster]:
         cluster.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the cluster on SIGTERM too
     with running_rgw() as rgw:
         print(f"RGW at {rgw.endpoint_url} key {ACCESS_KEY} (Ctrl-C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
