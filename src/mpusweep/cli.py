@@ -602,7 +602,7 @@ def _lifecycle_buckets(env: Env, opts: dict[str, Any], *, read_only: bool) -> tu
     return s3, [b.name for b in resolve_buckets(s3, selection)]
 
 
-def _map_buckets(s3: S3, names: list[str], func: Callable[[str], T], concurrency: int) -> list[T]:
+def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -> list[T]:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max(1, min(concurrency, len(names) or 1))) as pool:
@@ -619,7 +619,7 @@ def lifecycle_status_command(**opts: Any) -> ExitCode:
     """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
     env = Env.default(opts["now"])
     s3, names = _lifecycle_buckets(env, opts, read_only=True)
-    statuses = _map_buckets(s3, names, lambda b: lifecycle_status(s3, b), opts["concurrency"])
+    statuses = _map_buckets(names, lambda b: lifecycle_status(s3, b), opts["concurrency"])
     if opts["fmt"] == "json":
         write_json(
             {

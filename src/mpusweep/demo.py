@@ -15,8 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from .errors import ExitCode, UsageError
 from .s3 import S3, Connection
 
@@ -104,7 +102,4 @@ def run_demo(env: Env, *, yes: bool, dry_run: bool) -> ExitCode:
             "fmt": "table",
             "concurrency": 8,
         }
-        try:
-            return run_clean(env, opts, s3)
-        except click.Abort:
-            raise
+        return run_clean(env, opts, s3)

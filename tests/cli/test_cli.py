@@ -100,3 +100,56 @@ def test_demo_interactive_answers(cli):
     assert res.stdout.count("MPU data deleted!") == 1
     assert "aborted 5" in res.stdout
     assert "declined 3" in res.stdout
+
+
+def test_unknown_profile_is_one_line_exit_5(cli):
+    res = cli(["scan", "--profile", "nope"], env=NO_CREDS)
+    assert res.code == 5
+    assert "profile 'nope' not found" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_profile_with_endpoint_url_is_honoured(cli, moto_backend, tmp_path):
+    """A profile's endpoint_url and keys, read by botocore itself."""
+    config = tmp_path / "config"
+    config.write_text(
+        f"[profile lab]\nregion = us-east-1\nendpoint_url = {moto_backend.endpoint_url}\n"
+    )
+    creds = tmp_path / "credentials"
+    creds.write_text("[lab]\naws_access_key_id = a\naws_secret_access_key = b\n")
+    env = {
+        **NO_CREDS,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(creds),
+        "AWS_ENDPOINT_URL": None,
+    }
+    res = cli(["scan", "--profile", "lab", "--format", "json"], env=env)
+    assert res.code == 0, res.stderr
+    assert res.json()["schema_version"] == 1
+
+
+def test_endpoint_url_s3_variable_is_honoured(cli, moto_backend):
+    env = {
+        "AWS_ACCESS_KEY_ID": "a",
+        "AWS_SECRET_ACCESS_KEY": "b",
+        "AWS_DEFAULT_REGION": "x",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL_S3": moto_backend.endpoint_url,
+    }
+    res = cli(["scan", "--format", "json"], env=env)
+    assert res.code == 0, res.stderr
+
+
+def test_tls_is_verified_by_default():
+    from mpusweep.s3 import S3, Connection
+
+    s3 = S3(Connection(endpoint_url="https://127.0.0.1:9", access_key="a", secret_key="b"))
+    assert s3.client._endpoint.http_session._verify is True
+    insecure = S3(
+        Connection(
+            endpoint_url="https://127.0.0.1:9", access_key="a", secret_key="b", verify_ssl=False
+        )
+    )
+    assert insecure.client._endpoint.http_session._verify is False

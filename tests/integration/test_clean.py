@@ -90,40 +90,18 @@ def test_young_uploads_are_shown_but_kept(buckets, backend, cli, tmp_path):
     bucket = buckets.new()
     buckets.make_upload(bucket, "young", [1])
     s3 = connect(backend)
-    young = now_after(s3, bucket, timedelta(minutes=10))
-    res = cli(
-        [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "1h",
-            "--now",
-            cli_now(young),
-            "--audit-log",
-            str(tmp_path / "a.jsonl"),
-        ],
-        env=backend.env(),
-    )
+    audit = str(tmp_path / "a.jsonl")
+
+    def clean_at(now):
+        args = ["clean", bucket, "--yes", "--older-than", "1h", "--now", cli_now(now)]
+        return cli([*args, "--audit-log", audit], env=backend.env())
+
+    res = clean_at(now_after(s3, bucket, timedelta(minutes=10)))
     assert res.code == 0, res.stderr
     assert "keep: initiated less than 1h ago" in res.stdout
     assert "Keeping 1 uploads" in res.stdout
     assert len(buckets.listing(bucket)) == 1
-    later = now_after(s3, bucket, timedelta(days=2))
-    res = cli(
-        [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "1h",
-            "--now",
-            cli_now(later),
-            "--audit-log",
-            str(tmp_path / "a.jsonl"),
-        ],
-        env=backend.env(),
-    )
+    res = clean_at(now_after(s3, bucket, timedelta(days=2)))
     assert res.code == 0, res.stderr
     assert buckets.listing(bucket) == []
 

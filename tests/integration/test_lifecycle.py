@@ -200,3 +200,41 @@ def test_rgw_really_aborts_old_uploads_under_the_prefix(rgw_backend, cli):
         assert remaining == [("keep/1", keep)]
     finally:
         made.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"),
+    [
+        (501, "NotImplemented", "the service does not support lifecycle rules"),
+        (403, "AccessDenied", "access denied"),
+        (400, "MalformedXML", "may not support AbortIncompleteMultipartUpload"),
+    ],
+)
+def test_services_that_refuse_lifecycle_are_reported_per_bucket(
+    buckets, backend, cli, status, code, words
+):
+    """A refusal on one bucket is shown plainly and the others are still handled."""
+    from tests.servers.proxy import Reply
+
+    refusing, fine = buckets.new("a"), buckets.new("b")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+        f"<Message>no</Message></Error>"
+    ).encode()
+
+    def refuse(method, path, headers):
+        return Reply(status, body) if path.startswith(f"/{refusing}?lifecycle") else None
+
+    with recording_proxy(backend.endpoint_url) as proxy:
+        proxy.fault = refuse
+        env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "1"}
+        status_doc = cli(["lifecycle", "status", refusing, fine, "--format", "json"], env=env)
+        applied = cli(["lifecycle", "apply", refusing, fine, "--days", "3", "--yes"], env=env)
+    entries = {b["bucket"]: b for b in status_doc.json()["buckets"]}
+    assert status_doc.code == 3
+    assert words in entries[refusing]["error"]
+    assert entries[refusing]["supported"] is (False if code == "NotImplemented" else None)
+    assert entries[fine]["error"] is None
+    assert applied.code == 3
+    assert words in applied.stdout
+    assert rules_of(buckets, fine) is not None

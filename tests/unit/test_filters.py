@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 
 import pytest
 from hypothesis import given
@@ -102,3 +103,16 @@ def test_age_filter_reasons():
     assert age.young_reason(upload(old, NOW - timedelta(hours=3)), NOW) is None
     assert age.young_reason(upload(old, parts=None), NOW) == "newest part unknown (sizing failed)"
     assert AgeFilter().young_reason(upload(NOW), NOW) is None
+
+
+@given(st.lists(st.text(max_size=8), max_size=3), st.lists(st.text(max_size=8), max_size=3))
+def test_bucket_globs_parse_or_say_why_in_one_line(buckets, excludes):
+    try:
+        sel = Selection(buckets=tuple(buckets), exclude_buckets=tuple(excludes))
+    except UsageError as exc:
+        assert "\n" not in str(exc)
+        assert str(exc).startswith("bad ")
+    else:
+        for name in buckets:
+            if not any(c in name for c in "*?[") and name not in excludes:
+                assert sel.wants_bucket(name) or any(fnmatchcase(name, e) for e in excludes)

@@ -1,0 +1,133 @@
+"""The pure merge: our rule in, every other rule untouched, in its shape and place."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mpusweep.errors import UsageError
+from mpusweep.lifecycle import (
+    MAX_RULES,
+    RULE_ID,
+    abort_rules,
+    apply_rule,
+    explain,
+    others_unchanged,
+    remove_rule,
+    rule_id,
+)
+
+LEGACY = {"ID": "legacy", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 3}}
+FILTERED = {
+    "ID": "filtered",
+    "Filter": {"And": {"Prefix": "a/", "Tags": [{"Key": "k", "Value": "v"}]}},
+    "Status": "Enabled",
+    "Expiration": {"Days": 9},
+}
+THEIR_ABORT = {
+    "ID": "theirs",
+    "Filter": {"Prefix": ""},
+    "Status": "Disabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2},
+}
+
+
+def test_apply_appends_and_keeps_others_in_place_and_shape():
+    rules = [LEGACY, FILTERED]
+    before = copy.deepcopy(rules)
+    change = apply_rule(rules, 7)
+    assert change.rules[:2] == before
+    assert change.rules[2]["ID"] == RULE_ID
+    assert change.rules[2]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert change.before is None
+    assert change.changed
+    assert rules == before  # the input is not modified
+
+
+def test_apply_updates_in_place_and_is_idempotent():
+    first = apply_rule([LEGACY, THEIR_ABORT], 7).rules
+    moved = [first[2], LEGACY, THEIR_ABORT]  # ours first: it must stay first
+    updated = apply_rule(moved, 3)
+    assert updated.rules[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 3
+    assert updated.rules[1:] == [LEGACY, THEIR_ABORT]
+    again = apply_rule(updated.rules, 3)
+    assert not again.changed
+    assert again.rules == updated.rules
+
+
+def test_prefix_rules_have_their_own_ids():
+    both = apply_rule(apply_rule([], 7).rules, 1, "tmp/").rules
+    assert [r["ID"] for r in both] == [RULE_ID, rule_id("tmp/")]
+    assert rule_id("x" * 300).startswith(f"{RULE_ID}:sha256:")
+    assert len(rule_id("x" * 300)) <= 255
+
+
+def test_remove_takes_only_ours():
+    rules = apply_rule([LEGACY, THEIR_ABORT], 7).rules
+    change = remove_rule(rules)
+    assert change.rules == [LEGACY, THEIR_ABORT]
+    assert change.after is None
+    assert change.before is not None
+    assert not remove_rule([LEGACY]).changed
+
+
+def test_refuses_what_s3_rejects():
+    with pytest.raises(UsageError, match="at least 1"):
+        apply_rule([], 0)
+    full = [
+        {
+            "ID": f"r{i}",
+            "Status": "Enabled",
+            "Filter": {"Prefix": f"{i}/"},
+            "Expiration": {"Days": 1},
+        }
+        for i in range(MAX_RULES)
+    ]
+    with pytest.raises(UsageError, match="1000 lifecycle rules"):
+        apply_rule(full, 7)
+    # Updating our own rule in a full configuration is fine: the count does not grow.
+    full[-1] = apply_rule([], 5).rules[0]
+    assert apply_rule(full, 7).changed
+
+
+def test_abort_rules_reads_every_shape():
+    found = abort_rules([LEGACY, THEIR_ABORT, *apply_rule([], 4, "up/").rules])
+    assert [(r.id, r.prefix, r.days, r.enabled, r.ours) for r in found] == [
+        ("theirs", "", 2, False, False),
+        (rule_id("up/"), "up/", 4, True, True),
+    ]
+
+
+def test_others_unchanged_spots_any_difference():
+    ours = apply_rule([LEGACY], 7).rules
+    assert others_unchanged([LEGACY], ours, RULE_ID)
+    changed = [dict(LEGACY, Status="Disabled"), ours[1]]
+    assert not others_unchanged([LEGACY], changed, RULE_ID)
+
+
+def test_explain_is_plain():
+    assert explain("NotImplemented") == "the service does not support lifecycle rules"
+    assert "MalformedXML" in explain("MalformedXML")
+    assert explain("Weird") == "Weird"
+
+
+rule_shapes = st.fixed_dictionaries(
+    {
+        "ID": st.text(min_size=1, max_size=8).filter(lambda s: not s.startswith("mpusweep")),
+        "Status": st.sampled_from(["Enabled", "Disabled"]),
+    },
+    optional={
+        "Prefix": st.text(max_size=4),
+        "Expiration": st.fixed_dictionaries({"Days": st.integers(1, 100)}),
+    },
+)
+
+
+@given(st.lists(rule_shapes, max_size=6), st.integers(1, 400), st.text(max_size=6))
+def test_apply_then_remove_restores_exactly(rules, days, prefix):
+    applied = apply_rule(rules, days, prefix)
+    assert others_unchanged(rules, applied.rules, rule_id(prefix))
+    assert remove_rule(applied.rules, prefix).rules == rules
