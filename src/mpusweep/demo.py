@@ -19,7 +19,7 @@ from .errors import ExitCode, UsageError
 from .s3 import S3, Connection
 
 if TYPE_CHECKING:
-    from .cli import Env
+    from .cli.common import Env
 
 SCALE = 1024
 PART_SIZE = 512 * 1024
@@ -74,7 +74,7 @@ def seed(s3: S3) -> None:
 
 
 def run_demo(env: Env, *, yes: bool, dry_run: bool) -> ExitCode:
-    from .cli import run_clean
+    from .cli.clean_cmd import run_clean
 
     audit_dir = Path(tempfile.mkdtemp(prefix="mpusweep-demo-"))
     with embedded_server() as url:

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-import mpusweep.cli as cli_module
+import mpusweep.cli.scan_cmd as scan_command
 
 
 def test_debug_log_redacts_credentials_and_signatures(buckets, backend, tmp_path):
@@ -85,7 +85,7 @@ def test_two_processes_appending_to_one_audit_log(tmp_path):
 
 def test_plain_http_to_a_remote_host_warns_before_sending_anything(cli, monkeypatch):
     sent = []
-    monkeypatch.setattr(cli_module, "resolve_buckets", lambda *a: sent.append(a) or [])
+    monkeypatch.setattr(scan_command, "resolve_buckets", lambda *a: sent.append(a) or [])
     env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_DEFAULT_REGION": "x"}
     res = cli(["scan", "--endpoint-url", "http://s3.example.com"], env=env)
     assert "plain http" in res.stderr

@@ -1,0 +1,230 @@
+"""``mpusweep clean`` and ``mpusweep demo``: the seed's interactive flow."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..audit import AuditLog, default_audit_path
+from ..errors import ExitCode
+from ..execute import BucketClean, CleanResult, clean
+from ..filters import AgeFilter
+from ..models import AbortPlan, BucketScan, Verify
+from ..report import table
+from ..report.machine import write_json
+from ..s3 import S3
+from .common import (
+    Env,
+    ScanProgress,
+    connect,
+    connection_options,
+    duration_callback,
+    make_selection,
+    selection_options,
+    warn_failures,
+)
+
+
+@click.command(name="clean")
+@selection_options
+@click.option(
+    "--older-than",
+    callback=duration_callback,
+    default="24h",
+    show_default=True,
+    metavar="DURATION",
+    help="Keep (show, never abort) uploads initiated less than this ago; 0 for none.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
+@click.option("--dry-run", is_flag=True, help="Show what would be aborted; send no write.")
+@click.option(
+    "--verify",
+    type=click.Choice(["auto", "always"]),
+    default="auto",
+    show_default=True,
+    help="Check aborts with ListParts: auto = uploads written to in the last hour or of "
+    "unknown activity (parts may be in flight); always = every abort.",
+)
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON Lines audit log [default: ~/.local/state/mpusweep/audit.jsonl].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for programs (needs --yes or --dry-run).",
+)
+@connection_options
+def clean_command(**opts: Any) -> ExitCode:
+    """Scan, show each bucket's uploads, ask "Delete MPU data? (y/n)", abort.
+
+    Only the uploads listed and confirmed are aborted, by their exact (key, upload id).
+    Uploads younger than --older-than are shown and kept. Each abort is verified with
+    ListParts and written to an audit log.
+
+    \b
+    Examples:
+      mpusweep clean                       # every bucket, asks per bucket
+      mpusweep clean 'logs-*' --older-than 7d --yes
+      mpusweep clean my-bucket --dry-run --format json
+    """
+    env = Env.default(opts["now"])
+    return run_clean(env, opts)
+
+
+def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
+    """The clean flow behind ``clean`` and ``demo``."""
+    if opts["idle_for"] and opts["no_sizes"]:
+        raise click.UsageError("--idle-for needs part times: drop --no-sizes")
+    if opts["fmt"] == "json" and not (opts["yes"] or opts["dry_run"]):
+        raise click.UsageError("--format json cannot ask questions: add --yes or --dry-run")
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    dry_run = opts["dry_run"]
+    s3 = s3 or connect(env, opts, read_only=dry_run)
+    age = AgeFilter(opts["older_than"], opts["idle_for"])
+    human = opts["fmt"] == "table"
+    audit = (
+        None
+        if dry_run
+        else AuditLog(
+            opts["audit_log"] or default_audit_path(), endpoint=s3.client.meta.endpoint_url
+        )
+    )
+    result = CleanResult()
+
+    def planned(summary: BucketScan, plan: AbortPlan) -> None:
+        if human:
+            table.print_bucket(env.out, summary, [], env.now, plan)
+            if plan.kept:
+                reasons = sorted({i.reason for i in plan.kept})
+                env.out.print(f"Keeping {len(plan.kept)} uploads: {'; '.join(reasons)}.")
+
+    def confirm(summary: BucketScan, plan: AbortPlan) -> bool:
+        if opts["yes"]:
+            if human:
+                env.out.print("Delete MPU data? (y/n) y (--yes)")
+            return True
+        env.out.file.flush()
+        try:
+            answer = click.prompt(
+                "Delete MPU data? (y/n)",
+                default="",
+                show_default=False,
+                err=True,
+                prompt_suffix=" ",
+            )
+        except click.Abort:
+            raise KeyboardInterrupt from None
+        return str(answer).strip().lower() in ("y", "yes")
+
+    def done(bucket: BucketClean) -> None:
+        if not human:
+            return
+        if bucket.confirmed:
+            env.out.print(table.outcome_line(bucket.outcomes))
+            for o in bucket.outcomes:
+                if o.error:
+                    env.err.print(
+                        f"error: {o.upload.bucket}/{o.upload.key!r}: {o.error}",
+                        style="red",
+                        markup=False,
+                    )
+        elif dry_run and bucket.plan.to_abort:
+            env.out.print(
+                f"Dry run: would abort {len(bucket.plan.to_abort)} uploads. "
+                "No changes made to bucket."
+            )
+        else:
+            env.out.print("No changes made to bucket.")
+
+    try:
+        with ScanProgress(env, "Scanning") as progress:
+            clean(
+                s3,
+                selection,
+                age,
+                now=env.now,
+                audit=audit,
+                confirm=confirm,
+                on_bucket_planned=planned,
+                on_bucket_done=done,
+                sizes=not opts["no_sizes"],
+                dry_run=dry_run,
+                concurrency=opts["concurrency"],
+                verify=Verify(opts.get("verify", "auto")),
+                pipeline=opts["yes"],
+                result=result,
+                progress=progress if opts["yes"] or dry_run else None,
+            )
+    except KeyboardInterrupt:
+        result.interrupted = True
+        _finish_clean(env, result, human=human, dry_run=dry_run, audit=audit)
+        raise
+    return _finish_clean(env, result, human=human, dry_run=dry_run, audit=audit)
+
+
+def _finish_clean(
+    env: Env, result: CleanResult, *, human: bool, dry_run: bool, audit: AuditLog | None
+) -> ExitCode:
+    summary = result.summary
+    if audit is not None:
+        audit.close()
+    if human:
+        table.print_clean_summary(env.out, summary, dry_run=dry_run)
+    else:
+        from ..report import plan_record
+
+        buckets = []
+        for b in result.buckets:
+            by_upload = {(o.upload.key, o.upload.upload_id): o for o in b.outcomes}
+            buckets.append(
+                {
+                    "bucket": b.scan.bucket,
+                    "error": b.scan.error,
+                    "confirmed": b.confirmed,
+                    "uploads": [
+                        plan_record(i, by_upload.get((i.upload.key, i.upload.upload_id)), env.now)
+                        for i in b.plan.items
+                    ],
+                }
+            )
+        write_json(
+            {
+                "schema_version": 1,
+                "dry_run": dry_run,
+                "interrupted": result.interrupted,
+                "buckets": buckets,
+                "summary": asdict(summary),
+            },
+            env.out.file,
+        )
+    if audit is not None and not result.interrupted:
+        env.err.print(f"Audit log: {audit.path}", markup=False)
+    warn_failures(env, [b.scan for b in result.buckets])
+    if summary.failed or summary.failed_buckets:
+        return ExitCode.PARTIAL
+    return ExitCode.OK
+
+
+@click.command()
+@click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
+@click.option("--dry-run", is_flag=True, help="Show what would be aborted; send no write.")
+def demo(yes: bool, dry_run: bool) -> ExitCode:
+    """Run the whole clean flow against an embedded S3 server on 127.0.0.1.
+
+    Starts moto's S3 server on a free loopback port, creates the seed's three buckets
+    (homemovies, operatingsystemimages, workbackup) with incomplete uploads (sizes scaled
+    down 1024 times), runs the interactive clean, and stops the server. Nothing leaves this
+    machine.
+    """
+    from ..demo import run_demo
+
+    env = Env.default(None)
+    return run_demo(env, yes=yes, dry_run=dry_run)

@@ -1,0 +1,243 @@
+"""Shared by the commands: the outside world (Env), option groups, connecting, progress."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..errors import CredentialsError, UsageError
+from ..filters import Selection, parse_duration
+from ..models import BucketScan
+from ..s3 import S3, Connection, has_credentials, is_plain_http_to_remote, make_session
+from ..scan import DEFAULT_CONCURRENCY
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+@dataclass
+class Env:
+    """The outside world the commands use: streams, clock, terminal checks (tests swap these)."""
+
+    out: Console
+    err: Console
+    now: datetime
+    stdin_is_terminal: bool
+    stderr_is_terminal: bool
+
+    @classmethod
+    def default(cls, now: datetime | None) -> Env:
+        return cls(
+            out=Console(
+                soft_wrap=False, width=None if sys.stdout.isatty() else 200, highlight=False
+            ),
+            err=Console(stderr=True, highlight=False),
+            now=now or datetime.now(UTC),
+            stdin_is_terminal=sys.stdin.isatty(),
+            stderr_is_terminal=sys.stderr.isatty(),
+        )
+
+
+# -- option groups ---------------------------------------------------------------------------
+def duration_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def time_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("use ISO-8601, e.g. 2026-11-24T20:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def connection_options(func: F) -> F:
+    options = [
+        click.option("--profile", help="Profile from ~/.aws/config and ~/.aws/credentials."),
+        click.option(
+            "--endpoint-url",
+            metavar="URL",
+            help="S3-compatible endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
+            "or the profile's endpoint_url).",
+        ),
+        click.option("--region", help="Region to sign for (default: profile, else us-east-1)."),
+        click.option(
+            "--addressing-style",
+            type=click.Choice(["path", "virtual", "auto"]),
+            help="Bucket addressing (default: path with --endpoint-url, else auto).",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(exists=True, dir_okay=False),
+            help="PEM bundle to verify TLS with.",
+        ),
+        click.option(
+            "--no-verify-ssl", is_flag=True, help="Do not verify TLS certificates (unsafe)."
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 256),
+            default=DEFAULT_CONCURRENCY,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            help="Log every request (secrets redacted) and show tracebacks.",
+        ),
+        click.option("--page-size", type=click.IntRange(1, 1000), default=1000, hidden=True),
+        click.option(
+            "--now",
+            "now",
+            callback=time_callback,
+            hidden=True,
+            help="Pretend it is this time (tests, replays).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def selection_options(func: F) -> F:
+    options = [
+        click.argument("buckets", nargs=-1, metavar="[BUCKET]..."),
+        click.option(
+            "--exclude-bucket",
+            multiple=True,
+            metavar="GLOB",
+            help="Leave out buckets matching this glob (repeatable).",
+        ),
+        click.option(
+            "--prefix",
+            "prefixes",
+            multiple=True,
+            metavar="PREFIX",
+            help="Only keys under this prefix (repeatable).",
+        ),
+        click.option(
+            "--idle-for",
+            callback=duration_callback,
+            metavar="DURATION",
+            help="Only uploads whose newest part is older than this (e.g. 12h).",
+        ),
+        click.option(
+            "--no-sizes",
+            is_flag=True,
+            help="Skip ListParts: faster, but no sizes, parts or idle times.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_selection(
+    buckets: tuple[str, ...], exclude: tuple[str, ...], prefixes: tuple[str, ...]
+) -> Selection:
+    try:
+        return Selection(tuple(buckets), tuple(exclude), tuple(prefixes))
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def connect(env: Env, opts: dict[str, Any], *, read_only: bool) -> S3:
+    conn = Connection(
+        profile=opts["profile"],
+        endpoint_url=opts["endpoint_url"],
+        region=opts["region"],
+        addressing_style=opts["addressing_style"],
+        ca_bundle=opts["ca_bundle"],
+        verify_ssl=not opts["no_verify_ssl"],
+    )
+    if opts["no_verify_ssl"]:
+        env.err.print(
+            "warning: TLS certificates are not verified (--no-verify-ssl)", style="yellow"
+        )
+    session = make_session(conn)
+    if not has_credentials(session):
+        if not env.stdin_is_terminal:
+            raise CredentialsError(
+                "no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "AWS_PROFILE / --profile (or run in a terminal to be asked for the keys)"
+            )
+        access_key = click.prompt("Access Key", err=True).strip()
+        secret_key = click.prompt("Secret Key", hide_input=True, err=True).strip()
+        conn = replace(conn, access_key=access_key, secret_key=secret_key)
+        session = make_session(conn)
+    s3 = S3(
+        conn,
+        concurrency=opts["concurrency"],
+        read_only=read_only,
+        page_size=opts["page_size"],
+        session=session,
+    )
+    endpoint = s3.client.meta.endpoint_url
+    if is_plain_http_to_remote(endpoint):
+        env.err.print(
+            f"warning: {endpoint} is plain http: requests and signatures are not "
+            "encrypted; use https",
+            style="yellow",
+        )
+    return s3
+
+
+class ScanProgress:
+    """A spinner with counts on stderr, only when stderr is a terminal."""
+
+    def __init__(self, env: Env, what: str) -> None:
+        self.bar: Progress | None = None
+        if env.stderr_is_terminal:
+            self.bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=env.err,
+                transient=True,
+            )
+            self.task = self.bar.add_task(what)
+            self.what = what
+
+    def __call__(self, buckets: int, uploads: int) -> None:
+        if self.bar is not None:
+            self.bar.update(
+                self.task,
+                description=f"{self.what}: {buckets} buckets done, {uploads} uploads found",
+            )
+
+    def __enter__(self) -> ScanProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def warn_failures(env: Env, summaries: list[BucketScan]) -> None:
+    for s in summaries:
+        if s.error:
+            env.err.print(f"error: bucket {s.bucket!r}: {s.error}", style="red", markup=False)
+        elif s.size_errors:
+            env.err.print(
+                f"warning: bucket {s.bucket!r}: {s.size_errors} uploads could not be sized",
+                style="yellow",
+                markup=False,
+            )

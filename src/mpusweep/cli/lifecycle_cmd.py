@@ -1,0 +1,160 @@
+"""``mpusweep lifecycle status|apply|remove``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from ..errors import ExitCode
+from ..lifecycle import LifecycleChange, make_rule
+from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
+from ..report import table
+from ..report.machine import write_json
+from ..s3 import S3
+from ..scan import resolve_buckets
+from .common import (
+    Env,
+    F,
+    T,
+    connect,
+    connection_options,
+    make_selection,
+)
+
+
+@click.group()
+def lifecycle() -> None:
+    """Lifecycle rules that make the service abort stale uploads itself.
+
+    PutBucketLifecycleConfiguration replaces the whole configuration: mpusweep reads it,
+    adds or updates only its own rule (a stable ID), writes it back and reads it again to
+    confirm that its rule is there and every other rule is exactly as it was.
+
+    \b
+    Examples:
+      mpusweep lifecycle status
+      mpusweep lifecycle apply --days 7 'backup-*' --dry-run
+      mpusweep lifecycle apply --days 3 --prefix uploads/ my-bucket --yes
+      mpusweep lifecycle remove my-bucket
+    """
+
+
+def _bucket_options(func: F) -> F:
+    func = click.option(
+        "--exclude-bucket",
+        multiple=True,
+        metavar="GLOB",
+        help="Leave out buckets matching this glob (repeatable).",
+    )(func)
+    return click.argument("buckets", nargs=-1, metavar="[BUCKET]...")(func)
+
+
+def _lifecycle_buckets(env: Env, opts: dict[str, Any], *, read_only: bool) -> tuple[S3, list[str]]:
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], ())
+    s3 = connect(env, opts, read_only=read_only)
+    return s3, [b.name for b in resolve_buckets(s3, selection)]
+
+
+def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -> list[T]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, min(concurrency, len(names) or 1))) as pool:
+        return list(pool.map(func, names))
+
+
+@lifecycle.command(name="status")
+@_bucket_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@connection_options
+def lifecycle_status_command(**opts: Any) -> ExitCode:
+    """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
+    env = Env.default(opts["now"])
+    s3, names = _lifecycle_buckets(env, opts, read_only=True)
+    statuses = _map_buckets(names, lambda b: lifecycle_status(s3, b), opts["concurrency"])
+    if opts["fmt"] == "json":
+        write_json(
+            {
+                "schema_version": 1,
+                "buckets": [
+                    {
+                        "bucket": st.bucket,
+                        "supported": st.supported,
+                        "rules": st.rules,
+                        "error": st.error,
+                        "abort_rules": [asdict(r) for r in st.abort_rules],
+                    }
+                    for st in statuses
+                ],
+            },
+            env.out.file,
+        )
+    else:
+        table.print_lifecycle_status(env.out, statuses)
+    return ExitCode.PARTIAL if any(st.error for st in statuses) else ExitCode.OK
+
+
+def _run_lifecycle(
+    env: Env, opts: dict[str, Any], action: Callable[..., LifecycleChange]
+) -> ExitCode:
+    s3, names = _lifecycle_buckets(env, opts, read_only=opts["dry_run"])
+
+    def confirm(change: LifecycleChange) -> bool:
+        table.print_lifecycle_change(env.out, change, planned=True)
+        if opts["yes"]:
+            return True
+        env.out.file.flush()
+        answer = click.prompt(
+            f"Change the lifecycle of {change.bucket}? (y/n)",
+            default="",
+            show_default=False,
+            err=True,
+            prompt_suffix=" ",
+        )
+        return str(answer).strip().lower() in ("y", "yes")
+
+    failed = False
+    for name in names:  # one bucket at a time: each may ask a question
+        change = action(s3, name, confirm=confirm, dry_run=opts["dry_run"])
+        table.print_lifecycle_change(env.out, change, planned=False)
+        failed = failed or change.result == "failed"
+    return ExitCode.PARTIAL if failed else ExitCode.OK
+
+
+@lifecycle.command(name="apply")
+@_bucket_options
+@click.option(
+    "--days",
+    type=int,
+    required=True,
+    help="Abort uploads this many days after they were initiated (at least 1).",
+)
+@click.option("--prefix", default="", help="Only uploads under this key prefix.")
+@click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
+@click.option("--dry-run", is_flag=True, help="Show the change; send no write.")
+@connection_options
+def lifecycle_apply_command(**opts: Any) -> ExitCode:
+    """Add or update mpusweep's AbortIncompleteMultipartUpload rule, keeping all others."""
+    make_rule(opts["days"], opts["prefix"])  # refuses days < 1 before anything is sent
+    env = Env.default(opts["now"])
+    return _run_lifecycle(
+        env, opts, lambda s3, b, **kw: apply_abort_rule(s3, b, opts["days"], opts["prefix"], **kw)
+    )
+
+
+@lifecycle.command(name="remove")
+@_bucket_options
+@click.option("--prefix", default="", help="The prefix the rule was applied with.")
+@click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
+@click.option("--dry-run", is_flag=True, help="Show the change; send no write.")
+@connection_options
+def lifecycle_remove_command(**opts: Any) -> ExitCode:
+    """Take mpusweep's rule out again (deleting the configuration if it was the only rule)."""
+    env = Env.default(opts["now"])
+    return _run_lifecycle(
+        env, opts, lambda s3, b, **kw: remove_abort_rule(s3, b, opts["prefix"], **kw)
+    )

@@ -1,0 +1,122 @@
+"""``mpusweep scan``: list incomplete uploads with their sizes; read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import EndpointError, ExitCode
+from ..filters import AgeFilter
+from ..models import BucketScan, Upload
+from ..report import table
+from ..report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
+from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
+from .common import (
+    FORMATS,
+    Env,
+    ScanProgress,
+    connect,
+    connection_options,
+    duration_callback,
+    make_selection,
+    selection_options,
+    warn_failures,
+)
+
+
+@click.command()
+@selection_options
+@click.option(
+    "--older-than",
+    callback=duration_callback,
+    metavar="DURATION",
+    help="Only uploads initiated longer ago than this (90m, 36h, 7d, 2w).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for people; json, jsonl (streamed) or csv for programs.",
+)
+@click.option(
+    "--fail-if-found",
+    is_flag=True,
+    help=f"Exit {int(ExitCode.FOUND)} when any upload matched (for cron and monitoring).",
+)
+@connection_options
+def scan(**opts: Any) -> ExitCode:
+    """List incomplete multipart uploads with their sizes. Read-only.
+
+    Every bucket by default; BUCKET may be a name or a glob.
+
+    \b
+    Examples:
+      mpusweep scan
+      mpusweep scan 'backup-*' --older-than 7d
+      mpusweep scan my-bucket --prefix videos/ --format json
+      mpusweep --help   (exit codes)
+    """
+    env = Env.default(opts["now"])
+    if opts["idle_for"] and opts["no_sizes"]:
+        raise click.UsageError("--idle-for needs part times: drop --no-sizes")
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    s3 = connect(env, opts, read_only=True)
+    age = AgeFilter(opts["older_than"], opts["idle_for"])
+    targets = resolve_buckets(s3, selection)
+    with ScanProgress(env, "Scanning") as progress:
+        events = iter_scan(
+            s3,
+            selection,
+            now=env.now,
+            age=age,
+            sizes=not opts["no_sizes"],
+            concurrency=opts["concurrency"],
+            buckets=targets,
+            progress=progress,
+            check_lifecycle=True,
+        )
+        summaries = _render_scan(env, opts["fmt"], events, [b.name for b in targets])
+    return _scan_exit(env, summaries, fail_if_found=opts["fail_if_found"])
+
+
+def _render_scan(env: Env, fmt: str, events: Any, order: list[str]) -> list[BucketScan]:
+    summaries: list[BucketScan] = []
+    out = env.out.file
+    if fmt in ("jsonl", "csv"):
+        writer = JsonLinesWriter(out, env.now) if fmt == "jsonl" else CsvWriter(out, env.now)
+        for event in events:
+            if isinstance(event, Upload):
+                writer.upload(event)
+                continue
+            summaries.append(event)
+            if isinstance(writer, JsonLinesWriter):
+                writer.bucket(event)
+        if isinstance(writer, JsonLinesWriter):
+            writer.total(summaries)
+        return summaries
+    uploads: list[Upload] = []
+    for summary, bucket_uploads in iter_bucket_groups(events, order):
+        summaries.append(summary)
+        if fmt == "json":
+            uploads.extend(bucket_uploads)
+        else:
+            table.print_bucket(env.out, summary, bucket_uploads, env.now)
+    if fmt == "json":
+        write_json(scan_document(uploads, summaries, env.now), out)
+    else:
+        table.print_grand_total(env.out, summaries)
+    return summaries
+
+
+def _scan_exit(env: Env, summaries: list[BucketScan], *, fail_if_found: bool) -> ExitCode:
+    warn_failures(env, summaries)
+    if summaries and all(s.error and "cannot reach" in s.error for s in summaries):
+        raise EndpointError(f"no bucket could be reached: {summaries[0].error}")
+    if any(s.error or s.size_errors for s in summaries):
+        return ExitCode.PARTIAL
+    if fail_if_found and any(s.uploads for s in summaries):
+        return ExitCode.FOUND
+    return ExitCode.OK
