@@ -90,6 +90,16 @@ def test_demo_runs_the_seed_flow_and_stops_its_server(cli):
         assert f"Bucket: {bucket}" in res.stdout
     assert res.stdout.count("MPU data deleted!") == 2
     assert "No changes made to bucket." in res.stdout
+    # Each bucket's outcome follows its own table, even though aborts overlap the scan.
+    out = res.stdout
+    assert (
+        out.index("Bucket: homemovies")
+        < out.index("MPU data deleted!")
+        < out.index("Bucket: operatingsystemimages")
+        < out.rindex("MPU data deleted!")
+        < out.index("Bucket: workbackup")
+    )
+
     assert "aborted 8 (0.01GB freed, 14860147 bytes)" in res.stdout
     assert threading.active_count() <= before + 1
 

@@ -99,17 +99,21 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
     )
     result = CleanResult()
 
-    def planned(summary: BucketScan, plan: AbortPlan) -> None:
+    # With --yes the aborts of one bucket run while the next is scanned: each bucket is then
+    # printed whole when it is done, so its outcome follows its own table.
+    def show_plan(summary: BucketScan, plan: AbortPlan) -> None:
         if human:
             table.print_bucket(env.out, summary, [], env.now, plan)
             if plan.kept:
                 reasons = sorted({i.reason for i in plan.kept})
                 env.out.print(f"Keeping {len(plan.kept)} uploads: {'; '.join(reasons)}.")
 
+    def planned(summary: BucketScan, plan: AbortPlan) -> None:
+        if not opts["yes"]:
+            show_plan(summary, plan)
+
     def confirm(summary: BucketScan, plan: AbortPlan) -> bool:
         if opts["yes"]:
-            if human:
-                env.out.print("Delete MPU data? (y/n) y (--yes)")
             return True
         env.out.file.flush()
         try:
@@ -127,7 +131,12 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
     def done(bucket: BucketClean) -> None:
         if not human:
             return
+        if opts["yes"]:
+            show_plan(bucket.scan, bucket.plan)
         if bucket.confirmed:
+            if opts["yes"]:
+                env.out.print("Delete MPU data? (y/n) y (--yes)")
+
             env.out.print(table.outcome_line(bucket.outcomes))
             for o in bucket.outcomes:
                 if o.error:
