@@ -154,7 +154,8 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
             env.out.print("No changes made to bucket.")
 
     try:
-        with ScanProgress(env, "Scanning") as progress:
+        quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
+        with ScanProgress(env, "Scanning", enabled=quiet) as progress:
             clean(
                 s3,
                 selection,
@@ -170,7 +171,7 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 verify=Verify(opts.get("verify", "auto")),
                 pipeline=opts["yes"],
                 result=result,
-                progress=progress if opts["yes"] or dry_run else None,
+                progress=progress,
             )
     except KeyboardInterrupt:
         result.interrupted = True

@@ -199,11 +199,12 @@ def connect(env: Env, opts: dict[str, Any], *, read_only: bool) -> S3:
 
 
 class ScanProgress:
-    """A spinner with counts on stderr, only when stderr is a terminal."""
+    """A spinner with counts on stderr, only when stderr is a terminal and nothing will be
+    asked meanwhile (a live spinner would write over the question)."""
 
-    def __init__(self, env: Env, what: str) -> None:
+    def __init__(self, env: Env, what: str, *, enabled: bool = True) -> None:
         self.bar: Progress | None = None
-        if env.stderr_is_terminal:
+        if env.stderr_is_terminal and enabled:
             self.bar = Progress(
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
