@@ -149,12 +149,12 @@ class AbortRun:
         try:
             # Not concurrent.futures.wait(): it holds every future's lock while it sets up, and
             # a Ctrl-C landing there leaves them held, so the workers (and the exit) hang.
-            while not all(f.done() for f in futures):
+            while not self.done(futures):
                 self._finished.get()
         except BaseException:
             self.interrupt()
             raise
-        return self._outcomes(futures)
+        return self.outcomes(futures)
 
     def done(self, futures: list[Future[AbortOutcome]]) -> bool:
         return all(f.done() for f in futures)
@@ -173,7 +173,9 @@ class AbortRun:
             self.mark_in_flight_unknown("interrupted while the abort was in flight")
             raise
 
-    def _outcomes(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
+    def outcomes(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
+        """The outcomes of finished (or, after ``interrupt()``, cancelled) aborts, in order."""
+
         results = []
         for future in futures:
             upload = self._outstanding.pop(future, None)
@@ -184,10 +186,6 @@ class AbortRun:
             else:
                 results.append(future.result())
         return results
-
-    def outcomes_so_far(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
-        """The outcomes of a batch after ``interrupt()``: every future is done or cancelled."""
-        return self._outcomes(futures)
 
     def abort(self, uploads: Iterable[Upload]) -> list[AbortOutcome]:
         """Abort these uploads concurrently and return their outcomes."""
@@ -317,7 +315,7 @@ def clean(
         if run is not None:
             run.interrupt()
             for summary, plan, futures in under_way:
-                outcomes = run.outcomes_so_far(futures or [])
+                outcomes = run.outcomes(futures or [])
                 confirmed = futures is not None
                 result.buckets.append(BucketClean(summary, plan, confirmed, tuple(outcomes)))
 

@@ -188,17 +188,6 @@ def parse_timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _parse_aws_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-
-
 class S3:
     """mpusweep's view of one S3-compatible service. Thread-safe: share one across workers.
 
@@ -546,14 +535,14 @@ class S3:
             marker = next_marker
         else:
             raise ListingError(f"more than {MAX_PARTS} parts for {upload.key!r}", code="Loop")
-        headers = page.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        # botocore reads x-amz-abort-date / x-amz-abort-rule-id into AbortDate / AbortRuleId.
         return replace(
             upload,
             parts=parts,
             size=size,
             last_part_at=newest,
-            abort_date=page.get("AbortDate") or _parse_aws_time(headers.get("x-amz-abort-date")),
-            abort_rule_id=page.get("AbortRuleId") or headers.get("x-amz-abort-rule-id"),
+            abort_date=page.get("AbortDate"),
+            abort_rule_id=page.get("AbortRuleId"),
         )
 
     def _list_parts_page(self, upload: Upload, params: dict[str, Any]) -> dict[str, Any]:

@@ -271,10 +271,7 @@ def scan(
     sizes: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> ScanResult:
-    """Scan and collect everything: the simple library entry point.
-
-    >>> # result = scan(S3(Connection(endpoint_url=...)), now=datetime.now(UTC))
-    """
+    """Scan and collect everything: the simple library entry point."""
     targets = resolve_buckets(s3, selection)
     groups = list(
         iter_bucket_groups(
