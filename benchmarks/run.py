@@ -6,7 +6,9 @@ latency-injecting proxy of ours in between to emulate a remote service.
 
 Every figure is measured in this invocation: wall time (median of --runs), requests (counted
 at the proxy), requests per second, client CPU seconds and peak RSS of the tool's process
-(wait4 rusage), and ratios against the sequential baseline and rclone run on the same data.
+(wait4 rusage), the CPU seconds the server's daemons and the proxy used meanwhile ("srv CPU s":
+the same two cores), and ratios against the sequential baseline and rclone on the same data.
+
 Workloads: W1 = 20 buckets x 100 uploads x 3 parts; W2 = one bucket with 10,000 uploads;
 W3 = 100,000 uploads in 10 buckets (memory). A fresh server is started for each group of runs
 (RGW slows down as it ages, FACTS.md).
@@ -62,6 +64,7 @@ class Sample:
     rss_mb: float
     requests: int
     left: int | None = None
+    others_cpu: float = 0.0  # server and proxy, on the same two cores
 
 
 @dataclass
@@ -184,6 +187,24 @@ def latency_proxy(upstream: str, rtt_ms: float, workdir: Path) -> Iterator[tuple
         proc.wait(timeout=10)
 
 
+def helpers_cpu() -> float:
+    """CPU seconds used so far by this process's other children: the server's daemons and the
+    latency proxy, which share the machine's cores with the tool being measured."""
+    total = 0.0
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command name: state ppid ...; utime and stime are fields 14 and 15.
+        if fields[1] == me:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measure(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process."""
     with open(workdir / "stderr.txt", "wb") as err:
@@ -264,8 +285,10 @@ def run_group(
                 samples = []
                 for _ in range(runs):
                     take_count()
+                    others = helpers_cpu()
                     wall, cpu, rss = measure(argvs[tool], env, workdir)
-                    samples.append(Sample(wall, cpu, rss, take_count()))
+                    others = helpers_cpu() - others
+                    samples.append(Sample(wall, cpu, rss, take_count(), None, others))
                 rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
                 print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
             for tool in [t for t in available if "clean" in t]:
@@ -274,8 +297,10 @@ def run_group(
                     if i or any("clean" in r.tool for r in rows):
                         server.create(w)
                     take_count()
+                    others = helpers_cpu()
                     wall, cpu, rss = measure(argvs[tool], env, workdir)
-                    samples.append(Sample(wall, cpu, rss, take_count(), server.count(w)))
+                    others = helpers_cpu() - others
+                    samples.append(Sample(wall, cpu, rss, take_count(), server.count(w), others))
                 rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
                 print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
     finally:
@@ -286,8 +311,8 @@ def run_group(
 def print_table(rows: list[Row]) -> None:
     header = (
         f"{'case':<10} {'tool':<26} {'wall s':>8} {'requests':>9} {'req/s':>8} "
-        f"{'CPU s':>7} {'CPU ms/req':>10} {'RSS MB':>7} {'left':>5} {'x base':>7} "
-        f"{'x rclone':>8}"
+        f"{'CPU s':>7} {'CPU ms/req':>10} {'srv CPU s':>9} {'RSS MB':>7} {'left':>5} "
+        f"{'x base':>7} {'x rclone':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -305,7 +330,8 @@ def print_table(rows: list[Row]) -> None:
             left = row.samples[-1].left
             print(
                 f"{case:<10} {tool:<26} {wall:>8.2f} {requests:>9} {requests / wall:>8.0f} "
-                f"{cpu:>7.2f} {1000 * cpu / max(requests, 1):>10.2f} {row.median('rss_mb'):>7.1f} "
+                f"{cpu:>7.2f} {1000 * cpu / max(requests, 1):>10.2f} "
+                f"{row.median('others_cpu'):>9.2f} {row.median('rss_mb'):>7.1f} "
                 f"{'' if left is None else left:>5} "
                 f"{base.median('wall') / wall if base else float('nan'):>7.1f} "
                 f"{rclone.median('wall') / wall if rclone else float('nan'):>8.1f}"
@@ -343,6 +369,12 @@ def main() -> None:
         f"{os.cpu_count()} cores shared by client, proxy and server"
     )
     print_table(rows)
+    rss = {r.case.split()[0]: r.median("rss_mb") for r in rows if r.tool == "mpusweep scan"}
+    if "W1" in rss and "W3" in rss:
+        print(
+            f"peak RSS of mpusweep scan: W3 {rss['W3']:.1f} MB, W1 {rss['W1']:.1f} MB, "
+            f"difference {rss['W3'] - rss['W1']:+.1f} MB"
+        )
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -1,4 +1,4 @@
-"""The shared vocabulary: frozen dataclasses and enums, no I/O and no boto3.
+"""The shared vocabulary: frozen dataclasses and enums, no I/O and no botocore.
 
 Sizes are int bytes; times are tz-aware UTC datetimes. Human units belong to ``report``.
 """

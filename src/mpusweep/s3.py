@@ -1,4 +1,4 @@
-"""The only module that talks to boto3: sessions, clients, listings, sizes, aborts.
+"""The only module that talks to botocore: sessions, clients, listings, sizes, aborts.
 
 API dicts become ``models``; ``ClientError`` becomes an ``errors`` exception that keeps its cause.
 Every quirk handled here is named in ../shared/FACTS.md and covered by the integration tests.
@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-import boto3
 import botocore.exceptions as bce
 import botocore.session
 from botocore.config import Config
@@ -102,29 +101,30 @@ class UnparsableResponse(Exception):
         self.bad_char_ref = bad_char_ref
 
 
-def make_session(conn: Connection) -> boto3.Session:
-    """A boto3 session with the usual credential chain, or the explicit keys given."""
+def make_session(conn: Connection) -> botocore.session.Session:
+    """A botocore session with the usual credential chain, or the explicit keys given.
+
+    botocore alone, not boto3: boto3's session adds nothing we use and imports s3transfer,
+    a third of the start-up time of a short scan.
+    """
+    core = botocore.session.Session(profile=conn.profile)
     # botocore parses every timestamp (each part's LastModified) with dateutil, which was the
     # largest single cost of sizing; S3 sends ISO-8601, which the standard library reads.
-    core = botocore.session.get_session()
     core.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=parse_timestamp
     )
+    if conn.access_key and conn.secret_key:
+        core.set_credentials(conn.access_key, conn.secret_key, conn.session_token)
     try:
-        return boto3.Session(
-            botocore_session=core,
-            profile_name=conn.profile,
-            aws_access_key_id=conn.access_key,
-            aws_secret_access_key=conn.secret_key,
-            aws_session_token=conn.session_token,
-        )
+        core.get_scoped_config()  # an unknown profile fails here, not at the first request
     except bce.ProfileNotFound as exc:
         raise CredentialsError(
             f"profile {conn.profile!r} not found: check ~/.aws/config or drop --profile"
         ) from exc
+    return core
 
 
-def has_credentials(session: boto3.Session) -> bool:
+def has_credentials(session: botocore.session.Session) -> bool:
     """Whether botocore's credential chain finds any credentials."""
     try:
         return session.get_credentials() is not None
@@ -207,7 +207,7 @@ class S3:
         read_only: bool = True,
         page_size: int = 1000,
         parts_page_size: int = 1000,
-        session: boto3.Session | None = None,
+        session: botocore.session.Session | None = None,
     ) -> None:
         if page_size < 1 or parts_page_size < 1:
             raise UsageError("page sizes must be at least 1")
@@ -239,9 +239,9 @@ class S3:
 
     # -- clients -------------------------------------------------------------------------------
     def _make_client(self, region: str | None) -> Any:
-        region = region or self._session.region_name or "us-east-1"
+        region = region or self._session.get_config_variable("region") or "us-east-1"
         verify: bool | str = self.conn.ca_bundle or self.conn.verify_ssl
-        client = self._session.client(
+        client = self._session.create_client(
             "s3",
             region_name=region,
             endpoint_url=self.conn.endpoint_url,
@@ -390,8 +390,13 @@ class S3:
         while True:
             page, decode = self._list_uploads_page(bucket, prefix, key_marker, upload_id_marker)
             uploads = [self._to_upload(bucket, item, decode) for item in page.get("Uploads", [])]
+            truncated = bool(page.get("IsTruncated"))
+            next_markers = (page.get("NextKeyMarker") or "", page.get("NextUploadIdMarker") or "")
+            # A parsed page of 1000 uploads is megabytes of dicts; a bucket's listing waits
+            # here while its uploads are sized, so keep only what the next page needs.
+            del page
             yield from uploads
-            if not page.get("IsTruncated"):
+            if not truncated:
                 return
             if decode is not None:
                 # An url-encoded page: RGW leaves its markers raw (even unparsable), AWS encodes
@@ -402,7 +407,8 @@ class S3:
                     )
                 markers = (uploads[-1].key, uploads[-1].upload_id)
             else:
-                markers = (page.get("NextKeyMarker") or "", page.get("NextUploadIdMarker") or "")
+                markers = next_markers
+
             if not markers[0] and not markers[1]:
                 raise ListingError(
                     f"listing of bucket {bucket!r} is truncated but gives no markers to go on",
