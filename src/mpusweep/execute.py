@@ -149,8 +149,12 @@ class AbortRun:
         try:
             # Not concurrent.futures.wait(): it holds every future's lock while it sets up, and
             # a Ctrl-C landing there leaves them held, so the workers (and the exit) hang.
-            while not self.done(futures):
-                self._finished.get()
+            # One pass in order (rechecking every future after each completion was quadratic:
+            # 40 s of CPU for a bucket of 10,000 uploads); every completion queues a token.
+            for future in futures:
+                while not future.done():
+                    self._finished.get()
+
         except BaseException:
             self.interrupt()
             raise
