@@ -378,17 +378,23 @@ class S3:
             seen.add(token)
 
     # -- uploads -------------------------------------------------------------------------------
-    def iter_uploads(self, bucket: str, prefix: str = "") -> Iterator[Upload]:
+    def iter_uploads(
+        self, bucket: str, prefix: str = "", *, max_page: int | None = None
+    ) -> Iterator[Upload]:
         """Every incomplete upload in a bucket under a prefix, paged on both markers.
 
         Paging on the key marker alone loops forever on RGW when one key has more than a page
         of uploads; a truncated page must bring new markers, else we stop with ListingError
-        (RGW answers ``MaxUploads=0`` with ``IsTruncated`` and nothing else).
+        (RGW answers ``MaxUploads=0`` with ``IsTruncated`` and nothing else). ``max_page``
+        asks for smaller pages than ``page_size``.
         """
         key_marker = upload_id_marker = ""
         seen: set[tuple[str, str]] = set()
+        size = min(self.page_size, max_page or self.page_size)
         while True:
-            page, decode = self._list_uploads_page(bucket, prefix, key_marker, upload_id_marker)
+            page, decode = self._list_uploads_page(
+                bucket, prefix, key_marker, upload_id_marker, size
+            )
             uploads = [self._to_upload(bucket, item, decode) for item in page.get("Uploads", [])]
             truncated = bool(page.get("IsTruncated"))
             next_markers = (page.get("NextKeyMarker") or "", page.get("NextUploadIdMarker") or "")
@@ -424,7 +430,7 @@ class S3:
             key_marker, upload_id_marker = markers
 
     def _list_uploads_page(
-        self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str
+        self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, size: int
     ) -> tuple[dict[str, Any], Callable[[str], str] | None]:
         """One page, plain if it parses, else url-encoded; returns the key decoder to use.
 
@@ -433,7 +439,8 @@ class S3:
         faithfully, and only for a page that does not parse (a control character in a key) ask
         for encoded keys. botocore does not decode them for this operation: we do.
         """
-        params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": self.page_size}
+        params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": size}
+
         if prefix:
             params["Prefix"] = prefix
         if key_marker:

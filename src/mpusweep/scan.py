@@ -27,6 +27,10 @@ ScanEvent = Upload | BucketScan
 Progress = Callable[[int, int], None]
 
 DEFAULT_CONCURRENCY = 64
+#: Listing page size when uploads are sized. A bucket's listing waits while its page is sized,
+#: so a smaller page bounds memory (W3 in benchmarks/: 66 MB peak instead of 75 MB); the
+#: extra listing requests are 3 per 1000 ListParts. Without sizes, pages are as large as allowed.
+SIZED_PAGE = 250
 _POLL = 0.2
 
 
@@ -111,7 +115,8 @@ class _Scanner:
         error: str | None = None
         try:
             for prefix in self.selection.listing_prefixes():
-                for upload in self.s3.iter_uploads(bucket.name, prefix):
+                max_page = SIZED_PAGE if self.sizes else None
+                for upload in self.s3.iter_uploads(bucket.name, prefix, max_page=max_page):
                     if self.stop.is_set():
                         raise _Stopped
                     # The server's prefix is checked again here: MinIO treats it as an exact key.

@@ -4,6 +4,8 @@ RGW pages for real: the same assertions must hold on both."""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -12,8 +14,11 @@ from mpusweep.execute import clean
 from mpusweep.filters import Selection
 from mpusweep.scan import scan
 from tests.integration.helpers import connect
+from tests.servers.proxy import recording_proxy
 
 pytestmark = pytest.mark.slow
+# The module, not the function the package exports under the same name.
+scan_module = importlib.import_module("mpusweep.scan")
 
 
 def test_2500_uploads_in_one_bucket(buckets, backend):
@@ -102,3 +107,20 @@ def test_clean_of_a_large_mixed_scenario_leaves_nothing(buckets, backend, tmp_pa
     outcomes = [(r["bucket"], r["upload_id"]) for r in lines if r["event"] == "outcome"]
     assert len(intents) == 4 * 63
     assert sorted(intents) == sorted(outcomes)
+
+
+def test_sized_scans_list_in_smaller_pages(buckets, backend, monkeypatch):
+    """A bucket's listing waits while its page is sized, so sized scans ask for SIZED_PAGE
+    uploads a page (memory), scans without sizes for the most allowed (round trips)."""
+    monkeypatch.setattr(scan_module, "SIZED_PAGE", 2)
+    bucket = buckets.new()
+    ids = buckets.make_many(bucket, [f"key-{i}" for i in range(5)], [1])
+    with recording_proxy(backend.endpoint_url) as proxy:
+        s3 = connect(replace(backend, endpoint_url=proxy.url))
+        for sizes, asked in ((True, "max-uploads=2"), (False, "max-uploads=1000")):
+            proxy.clear()
+            result = scan(s3, Selection(buckets=(bucket,)), now=datetime.now(UTC), sizes=sizes)
+            assert sorted(u.upload_id for u in result.uploads) == sorted(ids)
+            assert result.size == (5 if sizes else 0)
+            listings = [s.path for s in proxy.seen if "?uploads" in s.path or "&uploads" in s.path]
+            assert listings and all(asked in path for path in listings), listings
