@@ -5,8 +5,9 @@ latency-injecting proxy of ours in between to emulate a remote service.
     .venv/bin/python -m benchmarks.run --workloads W1 --rtt 50 --runs 1   # a quick look
 
 Every figure is measured in this invocation: wall time (median of --runs), requests (counted
-at the proxy), requests per second, client CPU seconds and peak RSS of the tool's process
-(wait4 rusage), the CPU seconds the server's daemons and the proxy used meanwhile ("srv CPU s":
+at the proxy), requests per second, client CPU seconds (wait4 rusage) and peak RSS (VmHWM,
+polled) of the tool's process, the CPU seconds
+ the server's daemons and the proxy used meanwhile ("srv CPU s":
 the same two cores), and ratios against the sequential baseline and rclone on the same data.
 
 Workloads: W1 = 20 buckets x 100 uploads x 3 parts; W2 = one bucket with 10,000 uploads;
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -205,6 +207,28 @@ def helpers_cpu() -> float:
     return total
 
 
+class PeakRss(threading.Thread):
+    """The child's own peak RSS (VmHWM), read while it runs.
+
+    Not wait4's ru_maxrss: Linux folds the high-water mark of the memory the child had before
+    exec into it, and a child spawned by this runner starts with the runner's memory (after
+    creating W3's 100,000 uploads, ~250 MB: every tool then "peaked" at 250 MB). A peak
+    reached in the last few milliseconds before exit could be missed.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.path, self.peak_kb, self.stop = Path(f"/proc/{pid}/status"), 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(OSError):
+                for line in self.path.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            self.stop.wait(0.005)
+
+
 def measure(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process."""
     with open(workdir / "stderr.txt", "wb") as err:
@@ -212,13 +236,17 @@ def measure(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float,
         proc = subprocess.Popen(
             argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
         )
+        peak = PeakRss(proc.pid)
+        peak.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        peak.stop.set()
+        peak.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = (workdir / "stderr.txt").read_text(errors="replace")[-1500:]
         raise RuntimeError(f"{' '.join(argv[:6])} exited {proc.returncode}: {tail}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, peak.peak_kb / 1024
 
 
 def tools(endpoint: str, workdir: Path) -> dict[str, list[str]]:
