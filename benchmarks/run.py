@@ -229,8 +229,12 @@ class PeakRss(threading.Thread):
             self.stop.wait(0.005)
 
 
-def measure(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process."""
+def measure(
+    argv: list[str], env: dict[str, str], workdir: Path
+) -> tuple[float, float, float, float]:
+    """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process, and the
+    CPU seconds the server and proxy used meanwhile."""
+    others = helpers_cpu()
     with open(workdir / "stderr.txt", "wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -246,7 +250,8 @@ def measure(argv: list[str], env: dict[str, str], workdir: Path) -> tuple[float,
     if proc.returncode != 0:
         tail = (workdir / "stderr.txt").read_text(errors="replace")[-1500:]
         raise RuntimeError(f"{' '.join(argv[:6])} exited {proc.returncode}: {tail}")
-    return wall, usage.ru_utime + usage.ru_stime, peak.peak_kb / 1024
+    others = helpers_cpu() - others
+    return wall, usage.ru_utime + usage.ru_stime, peak.peak_kb / 1024, others
 
 
 def tools(endpoint: str, workdir: Path) -> dict[str, list[str]]:
@@ -313,9 +318,7 @@ def run_group(
                 samples = []
                 for _ in range(runs):
                     take_count()
-                    others = helpers_cpu()
-                    wall, cpu, rss = measure(argvs[tool], env, workdir)
-                    others = helpers_cpu() - others
+                    wall, cpu, rss, others = measure(argvs[tool], env, workdir)
                     samples.append(Sample(wall, cpu, rss, take_count(), None, others))
                 rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
                 print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
@@ -325,10 +328,9 @@ def run_group(
                     if i or any("clean" in r.tool for r in rows):
                         server.create(w)
                     take_count()
-                    others = helpers_cpu()
-                    wall, cpu, rss = measure(argvs[tool], env, workdir)
-                    others = helpers_cpu() - others
+                    wall, cpu, rss, others = measure(argvs[tool], env, workdir)
                     samples.append(Sample(wall, cpu, rss, take_count(), server.count(w), others))
+
                 rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
                 print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
     finally:

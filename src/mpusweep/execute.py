@@ -154,7 +154,6 @@ class AbortRun:
             for future in futures:
                 while not future.done():
                     self._finished.get()
-
         except BaseException:
             self.interrupt()
             raise
@@ -179,8 +178,8 @@ class AbortRun:
 
     def outcomes(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
         """The outcomes of finished (or, after ``interrupt()``, cancelled) aborts, in order."""
-
         results = []
+
         for future in futures:
             upload = self._outstanding.pop(future, None)
             if future.cancelled():

@@ -397,7 +397,7 @@ class S3:
             )
             uploads = [self._to_upload(bucket, item, decode) for item in page.get("Uploads", [])]
             truncated = bool(page.get("IsTruncated"))
-            next_markers = (page.get("NextKeyMarker") or "", page.get("NextUploadIdMarker") or "")
+            markers = (page.get("NextKeyMarker") or "", page.get("NextUploadIdMarker") or "")
             # A parsed page of 1000 uploads is megabytes of dicts; a bucket's listing waits
             # here while its uploads are sized, so keep only what the next page needs.
             del page
@@ -412,9 +412,6 @@ class S3:
                         f"listing of bucket {bucket!r} is truncated but empty", code="NoMarker"
                     )
                 markers = (uploads[-1].key, uploads[-1].upload_id)
-            else:
-                markers = next_markers
-
             if not markers[0] and not markers[1]:
                 raise ListingError(
                     f"listing of bucket {bucket!r} is truncated but gives no markers to go on",
@@ -440,7 +437,6 @@ class S3:
         for encoded keys. botocore does not decode them for this operation: we do.
         """
         params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": size}
-
         if prefix:
             params["Prefix"] = prefix
         if key_marker:

@@ -113,9 +113,9 @@ class _Scanner:
     def _scan_bucket(self, bucket: Bucket) -> BucketScan:
         tally = _Tally(bucket.name)
         error: str | None = None
+        max_page = SIZED_PAGE if self.sizes else None
         try:
             for prefix in self.selection.listing_prefixes():
-                max_page = SIZED_PAGE if self.sizes else None
                 for upload in self.s3.iter_uploads(bucket.name, prefix, max_page=max_page):
                     if self.stop.is_set():
                         raise _Stopped

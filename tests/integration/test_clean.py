@@ -212,7 +212,6 @@ def test_verify_auto_checks_only_uploads_that_may_have_parts_in_flight(
             u.last_part_at
             for u in run_scan(s3, Selection(buckets=(bucket,)), now=datetime.now(UTC)).uploads
         )
-
         with recording_proxy(backend.endpoint_url) as proxy:
             env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url}
             res = cli(
