@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,3 +34,9 @@ def now_after(s3: S3, bucket: str, delta: timedelta) -> datetime:
 
 def cli_now(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a command the test will interrupt: a shell's background job (nohup,
+    ``&``) ignores SIGINT, its children inherit that, and Python then never sees Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.integration.helpers import default_sigint
 from tests.servers.proxy import recording_proxy
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,7 @@ def test_signal_during_clean(buckets, backend, tmp_path, sig, code):
             ],
             env=env,
             stdin=subprocess.DEVNULL,
+            preexec_fn=default_sigint,
             stdout=stdout,
             stderr=stderr,
         )
@@ -107,6 +109,7 @@ def test_signal_during_clean(buckets, backend, tmp_path, sig, code):
         ],
         env={**os.environ, **backend.env()},
         stdin=subprocess.DEVNULL,
+        preexec_fn=default_sigint,
         capture_output=True,
         timeout=300,
     )
