@@ -35,6 +35,7 @@ from .models import (
 from .plan import plan_uploads
 from .s3 import S3, Connection
 from .scan import iter_bucket_groups, iter_scan, resolve_buckets, scan
+from .sizing import SizingPool, sizing_pool
 
 __all__ = [
     "S3",
@@ -60,6 +61,7 @@ __all__ = [
     "S3Error",
     "ScanResult",
     "Selection",
+    "SizingPool",
     "Upload",
     "UsageError",
     "__version__",
@@ -72,4 +74,5 @@ __all__ = [
     "plan_uploads",
     "resolve_buckets",
     "scan",
+    "sizing_pool",
 ]

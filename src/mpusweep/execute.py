@@ -28,6 +28,7 @@ from .scan import (
     iter_scan,
     resolve_buckets,
 )
+from .sizing import SizingPool
 
 #: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
 #: may survive an abort, so we verify with ListParts and abort again while the upload remains.
@@ -248,6 +249,7 @@ def clean(
     progress: Progress | None = None,
     result: CleanResult | None = None,
     pipeline: bool = False,
+    sizer: SizingPool | None = None,
 ) -> CleanResult:
     """Scan, plan, confirm per bucket and abort: the seed's workflow, as a library call.
 
@@ -265,6 +267,7 @@ def clean(
             ``KeyboardInterrupt`` propagates (after the aborts in flight are recorded).
         pipeline: go on scanning while a confirmed bucket's aborts run (for ``--yes``:
             nothing to ask); buckets are still reported in order.
+        sizer: worker processes to size uploads in; aborts always run in this process.
     """
     if not dry_run and audit is None:
         raise ValueError("an audit log is required unless dry_run")
@@ -279,6 +282,7 @@ def clean(
         concurrency=concurrency,
         buckets=targets,
         progress=progress,
+        sizer=sizer,
     )
     # Buckets whose aborts are under way: (summary, plan, futures), in bucket order.
     # None instead of futures: not confirmed, waiting only for its turn to be reported.

@@ -237,7 +237,20 @@ class S3:
         self.client = self._make_client(conn.region)
         self.region: str = self.client.meta.region_name
 
+    def twin(self, *, concurrency: int) -> S3:
+        """A read-only S3 like this one, with a client and connections of its own (a forked
+        sizing worker must not share the parent's sockets)."""
+        return S3(
+            self.conn,
+            concurrency=concurrency,
+            read_only=True,
+            page_size=self.page_size,
+            parts_page_size=self.parts_page_size,
+            session=self._session,
+        )
+
     # -- clients -------------------------------------------------------------------------------
+
     def _make_client(self, region: str | None) -> Any:
         region = region or self._session.get_config_variable("region") or "us-east-1"
         verify: bool | str = self.conn.ca_bundle or self.conn.verify_ssl

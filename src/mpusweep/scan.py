@@ -8,6 +8,7 @@ most a bounded number of uploads are in flight, whatever the number of uploads.
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -20,6 +21,7 @@ from .filters import AgeFilter, Selection
 from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
 from .s3 import GONE_CODES, S3
+from .sizing import Sized, SizingPool
 
 #: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
 ScanEvent = Upload | BucketScan
@@ -69,6 +71,7 @@ class _Scanner:
         concurrency: int,
         progress: Progress | None,
         check_lifecycle: bool = False,
+        sizer: SizingPool | None = None,
     ) -> None:
         self.check_lifecycle = check_lifecycle
         self.s3, self.selection, self.age, self.now = s3, selection, age, now
@@ -78,7 +81,13 @@ class _Scanner:
         self.stop = threading.Event()
         # Bounds the uploads listed but not yet sized, so a fast listing cannot fill memory.
         self.in_flight = threading.BoundedSemaphore(4 * concurrency)
-        self.sizers = ThreadPoolExecutor(concurrency, thread_name_prefix="mpusweep-size")
+        # Sizing runs in worker processes when given a pool, else in threads of this process.
+        self.pool = sizer
+        self.sizers = (
+            None
+            if sizer is not None
+            else ThreadPoolExecutor(concurrency, thread_name_prefix="mpusweep-size")
+        )
         self.done_buckets = 0
         self.found = 0
         self._count_lock = threading.Lock()
@@ -150,23 +159,39 @@ class _Scanner:
                 raise _Stopped
         with tally.cond:
             tally.pending += 1
-        self.sizers.submit(self._size, tally, upload)
+        if self.pool is not None:
+            self.pool.submit(upload, functools.partial(self._sized, tally, upload))
+        else:
+            assert self.sizers is not None
+            self.sizers.submit(self._size, tally, upload)
 
     def _size(self, tally: _Tally, upload: Upload) -> None:
-        try:
-            if self.stop.is_set():
-                return
+        """Size one upload in a thread of this process."""
+        result: Sized | None = None
+        if not self.stop.is_set():
             try:
-                sized = self.s3.size_upload(upload)
-            except S3Error as exc:
-                if exc.code in GONE_CODES:
+                result = self.s3.size_upload(upload)
+            except Exception as exc:
+                result = exc
+        self._sized(tally, upload, result)
+
+    def _sized(self, tally: _Tally, upload: Upload, result: Sized | None) -> None:
+        """Take one sizing result (from a thread or a worker process); None: not sized, the
+        scan is stopping."""
+        try:
+            if result is None or self.stop.is_set():
+                return
+            if isinstance(result, S3Error):
+                if result.code in GONE_CODES:
                     return  # completed or aborted by someone else since it was listed
-                sized = replace(upload, size_error=str(exc))
-            if not self.age.idle_for or self.age.young_reason(sized, self.now) is None:
-                self._record(tally, sized)
+                result = replace(upload, size_error=str(result))
+            elif isinstance(result, Exception):
+                raise result  # credentials, or a bug: end the whole run loudly
+            if not self.age.idle_for or self.age.young_reason(result, self.now) is None:
+                self._record(tally, result)
         except _Stopped:
             pass
-        except Exception as exc:  # credentials, or a bug: end the whole run loudly
+        except Exception as exc:
             self._fail(exc)
         finally:
             self.in_flight.release()
@@ -199,6 +224,7 @@ def iter_scan(
     buckets: Iterable[Bucket] | None = None,
     progress: Progress | None = None,
     check_lifecycle: bool = False,
+    sizer: SizingPool | None = None,
 ) -> Generator[ScanEvent, None, None]:
     """Scan concurrently, yielding each upload when known and each bucket's summary when done.
 
@@ -213,6 +239,8 @@ def iter_scan(
         progress: called with (buckets done, uploads found) as the scan goes.
         check_lifecycle: read each bucket's lifecycle rules (buckets with uploads only), to
             say whether the service will abort them by itself.
+        sizer: worker processes to size uploads in (``sizing.sizing_pool``); default: threads
+            of this process. The caller owns the pool; ``concurrency`` should match its own.
 
     Raises:
         CredentialsError: the service rejected the credentials.
@@ -221,7 +249,9 @@ def iter_scan(
     targets = list(buckets) if buckets is not None else resolve_buckets(s3, selection)
     if not targets:
         return
-    scanner = _Scanner(s3, selection, age, now, sizes, concurrency, progress, check_lifecycle)
+    scanner = _Scanner(
+        s3, selection, age, now, sizes, concurrency, progress, check_lifecycle, sizer
+    )
     listers = ThreadPoolExecutor(
         max(1, min(len(targets), concurrency)), thread_name_prefix="mpusweep-list"
     )
@@ -239,7 +269,8 @@ def iter_scan(
     finally:
         scanner.stop.set()
         listers.shutdown(wait=True, cancel_futures=True)
-        scanner.sizers.shutdown(wait=True, cancel_futures=True)
+        if scanner.sizers is not None:
+            scanner.sizers.shutdown(wait=True, cancel_futures=True)
 
 
 def iter_bucket_groups(
@@ -275,6 +306,7 @@ def scan(
     age: AgeFilter = AgeFilter(),
     sizes: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
+    sizer: SizingPool | None = None,
 ) -> ScanResult:
     """Scan and collect everything: the simple library entry point."""
     targets = resolve_buckets(s3, selection)
@@ -288,6 +320,7 @@ def scan(
                 sizes=sizes,
                 concurrency=concurrency,
                 buckets=targets,
+                sizer=sizer,
             ),
             [b.name for b in targets],
         )

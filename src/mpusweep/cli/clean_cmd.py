@@ -16,6 +16,7 @@ from ..models import AbortPlan, BucketScan, Verify
 from ..report import table
 from ..report.machine import write_json
 from ..s3 import S3
+from ..sizing import sizing_pool
 from .common import (
     Env,
     ScanProgress,
@@ -23,6 +24,7 @@ from .common import (
     connection_options,
     duration_callback,
     make_selection,
+    processes_option,
     selection_options,
     warn_failures,
 )
@@ -62,6 +64,7 @@ from .common import (
     help="table for people, json for programs (needs --yes or --dry-run).",
 )
 @connection_options
+@processes_option
 def clean_command(**opts: Any) -> ExitCode:
     """Scan, show each bucket's uploads, ask "Delete MPU data? (y/n)", abort.
 
@@ -155,7 +158,13 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
 
     try:
         quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
-        with ScanProgress(env, "Scanning", enabled=quiet) as progress:
+        sizes = not opts["no_sizes"]
+        processes = opts.get("processes", 1) if sizes else 1
+        # Workers first: they are forked, before the progress display starts its thread.
+        with (
+            sizing_pool(s3, processes=processes, concurrency=opts["concurrency"]) as pool,
+            ScanProgress(env, "Scanning", enabled=quiet) as progress,
+        ):
             clean(
                 s3,
                 selection,
@@ -165,14 +174,16 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 confirm=confirm,
                 on_bucket_planned=planned,
                 on_bucket_done=done,
-                sizes=not opts["no_sizes"],
+                sizes=sizes,
                 dry_run=dry_run,
                 concurrency=opts["concurrency"],
                 verify=Verify(opts.get("verify", "auto")),
                 pipeline=opts["yes"],
                 result=result,
                 progress=progress,
+                sizer=pool,
             )
+
     except KeyboardInterrupt:
         result.interrupted = True
         _finish_clean(env, result, human=human, dry_run=dry_run, audit=audit)

@@ -17,6 +17,7 @@ from ..filters import Selection, parse_duration
 from ..models import BucketScan
 from ..s3 import S3, Connection, has_credentials, is_plain_http_to_remote, make_session
 from ..scan import DEFAULT_CONCURRENCY
+from ..sizing import default_processes
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -113,6 +114,18 @@ def connection_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def processes_option(func: F) -> F:
+    """``--processes``: for the commands that size uploads (scan, clean)."""
+    return click.option(
+        "--processes",
+        type=click.IntRange(1, 16),
+        default=default_processes(),
+        show_default="one per core, at most 4",
+        help="Worker processes that size uploads (ListParts), for speed on multi-core "
+        "machines; 1: threads only.",
+    )(func)
 
 
 def selection_options(func: F) -> F:

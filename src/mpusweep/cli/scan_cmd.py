@@ -12,6 +12,7 @@ from ..models import BucketScan, Upload
 from ..report import table
 from ..report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
 from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
+from ..sizing import sizing_pool
 from .common import (
     FORMATS,
     Env,
@@ -20,6 +21,7 @@ from .common import (
     connection_options,
     duration_callback,
     make_selection,
+    processes_option,
     selection_options,
     warn_failures,
 )
@@ -47,6 +49,7 @@ from .common import (
     help=f"Exit {int(ExitCode.FOUND)} when any upload matched (for cron and monitoring).",
 )
 @connection_options
+@processes_option
 def scan(**opts: Any) -> ExitCode:
     """List incomplete multipart uploads with their sizes. Read-only.
 
@@ -66,17 +69,25 @@ def scan(**opts: Any) -> ExitCode:
     s3 = connect(env, opts, read_only=True)
     age = AgeFilter(opts["older_than"], opts["idle_for"])
     targets = resolve_buckets(s3, selection)
-    with ScanProgress(env, "Scanning") as progress:
+    sizes = not opts["no_sizes"]
+    # Workers first: they are forked, before the progress display starts its thread.
+    with (
+        sizing_pool(
+            s3, processes=opts["processes"] if sizes else 1, concurrency=opts["concurrency"]
+        ) as pool,
+        ScanProgress(env, "Scanning") as progress,
+    ):
         events = iter_scan(
             s3,
             selection,
             now=env.now,
             age=age,
-            sizes=not opts["no_sizes"],
+            sizes=sizes,
             concurrency=opts["concurrency"],
             buckets=targets,
             progress=progress,
             check_lifecycle=True,
+            sizer=pool,
         )
         summaries = _render_scan(env, opts["fmt"], events, [b.name for b in targets])
     return _scan_exit(env, summaries, fail_if_found=opts["fail_if_found"])

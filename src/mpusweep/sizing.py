@@ -1,0 +1,293 @@
+"""Sizing uploads (ListParts) in worker processes, for machines with more than one core.
+
+botocore spends about a millisecond of CPU on each request (signing, parsing, events), all of it
+under one interpreter lock: a single process tops out near a thousand requests a second, and
+sizing is one request per upload. A ``SizingPool`` forks worker processes that each size
+uploads with their own threads and their own client; listing, filtering, reporting and every
+abort stay in the parent.
+
+The workers only read: their ``S3`` is read-only, so a dry run stays free of write requests
+whatever they do. They ignore Ctrl-C (the parent decides what an interrupt means) and exit when
+the parent closes their task pipe or dies; ``close()`` waits for them briefly, then terminates
+them (ListParts is safe to cut off).
+
+Workers are forked, so a pool must be started before the process starts any thread:
+``sizing_pool()`` checks and falls back to in-process threads (``None``) when it cannot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .errors import MpuSweepError, S3Error
+from .models import Upload
+from .s3 import S3
+
+if TYPE_CHECKING:  # multiprocessing itself is imported only when a pool starts (start-up time)
+    from multiprocessing.connection import Connection as Pipe
+
+log = logging.getLogger(__name__)
+
+#: What a sizing task ends with: the sized upload, or the error sizing it raised.
+Sized = Upload | Exception
+#: Seconds ``close()`` waits for idle workers to exit before terminating them.
+JOIN_TIMEOUT = 5.0
+
+
+def default_processes() -> int:
+    """Worker processes worth starting: one per usable core, at most 4 (beyond that the
+    service, not the client, is the limit); 1 (no workers) on a single core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An exception, in a form that crosses the process boundary (exceptions with keyword
+    arguments do not survive pickling)."""
+
+    kind: str
+    message: str
+    code: str = ""
+    status: int | None = None
+
+    @classmethod
+    def of(cls, exc: Exception) -> _Failure:
+        if isinstance(exc, S3Error):
+            return cls(type(exc).__name__, str(exc), exc.code, exc.status)
+        if isinstance(exc, MpuSweepError):
+            return cls(type(exc).__name__, str(exc))
+        return cls("", f"{type(exc).__name__}: {exc}")
+
+    def error(self) -> Exception:
+        kind = getattr(errors, self.kind, None) if self.kind else None
+        if isinstance(kind, type) and issubclass(kind, S3Error):
+            return kind(self.message, code=self.code, status=self.status)
+        if isinstance(kind, type) and issubclass(kind, MpuSweepError):
+            return kind(self.message)
+        return MpuSweepError(f"a sizing worker failed: {self.message}")
+
+
+def _serve(s3: S3, threads: int, tasks: Pipe, results: Pipe, inherited: list[Pipe]) -> None:
+    """A worker process: size each (task id, upload) received, answer (task id, upload or
+    None, failure or None), until the task pipe ends."""
+    # The parent decides what Ctrl-C means; SIGTERM (from close()) ends a worker at once,
+    # whatever handler the parent had installed before forking.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for pipe in inherited:  # the parent's ends: held here, they would hide the parent's exit
+        pipe.close()
+    sizer = s3.twin(concurrency=threads)
+    send_lock = threading.Lock()
+
+    def size(task_id: int, upload: Upload) -> None:
+        try:
+            reply: tuple[int, Upload | None, _Failure | None] = (
+                task_id,
+                sizer.size_upload(upload),
+                None,
+            )
+        except Exception as exc:  # every failure goes back to the parent, which decides
+            reply = (task_id, None, _Failure.of(exc))
+        with send_lock, contextlib.suppress(OSError):
+            results.send(reply)
+
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="mpusweep-size")
+    try:
+        while True:
+            try:
+                task = tasks.recv()
+            except (EOFError, OSError):
+                break
+            pool.submit(size, *task)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        results.close()
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: Any  # multiprocessing's Process (its fork context's class)
+    tasks: Pipe
+    results: Pipe
+    pending: dict[int, Callable[[Sized], None]] = field(default_factory=dict)
+    receiver: threading.Thread | None = None
+
+
+class SizingPool:
+    """This process and ``processes - 1`` forked workers size uploads together, each with its
+    share of the concurrency; ``submit`` goes to the least busy, and the callback gets the
+    result. (This process sizes too: one process a core, and one fewer copy of the libraries
+    in memory.)
+
+    Args:
+        s3: the service; each worker makes a read-only twin with its own client.
+        processes: how many processes size, this one included (at least 2).
+        concurrency: requests in flight in all of them together.
+    """
+
+    def __init__(self, s3: S3, *, processes: int, concurrency: int) -> None:
+        if processes < 2:
+            raise ValueError("a sizing pool needs 2 processes or more (1: size in threads)")
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        threads = max(1, concurrency // processes)
+        self._s3 = s3
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._closed = False
+        self._workers: list[_Worker] = []
+        self._here: ThreadPoolExecutor | None = None
+        self._here_pending = 0
+        parent_ends: list[Pipe] = []
+        try:
+            for n in range(processes - 1):
+                tasks_r, tasks_w = context.Pipe(duplex=False)
+                results_r, results_w = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_serve,
+                    args=(s3, threads, tasks_r, results_w, [*parent_ends, tasks_w, results_r]),
+                    name=f"mpusweep-sizer-{n}",
+                    daemon=True,  # multiprocessing ends it if this process exits regardless
+                )
+                process.start()
+                tasks_r.close()
+                results_w.close()
+                parent_ends += [tasks_w, results_r]
+                self._workers.append(_Worker(process, tasks_w, results_r))
+        except BaseException:
+            self.close()
+            raise
+        # Threads only now: every fork above happened while this process had none of its own.
+        self._here = ThreadPoolExecutor(threads, thread_name_prefix="mpusweep-size")
+        for worker in self._workers:
+            worker.receiver = threading.Thread(
+                target=self._receive, args=(worker,), name="mpusweep-sizer-results", daemon=True
+            )
+            worker.receiver.start()
+        log.debug(
+            "sizing in %d processes, %d requests each: this one and workers (pids %s)",
+            processes,
+            threads,
+            ", ".join(str(pid) for pid in self.pids),
+        )
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def submit(self, upload: Upload, done: Callable[[Sized], None]) -> None:
+        """Size ``upload`` in the least busy process; ``done`` is called (from another
+        thread) with the sized upload or the exception sizing raised."""
+        with self._lock:
+            if self._closed or self._here is None:
+                raise RuntimeError("the sizing pool is closed")
+            worker = min(self._workers, key=lambda w: len(w.pending))
+            if self._here_pending < len(worker.pending):  # a tie goes to a worker
+                self._here_pending += 1
+                self._here.submit(self._size_here, upload, done)
+                return
+            task_id = next(self._ids)
+            worker.pending[task_id] = done
+            try:
+                worker.tasks.send((task_id, upload))
+                return
+            except OSError:
+                del worker.pending[task_id]
+        done(MpuSweepError("a sizing worker process is gone; rerun the command"))
+
+    def _size_here(self, upload: Upload, done: Callable[[Sized], None]) -> None:
+        result: Sized
+        try:
+            result = self._s3.size_upload(upload)
+        except Exception as exc:
+            result = exc
+        finally:
+            with self._lock:
+                self._here_pending -= 1
+        done(result)
+
+    def _receive(self, worker: _Worker) -> None:
+
+        while True:
+            try:
+                task_id, upload, failure = worker.results.recv()
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                done = worker.pending.pop(task_id)
+            done(upload if failure is None else failure.error())
+        # The worker is gone: whatever it still had will not be answered.
+        with self._lock:
+            lost = list(worker.pending.values())
+            worker.pending.clear()
+        if lost:
+            worker.process.join(1)
+            why = MpuSweepError(
+                f"a sizing worker process exited unexpectedly (exit code "
+                f"{worker.process.exitcode}); rerun the command"
+            )
+            for done in lost:
+                done(why)
+
+    def close(self) -> None:
+        """Stop sizing: work not started is dropped; busy workers are terminated at once
+        (ListParts is safe to cut off), idle ones exit; this process's threads finish the
+        requests they have in flight. A worker's unfinished tasks get an error callback."""
+        with self._lock:
+            self._closed = True
+            if self._here is not None:
+                self._here.shutdown(wait=False, cancel_futures=True)
+
+            for worker in self._workers:
+                worker.tasks.close()
+                if worker.pending:  # interrupted or stopped early: their answers are not wanted
+                    worker.process.terminate()
+        for worker in self._workers:
+            worker.process.join(JOIN_TIMEOUT)
+
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(JOIN_TIMEOUT)
+            if worker.receiver is not None:
+                worker.receiver.join(JOIN_TIMEOUT)
+                if worker.receiver.is_alive():
+                    continue  # closing its pipe under it would break its recv()
+            worker.results.close()
+
+    def __enter__(self) -> SizingPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def sizing_pool(s3: S3, *, processes: int, concurrency: int) -> Iterator[SizingPool | None]:
+    """A ``SizingPool`` if worker processes can and should be used here, else ``None`` (size
+    in threads): one process asked for, no ``fork`` on this platform, or threads already running
+    (forking then could copy a lock some other thread holds)."""
+    usable = processes > 1 and sys.platform.startswith("linux") and threading.active_count() == 1
+
+    if not usable:
+        if processes > 1:
+            log.debug("sizing in threads: worker processes cannot be forked here")
+        yield None
+        return
+    with SizingPool(s3, processes=processes, concurrency=concurrency) as pool:
+        yield pool
