@@ -5,10 +5,10 @@ latency-injecting proxy of ours in between to emulate a remote service.
     .venv/bin/python -m benchmarks.run --workloads W1 --rtt 50 --runs 1   # a quick look
 
 Every figure is measured in this invocation: wall time (median of --runs), requests (counted
-at the proxy), requests per second, client CPU seconds (wait4 rusage) and peak RSS (VmHWM,
-polled) of the tool's process, the CPU seconds
- the server's daemons and the proxy used meanwhile ("srv CPU s":
-the same two cores), and ratios against the sequential baseline and rclone on the same data.
+at the proxy), requests per second, client CPU seconds (wait4 rusage: the tool and its sizing
+workers) and peak memory of the tool's processes (summed RSS and PSS, polled), the CPU seconds
+the server's daemons and the proxy used meanwhile ("srv CPU s": the same two cores), and ratios
+against the sequential baseline and rclone on the same data.
 
 Workloads: W1 = 20 buckets x 100 uploads x 3 parts; W2 = one bucket with 10,000 uploads;
 W3 = 100,000 uploads in 10 buckets (memory). A fresh server is started for each group of runs
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -62,11 +63,12 @@ WORKLOADS = {
 @dataclass
 class Sample:
     wall: float
-    cpu: float
+    cpu: float  # the tool's and its workers' (wait4 counts reaped descendants)
     rss_mb: float
-    requests: int
+    pss_mb: float
+    others_cpu: float  # server and proxy, on the same two cores
+    requests: int = 0
     left: int | None = None
-    others_cpu: float = 0.0  # server and proxy, on the same two cores
 
 
 @dataclass
@@ -207,8 +209,14 @@ def helpers_cpu() -> float:
     return total
 
 
-class PeakRss(threading.Thread):
-    """The child's own peak RSS (VmHWM), read while it runs.
+class PeakMemory(threading.Thread):
+    """Peak memory of the tool's processes (the tool and its sizing workers), read while it
+    runs.
+
+    ``rss_kb``: the peak of their summed RSS (the tool's own VmHWM when higher; a page two
+    processes share counts twice). ``pss_kb``: the peak of their summed PSS (a shared page is
+    split among its sharers: what the processes use together); read every 100 ms, as reading
+    smaps_rollup costs ~0.7 ms of CPU on the cores being measured.
 
     Not wait4's ru_maxrss: Linux folds the high-water mark of the memory the child had before
     exec into it, and a child spawned by this runner starts with the runner's memory (after
@@ -218,29 +226,44 @@ class PeakRss(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.path, self.peak_kb, self.stop = Path(f"/proc/{pid}/status"), 0, threading.Event()
+        self.pid, self.rss_kb, self.pss_kb, self.stop = pid, 0, 0, threading.Event()
+
+    def _tree(self) -> list[int]:
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [self.pid, *map(int, children)]
+
+    @staticmethod
+    def _field(path: str, name: str) -> int:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
+                return int(line.split()[1])
+        return 0
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            with contextlib.suppress(OSError):
-                for line in self.path.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+        for n in itertools.count():
+            if self.stop.is_set():
+                return
+            with contextlib.suppress(OSError, ValueError):
+                pids = self._tree()
+                own_peak = self._field(f"/proc/{self.pid}/status", "VmHWM:")
+                rss = sum(self._field(f"/proc/{pid}/status", "VmRSS:") for pid in pids)
+                self.rss_kb = max(self.rss_kb, own_peak, rss)
+                if n % 20 == 0:
+                    pss = sum(self._field(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in pids)
+                    self.pss_kb = max(self.pss_kb, pss)
             self.stop.wait(0.005)
 
 
-def measure(
-    argv: list[str], env: dict[str, str], workdir: Path
-) -> tuple[float, float, float, float]:
-    """Wall seconds, CPU seconds (user+sys) and peak RSS (MB) of one child process, and the
-    CPU seconds the server and proxy used meanwhile."""
+def measure(argv: list[str], env: dict[str, str], workdir: Path) -> Sample:
+    """Wall seconds, CPU seconds (user+sys) and peak memory of one run of a tool, and the CPU
+    seconds the server and proxy used meanwhile."""
     others = helpers_cpu()
     with open(workdir / "stderr.txt", "wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
             argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
         )
-        peak = PeakRss(proc.pid)
+        peak = PeakMemory(proc.pid)
         peak.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
@@ -250,8 +273,13 @@ def measure(
     if proc.returncode != 0:
         tail = (workdir / "stderr.txt").read_text(errors="replace")[-1500:]
         raise RuntimeError(f"{' '.join(argv[:6])} exited {proc.returncode}: {tail}")
-    others = helpers_cpu() - others
-    return wall, usage.ru_utime + usage.ru_stime, peak.peak_kb / 1024, others
+    return Sample(
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        peak.rss_kb / 1024,
+        peak.pss_kb / 1024,
+        helpers_cpu() - others,
+    )
 
 
 def tools(endpoint: str, workdir: Path) -> dict[str, list[str]]:
@@ -266,10 +294,13 @@ def tools(endpoint: str, workdir: Path) -> dict[str, list[str]]:
     common = [*common, *extra]
     clean = [*ms, "clean", "--yes", "--older-than", "0", *audit, *common]
 
+    scan = [*ms, "scan", "--format", "jsonl", *common]
     return {
-        "mpusweep scan": [*ms, "scan", "--format", "jsonl", *common],
-        "mpusweep scan --no-sizes": [*ms, "scan", "--no-sizes", "--format", "jsonl", *common],
+        "mpusweep scan": scan,
+        "mpusweep scan --processes 1": [*scan, "--processes", "1"],
+        "mpusweep scan --no-sizes": [*scan, "--no-sizes"],
         "mpusweep clean": [*clean, "--now", later],
+        "mpusweep clean --processes 1": [*clean, "--now", later, "--processes", "1"],
         "mpusweep clean --verify always": [*clean, "--verify", "always"],
         "baseline scan": [PY, "-m", "benchmarks.baseline", "scan", endpoint],
         "baseline clean": [PY, "-m", "benchmarks.baseline", "clean", endpoint],
@@ -318,8 +349,9 @@ def run_group(
                 samples = []
                 for _ in range(runs):
                     take_count()
-                    wall, cpu, rss, others = measure(argvs[tool], env, workdir)
-                    samples.append(Sample(wall, cpu, rss, take_count(), None, others))
+                    sample = measure(argvs[tool], env, workdir)
+                    sample.requests = take_count()
+                    samples.append(sample)
                 rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
                 print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
             for tool in [t for t in available if "clean" in t]:
@@ -328,8 +360,9 @@ def run_group(
                     if i or any("clean" in r.tool for r in rows):
                         server.create(w)
                     take_count()
-                    wall, cpu, rss, others = measure(argvs[tool], env, workdir)
-                    samples.append(Sample(wall, cpu, rss, take_count(), server.count(w), others))
+                    sample = measure(argvs[tool], env, workdir)
+                    sample.requests, sample.left = take_count(), server.count(w)
+                    samples.append(sample)
 
                 rows.append(Row(tool, f"{w.name} {rtt:g} ms", samples))
                 print(f"    {tool}: {rows[-1].median('wall'):.2f} s", flush=True)
@@ -340,8 +373,9 @@ def run_group(
 
 def print_table(rows: list[Row]) -> None:
     header = (
-        f"{'case':<10} {'tool':<26} {'wall s':>8} {'requests':>9} {'req/s':>8} "
-        f"{'CPU s':>7} {'CPU ms/req':>10} {'srv CPU s':>9} {'RSS MB':>7} {'left':>5} "
+        f"{'case':<10} {'tool':<30} {'wall s':>8} {'requests':>9} {'req/s':>8} "
+        f"{'CPU s':>7} {'CPU ms/req':>10} {'srv CPU s':>9} {'RSS MB':>7} {'PSS MB':>7} "
+        f"{'left':>5} "
         f"{'x base':>7} {'x rclone':>8}"
     )
     print(header)
@@ -359,9 +393,10 @@ def print_table(rows: list[Row]) -> None:
             cpu = row.median("cpu")
             left = row.samples[-1].left
             print(
-                f"{case:<10} {tool:<26} {wall:>8.2f} {requests:>9} {requests / wall:>8.0f} "
+                f"{case:<10} {tool:<30} {wall:>8.2f} {requests:>9} {requests / wall:>8.0f} "
                 f"{cpu:>7.2f} {1000 * cpu / max(requests, 1):>10.2f} "
                 f"{row.median('others_cpu'):>9.2f} {row.median('rss_mb'):>7.1f} "
+                f"{row.median('pss_mb'):>7.1f} "
                 f"{'' if left is None else left:>5} "
                 f"{base.median('wall') / wall if base else float('nan'):>7.1f} "
                 f"{rclone.median('wall') / wall if rclone else float('nan'):>8.1f}"
@@ -388,8 +423,8 @@ def main() -> None:
             continue
         rtts = [0.0] if name == "W2" else [float(x) for x in args.rtt.split(",")]
         which = all_tools if args.tools == "all" else args.tools.split(",")
-        if name == "W2":  # the verification variant is measured on W1 only, to save time
-            which = [t for t in which if "--verify" not in t]
+        if name == "W2":  # the variants are measured on W1 only, to save time
+            which = [t for t in which if "--verify" not in t and "--processes" not in t]
 
         for rtt in rtts:
             rows += run_group(args.server, w, rtt, args.runs, which, workdir)
@@ -399,12 +434,15 @@ def main() -> None:
         f"{os.cpu_count()} cores shared by client, proxy and server"
     )
     print_table(rows)
-    rss = {r.case.split()[0]: r.median("rss_mb") for r in rows if r.tool == "mpusweep scan"}
-    if "W1" in rss and "W3" in rss:
-        print(
-            f"peak RSS of mpusweep scan: W3 {rss['W3']:.1f} MB, W1 {rss['W1']:.1f} MB, "
-            f"difference {rss['W3'] - rss['W1']:+.1f} MB"
-        )
+    for kind in ("rss", "pss"):
+        peak = {
+            r.case.split()[0]: r.median(f"{kind}_mb") for r in rows if r.tool == "mpusweep scan"
+        }
+        if "W1" in peak and "W3" in peak:
+            print(
+                f"peak {kind.upper()} of mpusweep scan (all its processes): W3 {peak['W3']:.1f} "
+                f"MB, W1 {peak['W1']:.1f} MB, difference {peak['W3'] - peak['W1']:+.1f} MB"
+            )
     shutil.rmtree(workdir, ignore_errors=True)
 
 
