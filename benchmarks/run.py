@@ -1,7 +1,7 @@
 """mpusweep against the seed's sequential approach and rclone, on a real RGW (or moto), with a
 latency-injecting proxy of ours in between to emulate a remote service.
 
-    .venv/bin/python -m benchmarks.run                       # everything (~65 min)
+    .venv/bin/python -m benchmarks.run                       # everything (~80 min)
     .venv/bin/python -m benchmarks.run --workloads W1 --rtt 50 --runs 1   # a quick look
 
 Every figure is measured in this invocation: wall time (median of --runs), requests (counted
