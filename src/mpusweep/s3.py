@@ -250,7 +250,6 @@ class S3:
         )
 
     # -- clients -------------------------------------------------------------------------------
-
     def _make_client(self, region: str | None) -> Any:
         region = region or self._session.get_config_variable("region") or "us-east-1"
         verify: bool | str = self.conn.ca_bundle or self.conn.verify_ssl

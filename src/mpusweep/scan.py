@@ -21,7 +21,7 @@ from .filters import AgeFilter, Selection
 from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
 from .s3 import GONE_CODES, S3
-from .sizing import Sized, SizingPool
+from .sizing import Sized, SizingPool, size_or_error
 
 #: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
 ScanEvent = Upload | BucketScan
@@ -167,12 +167,7 @@ class _Scanner:
 
     def _size(self, tally: _Tally, upload: Upload) -> None:
         """Size one upload in a thread of this process."""
-        result: Sized | None = None
-        if not self.stop.is_set():
-            try:
-                result = self.s3.size_upload(upload)
-            except Exception as exc:
-                result = exc
+        result = None if self.stop.is_set() else size_or_error(self.s3, upload)
         self._sized(tally, upload, result)
 
     def _sized(self, tally: _Tally, upload: Upload, result: Sized | None) -> None:

@@ -45,6 +45,14 @@ Sized = Upload | Exception
 JOIN_TIMEOUT = 5.0
 
 
+def size_or_error(s3: S3, upload: Upload) -> Sized:
+    """The sized upload, or the exception sizing it raised (the caller decides what it means)."""
+    try:
+        return s3.size_upload(upload)
+    except Exception as exc:
+        return exc
+
+
 def default_processes() -> int:
     """Worker processes worth starting: one per usable core, at most 4 (beyond that the
     service, not the client, is the limit); 1 (no workers) on a single core."""
@@ -95,14 +103,16 @@ def _serve(s3: S3, threads: int, tasks: Pipe, results: Pipe, inherited: list[Pip
     send_lock = threading.Lock()
 
     def size(task_id: int, upload: Upload) -> None:
-        try:
+        # Every failure goes back to the parent, which decides.
+        result = size_or_error(sizer, upload)
+        if isinstance(result, Exception):
             reply: tuple[int, Upload | None, _Failure | None] = (
                 task_id,
-                sizer.size_upload(upload),
                 None,
+                _Failure.of(result),
             )
-        except Exception as exc:  # every failure goes back to the parent, which decides
-            reply = (task_id, None, _Failure.of(exc))
+        else:
+            reply = (task_id, result, None)
         with send_lock, contextlib.suppress(OSError):
             results.send(reply)
 
@@ -212,14 +222,9 @@ class SizingPool:
         done(MpuSweepError("a sizing worker process is gone; rerun the command"))
 
     def _size_here(self, upload: Upload, done: Callable[[Sized], None]) -> None:
-        result: Sized
-        try:
-            result = self._s3.size_upload(upload)
-        except Exception as exc:
-            result = exc
-        finally:
-            with self._lock:
-                self._here_pending -= 1
+        result = size_or_error(self._s3, upload)
+        with self._lock:
+            self._here_pending -= 1
         done(result)
 
     def _receive(self, worker: _Worker) -> None:

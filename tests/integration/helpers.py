@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,14 +13,19 @@ from tests.conftest import Backend
 KIB = 1024
 
 
-def connect(backend: Backend, *, read_only: bool = True, **kwargs: Any) -> S3:
+def conn_for(backend: Backend, **overrides: Any) -> Connection:
+    """The backend's connection; ``overrides`` change fields (a proxy's URL, a wrong key)."""
     conn = Connection(
         endpoint_url=backend.endpoint_url,
         region="us-east-1",
         access_key=backend.access_key,
         secret_key=backend.secret_key,
     )
-    return S3(conn, read_only=read_only, **kwargs)
+    return replace(conn, **overrides)
+
+
+def connect(backend: Backend, *, read_only: bool = True, **kwargs: Any) -> S3:
+    return S3(conn_for(backend), read_only=read_only, **kwargs)
 
 
 def initiated_of(s3: S3, bucket: str) -> datetime:

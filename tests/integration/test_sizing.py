@@ -16,10 +16,10 @@ import pytest
 
 from mpusweep.errors import CredentialsError, MpuSweepError, S3Error
 from mpusweep.models import Upload
-from mpusweep.s3 import GONE_CODES, S3, Connection
+from mpusweep.s3 import GONE_CODES, S3
 from mpusweep.scan import scan
 from mpusweep.sizing import Sized, SizingPool, sizing_pool
-from tests.integration.helpers import KIB, connect, default_sigint
+from tests.integration.helpers import KIB, conn_for, connect, default_sigint
 from tests.servers.proxy import recording_proxy
 
 LATER = datetime.now(UTC) + timedelta(days=1)
@@ -103,12 +103,7 @@ def test_errors_keep_their_type_and_code(buckets, backend):
     assert isinstance(error, S3Error), error
     assert error.code in GONE_CODES and error.status == 404
 
-    wrong = Connection(
-        endpoint_url=backend.endpoint_url,
-        region="us-east-1",
-        access_key=backend.access_key,
-        secret_key="not-the-secret-key",
-    )
+    wrong = conn_for(backend, secret_key="not-the-secret-key")
     upload_id = buckets.make_upload(bucket, "real", [KIB])
     answers = Answers()
     with SizingPool(S3(wrong), processes=2, concurrency=2) as pool:
@@ -127,13 +122,7 @@ def test_a_killed_worker_fails_its_tasks_instead_of_hanging(buckets, backend):
     stalled = Stall()
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = stalled
-        conn = Connection(
-            endpoint_url=proxy.url,
-            region="us-east-1",
-            access_key=backend.access_key,
-            secret_key=backend.secret_key,
-            max_attempts=1,
-        )
+        conn = conn_for(backend, endpoint_url=proxy.url, max_attempts=1)
         answers = Answers()
         pool = SizingPool(S3(conn), processes=2, concurrency=2)  # the task goes to the worker
         try:
@@ -157,12 +146,7 @@ def test_close_stops_busy_workers_at_once(buckets, backend):
     stalled = Stall()
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = stalled
-        conn = Connection(
-            endpoint_url=proxy.url,
-            region="us-east-1",
-            access_key=backend.access_key,
-            secret_key=backend.secret_key,
-        )
+        conn = conn_for(backend, endpoint_url=proxy.url)
         answers = Answers()
         pool = SizingPool(S3(conn), processes=3, concurrency=6)
         pids = pool.pids

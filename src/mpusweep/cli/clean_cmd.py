@@ -16,7 +16,6 @@ from ..models import AbortPlan, BucketScan, Verify
 from ..report import table
 from ..report.machine import write_json
 from ..s3 import S3
-from ..sizing import sizing_pool
 from .common import (
     Env,
     ScanProgress,
@@ -26,6 +25,7 @@ from .common import (
     make_selection,
     processes_option,
     selection_options,
+    sizing_workers,
     warn_failures,
 )
 
@@ -158,11 +158,8 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
 
     try:
         quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
-        sizes = not opts["no_sizes"]
-        processes = opts.get("processes", 1) if sizes else 1
-        # Workers first: they are forked, before the progress display starts its thread.
         with (
-            sizing_pool(s3, processes=processes, concurrency=opts["concurrency"]) as pool,
+            sizing_workers(s3, opts) as pool,
             ScanProgress(env, "Scanning", enabled=quiet) as progress,
         ):
             clean(
@@ -174,7 +171,7 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 confirm=confirm,
                 on_bucket_planned=planned,
                 on_bucket_done=done,
-                sizes=sizes,
+                sizes=not opts["no_sizes"],
                 dry_run=dry_run,
                 concurrency=opts["concurrency"],
                 verify=Verify(opts.get("verify", "auto")),
@@ -183,7 +180,6 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 progress=progress,
                 sizer=pool,
             )
-
     except KeyboardInterrupt:
         result.interrupted = True
         _finish_clean(env, result, human=human, dry_run=dry_run, audit=audit)

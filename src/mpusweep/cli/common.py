@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from ..filters import Selection, parse_duration
 from ..models import BucketScan
 from ..s3 import S3, Connection, has_credentials, is_plain_http_to_remote, make_session
 from ..scan import DEFAULT_CONCURRENCY
-from ..sizing import default_processes
+from ..sizing import SizingPool, default_processes, sizing_pool
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -126,6 +127,13 @@ def processes_option(func: F) -> F:
         help="Processes that size uploads (ListParts), this one included, for speed on "
         "multi-core machines; 1: threads only.",
     )(func)
+
+
+def sizing_workers(s3: S3, opts: dict[str, Any]) -> AbstractContextManager[SizingPool | None]:
+    """The ``--processes`` pool (none without sizes). Open it before anything starts a thread
+    (the progress display does): its workers are forked."""
+    processes = 1 if opts["no_sizes"] else opts.get("processes", 1)
+    return sizing_pool(s3, processes=processes, concurrency=opts["concurrency"])
 
 
 def selection_options(func: F) -> F:

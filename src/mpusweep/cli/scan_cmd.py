@@ -12,7 +12,6 @@ from ..models import BucketScan, Upload
 from ..report import table
 from ..report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
 from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
-from ..sizing import sizing_pool
 from .common import (
     FORMATS,
     Env,
@@ -23,6 +22,7 @@ from .common import (
     make_selection,
     processes_option,
     selection_options,
+    sizing_workers,
     warn_failures,
 )
 
@@ -69,20 +69,13 @@ def scan(**opts: Any) -> ExitCode:
     s3 = connect(env, opts, read_only=True)
     age = AgeFilter(opts["older_than"], opts["idle_for"])
     targets = resolve_buckets(s3, selection)
-    sizes = not opts["no_sizes"]
-    # Workers first: they are forked, before the progress display starts its thread.
-    with (
-        sizing_pool(
-            s3, processes=opts["processes"] if sizes else 1, concurrency=opts["concurrency"]
-        ) as pool,
-        ScanProgress(env, "Scanning") as progress,
-    ):
+    with sizing_workers(s3, opts) as pool, ScanProgress(env, "Scanning") as progress:
         events = iter_scan(
             s3,
             selection,
             now=env.now,
             age=age,
-            sizes=sizes,
+            sizes=not opts["no_sizes"],
             concurrency=opts["concurrency"],
             buckets=targets,
             progress=progress,
