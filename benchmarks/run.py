@@ -12,7 +12,7 @@ against the sequential baseline and rclone on the same data.
 
 Workloads: W1 = 20 buckets x 100 uploads x 3 parts; W2 = one bucket with 10,000 uploads;
 W3 = 100,000 uploads in 10 buckets (memory). A fresh server is started for each group of runs
-(RGW slows down as it ages, FACTS.md).
+(RGW slows down as it ages: after ~35,000 uploads created and aborted it is 1.5-2x slower).
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """mpusweep: find, size, report and safely remove incomplete S3 multipart uploads.
 
-The library API: connect with ``S3(Connection(...))``, then ``scan`` (or stream with
-``iter_scan``), ``plan_uploads`` and ``clean``. The CLI is a thin layer over these.
+The library API: connect with ``S3Reader(Connection(...))`` (or ``S3Writer`` to change
+anything), then ``scan`` (or stream with ``iter_scan``), ``plan_uploads`` and ``clean``;
+``lifecycle_status``, ``apply_abort_rule`` and ``remove_abort_rule`` for lifecycle rules.
+The CLI is a thin layer over these.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .audit import AuditLog, default_audit_path
 from .errors import (
@@ -18,8 +20,10 @@ from .errors import (
     S3Error,
     UsageError,
 )
-from .execute import AbortRun, BucketClean, CleanResult, abort_one, clean
+from .execute import BucketClean, CleanResult, clean
 from .filters import AgeFilter, Selection, parse_duration
+from .lifecycle import LifecycleChange, LifecycleStatus
+from .lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
 from .models import (
     AbortOutcome,
     AbortPlan,
@@ -31,17 +35,16 @@ from .models import (
     PlanItem,
     ScanResult,
     Upload,
+    Verify,
 )
 from .plan import plan_uploads
-from .s3 import S3, Connection
-from .scan import iter_bucket_groups, iter_scan, resolve_buckets, scan
-from .sizing import SizingPool, sizing_pool
+from .s3 import Connection, S3Reader, S3Writer
+from .scan import iter_scan, scan
+from .sizing import sizing_pool
 
 __all__ = [
-    "S3",
     "AbortOutcome",
     "AbortPlan",
-    "AbortRun",
     "Action",
     "AgeFilter",
     "AuditLog",
@@ -54,25 +57,29 @@ __all__ = [
     "CredentialsError",
     "EndpointError",
     "ExitCode",
+    "LifecycleChange",
+    "LifecycleStatus",
     "ListingError",
     "MpuSweepError",
     "Outcome",
     "PlanItem",
     "S3Error",
+    "S3Reader",
+    "S3Writer",
     "ScanResult",
     "Selection",
-    "SizingPool",
     "Upload",
     "UsageError",
+    "Verify",
     "__version__",
-    "abort_one",
+    "apply_abort_rule",
     "clean",
     "default_audit_path",
-    "iter_bucket_groups",
     "iter_scan",
+    "lifecycle_status",
     "parse_duration",
     "plan_uploads",
-    "resolve_buckets",
+    "remove_abort_rule",
     "scan",
     "sizing_pool",
 ]

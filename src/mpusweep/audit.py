@@ -11,6 +11,10 @@ Format (``schema_version`` 1), one object a line::
 The file is created with mode 0600 and only ever appended to. Each line is written with a single
 ``write(2)`` on an ``O_APPEND`` descriptor, so concurrent runs never interleave partial lines.
 No credential is ever written: only the endpoint URL, without any userinfo part.
+
+Every intent gets exactly one outcome line: the log keeps the intents still open, takes the
+first outcome of each and ignores any later one, and on ``close()`` writes ``unknown`` for those
+still open (a request cut off in flight). Nothing is written after ``close()``.
 """
 
 from __future__ import annotations
@@ -54,13 +58,13 @@ class AuditLog:
         self.endpoint = _public_endpoint(endpoint)
         self.run_id = run_id or uuid.uuid4().hex
         self._lock = threading.Lock()
+        self._open: set[tuple[str, str, str]] = set()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise UsageError(
-                f"cannot open audit log {str(path)!r}: {exc.strerror}; choose another with "
-                "--audit-log"
+                f"cannot open audit log {str(path)!r}: {exc.strerror}; choose another path"
             ) from exc
 
     def __enter__(self) -> AuditLog:
@@ -69,24 +73,58 @@ class AuditLog:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, why: str = "the run ended with the abort in flight") -> None:
+        """Write ``unknown`` for every intent still open, then close; later writes are dropped."""
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            if self._fd < 0:
+                return
+            pending, self._open = self._open, set()
+        for bucket, key, upload_id in sorted(pending):
+            record = {**self._head("outcome"), "bucket": bucket, "key": key}
+            record.update(upload_id=upload_id, outcome="unknown", attempts=None, error=why)
+            self._write(record)
+        with self._lock:
+            os.close(self._fd)
+            self._fd = -1
 
-    def _write(self, record: dict[str, Any]) -> None:
+    @property
+    def pending(self) -> int:
+        """Intents without an outcome yet."""
+        with self._lock:
+            return len(self._open)
+
+    def _write(
+        self,
+        record: dict[str, Any],
+        *,
+        opens: tuple[str, str, str] | None = None,
+        closes: tuple[str, str, str] | None = None,
+    ) -> bool:
         line = (json.dumps(record, ensure_ascii=True) + "\n").encode()
         with self._lock:
+            if self._fd < 0:
+                return False
+            if closes is not None:
+                if closes not in self._open:
+                    return False  # already resolved (marked unknown): one outcome per intent
+                self._open.discard(closes)
+            if opens is not None:
+                self._open.add(opens)
             os.write(self._fd, line)
+            return True
 
-    def _base(self, event: str, upload: Upload) -> dict[str, Any]:
+    def _head(self, event: str) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "time": datetime.now(UTC).isoformat(),
             "run_id": self.run_id,
             "event": event,
             "endpoint": self.endpoint,
+        }
+
+    def _base(self, event: str, upload: Upload) -> dict[str, Any]:
+        return {
+            **self._head(event),
             "bucket": upload.bucket,
             "key": upload.key,
             "upload_id": upload.upload_id,
@@ -94,18 +132,23 @@ class AuditLog:
             "initiated": upload.initiated.isoformat(),
         }
 
-    def intent(self, upload: Upload) -> None:
-        """Record that an abort is about to be sent."""
-        self._write(self._base("intent", upload))
+    def intent(self, upload: Upload) -> bool:
+        """Record that an abort is about to be sent; False when the log is closed (then the
+        abort must not be sent: it could not be recorded)."""
+        return self._write(self._base("intent", upload), opens=_name(upload))
 
     def outcome(self, result: AbortOutcome) -> None:
-        """Record how an abort ended."""
+        """Record how an abort ended (ignored if its intent was already resolved)."""
         record = self._base("outcome", result.upload)
         record.update(outcome=result.outcome.value, attempts=result.attempts, error=result.error)
-        self._write(record)
+        self._write(record, closes=_name(result.upload))
 
     def unknown(self, upload: Upload, why: str) -> None:
         """Record that an abort was sent but its result is not known (interrupted)."""
         record = self._base("outcome", upload)
         record.update(outcome="unknown", attempts=None, error=why)
-        self._write(record)
+        self._write(record, closes=_name(upload))
+
+
+def _name(upload: Upload) -> tuple[str, str, str]:
+    return (upload.bucket, upload.key, upload.upload_id)

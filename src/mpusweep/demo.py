@@ -1,25 +1,20 @@
-"""``mpusweep demo``: the seed's whole workflow against an embedded S3 server on 127.0.0.1.
+"""The demo's embedded S3: moto's server on 127.0.0.1, seeded with the seed document's example.
 
-moto's server runs in this process on a free loopback port; it is stopped when the demo ends,
+moto's server runs in this process on a free loopback port and is stopped when the block ends,
 whatever happens. The buckets and uploads are those of the seed document's example output,
-with sizes scaled down 1024 times (what was 1.09 GB is 1.09 MB here).
+with sizes scaled down 1024 times (what was 1.09 GB is 1.09 MB here). The ``demo`` command
+(cli/demo_cmd.py) runs the clean flow against it.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .errors import ExitCode, UsageError
-from .s3 import S3, Connection
-
-if TYPE_CHECKING:
-    from .cli.common import Env
+from .errors import UsageError
+from .s3 import Connection, S3Writer
 
 SCALE = 1024
 PART_SIZE = 512 * 1024
@@ -40,8 +35,9 @@ SEED_BUCKETS = ("homemovies", "operatingsystemimages", "workbackup")
 
 
 @contextmanager
-def embedded_server() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 and a free port; yields its URL and always stops it."""
+def embedded_server() -> Iterator[Connection]:
+    """moto's S3 server on 127.0.0.1 and a free port; yields a connection to it and always
+    stops it."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
@@ -51,12 +47,17 @@ def embedded_server() -> Iterator[str]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        yield Connection(
+            endpoint_url=f"http://{host}:{port}",
+            region="us-east-1",
+            access_key=DEMO_KEYS[0],
+            secret_key=DEMO_KEYS[1],
+        )
     finally:
         server.stop()
 
 
-def seed(s3: S3) -> None:
+def seed(s3: S3Writer) -> None:
     """Create the seed's buckets and incomplete uploads (sizes divided by ``SCALE``)."""
     client: Any = s3.client
     for bucket in SEED_BUCKETS:
@@ -71,35 +72,3 @@ def seed(s3: S3) -> None:
             )
             remaining -= chunk
             number += 1
-
-
-def run_demo(env: Env, *, yes: bool, dry_run: bool) -> ExitCode:
-    from .cli.clean_cmd import run_clean
-
-    audit_dir = Path(tempfile.mkdtemp(prefix="mpusweep-demo-"))
-    with embedded_server() as url:
-        conn = Connection(
-            endpoint_url=url, region="us-east-1", access_key=DEMO_KEYS[0], secret_key=DEMO_KEYS[1]
-        )
-        s3 = S3(conn, concurrency=8, read_only=dry_run)
-        writer = S3(conn, concurrency=8, read_only=False)
-        seed(writer)
-        env.err.print(
-            f"Demo: an S3 server on {url} with the seed's buckets; sizes are scaled down "
-            f"{SCALE}x, so read GB as MB.",
-            markup=False,
-        )
-        opts: dict[str, Any] = {
-            "buckets": (),
-            "exclude_bucket": (),
-            "prefixes": (),
-            "idle_for": None,
-            "no_sizes": False,
-            "older_than": timedelta(hours=24),
-            "yes": yes,
-            "dry_run": dry_run,
-            "audit_log": audit_dir / "audit.jsonl",
-            "fmt": "table",
-            "concurrency": 8,
-        }
-        return run_clean(env, opts, s3)

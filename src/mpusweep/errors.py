@@ -6,26 +6,50 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
-    """The exit codes of ``mpusweep``; listed in ``--help`` and the README."""
+    """The exit codes of ``mpusweep``. ``--help`` and the README's table are made from (and
+    checked against) the descriptions here."""
 
-    #: Everything asked for was done.
-    OK = 0
-    #: An unexpected internal error (a bug: please report it with ``--debug`` output).
-    ERROR = 1
-    #: Bad usage: an unknown option, a malformed duration or glob, a missing confirmation.
-    USAGE = 2
-    #: Partial: some bucket or upload failed; the others were done. Re-run to finish.
-    PARTIAL = 3
-    #: ``--fail-if-found`` and at least one upload matched.
-    FOUND = 4
-    #: No usable credentials, or the service rejected them.
-    CREDENTIALS = 5
-    #: The endpoint could not be reached (DNS, TCP, TLS) or ListBuckets failed outright.
-    ENDPOINT = 6
-    #: Interrupted by Ctrl-C (SIGINT).
-    INTERRUPTED = 130
-    #: Stopped by SIGTERM.
-    TERMINATED = 143
+    description: str
+
+    def __new__(cls, value: int, description: str) -> ExitCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+    OK = 0, "success"
+    ERROR = 1, "internal error (a bug: rerun with `--debug` and report it)"
+    USAGE = (
+        2,
+        (
+            "usage error: bad option, duration, size or glob; a bad configuration file; "
+            "`--format json` without `--yes`/`--dry-run`"
+        ),
+    )
+    PARTIAL = (
+        3,
+        (
+            "partial: a bucket or upload failed (AccessDenied, NoSuchBucket, throttling past the "
+            "retries, an upload that could not be sized or aborted); the others were done. "
+            "Re-run to finish"
+        ),
+    )
+    FOUND = 4, "a `--fail-if-*` threshold was crossed (`scan`)"
+    CREDENTIALS = (
+        5,
+        (
+            "no usable credentials, or the service rejected them (`InvalidAccessKeyId`, "
+            "`SignatureDoesNotMatch`, `ExpiredToken`)"
+        ),
+    )
+    ENDPOINT = 6, "the endpoint cannot be reached"
+    INTERRUPTED = 130, "interrupted (Ctrl-C)"
+    TERMINATED = 143, "terminated (SIGTERM)"
+
+    @classmethod
+    def table(cls) -> list[tuple[int, str]]:
+        """(code, description) for every exit code, in order."""
+        return [(int(code), code.description) for code in cls]
 
 
 class MpuSweepError(Exception):
@@ -65,6 +89,10 @@ class S3Error(MpuSweepError):
 
 class ListingError(S3Error):
     """A listing answered inconsistently: stuck or missing markers, an unparsable page."""
+
+
+class SizingError(S3Error):
+    """An upload could not be sized for a reason on our side (a sizing worker process died)."""
 
 
 class Interrupted(MpuSweepError):

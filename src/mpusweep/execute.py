@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .audit import AuditLog
-from .errors import S3Error
+from .errors import MpuSweepError, S3Error
 from .filters import AgeFilter, Selection
 from .models import AbortOutcome, AbortPlan, BucketScan, CleanSummary, Outcome, Upload, Verify
 from .plan import plan_uploads
-from .s3 import S3
+from .s3 import DEFAULT_CONCURRENCY, S3Reader, S3Writer
 from .scan import (
-    DEFAULT_CONCURRENCY,
     Progress,
     ScanEvent,
+    Stalled,
     iter_bucket_groups,
     iter_scan,
     resolve_buckets,
@@ -38,7 +39,7 @@ ACTIVE_WINDOW = timedelta(hours=1)
 
 
 def abort_one(
-    s3: S3,
+    s3: S3Writer,
     upload: Upload,
     *,
     audit: AuditLog,
@@ -53,10 +54,31 @@ def abort_one(
     ``Verify.AUTO`` checks the uploads that can have parts in flight: written to within
     ``ACTIVE_WINDOW`` of ``now``, of unknown activity, or answered with a 404 rather than a
     clean abort. An upload idle for longer has nothing in flight: its 204 is the answer.
+
+    Every intent gets its outcome, whatever happens: an S3 error fails this upload only; any
+    other exception (rejected credentials, a bug) is recorded as this upload's outcome and then
+    raised, so the caller can stop sending aborts.
     """
-    audit.intent(upload)
+    result, stop = _abort_one(s3, upload, audit, verify, now, max_attempts)
+    if stop is not None:
+        raise stop
+    return result
+
+
+def _abort_one(
+    s3: S3Writer,
+    upload: Upload,
+    audit: AuditLog,
+    verify: Verify,
+    now: datetime | None,
+    max_attempts: int,
+) -> tuple[AbortOutcome, Exception | None]:
+    """``abort_one``'s work: the outcome (recorded), and the exception that must stop the run."""
+    if not audit.intent(upload):
+        return AbortOutcome(upload, Outcome.SKIPPED, 0, "not sent: the audit log is closed"), None
     attempts = 0
     aborted = False
+    stop: Exception | None = None
     try:
         while True:
             attempts += 1
@@ -77,9 +99,24 @@ def abort_one(
                 )
                 break
     except S3Error as exc:
-        result = AbortOutcome(upload, Outcome.FAILED, attempts, str(exc))
+        result = _after_error(upload, attempts, aborted, str(exc))
+    except Exception as exc:
+        result, stop = _after_error(upload, attempts, aborted, _describe(exc)), exc
     audit.outcome(result)
-    return result
+    return result, stop
+
+
+def _after_error(upload: Upload, attempts: int, aborted: bool, error: str) -> AbortOutcome:
+    """An error after the service answered an abort with 204 leaves it aborted, unverified."""
+    if aborted:
+        return AbortOutcome(upload, Outcome.ABORTED, attempts, f"aborted, not verified: {error}")
+    return AbortOutcome(upload, Outcome.FAILED, attempts, error)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MpuSweepError):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def _maybe_active(upload: Upload, now: datetime | None) -> bool:
@@ -89,45 +126,49 @@ def _maybe_active(upload: Upload, now: datetime | None) -> bool:
 
 @dataclass
 class AbortRun:
-    """A pool of aborts: ``submit`` a batch, ``collect`` its outcomes (also when interrupted)."""
+    """A pool of aborts: ``submit`` a batch, ``collect`` its outcomes (also when interrupted).
 
-    s3: S3
+    The first exception that is not an S3 error (rejected credentials, a bug) stops the run:
+    it is kept in ``fatal``, the upload it happened on is recorded as failed, and every abort
+    not yet sent is skipped. Every wait is bounded: if no abort finishes for longer than a
+    request can take, ``collect`` raises ``Stalled`` instead of hanging.
+    """
+
+    s3: S3Writer
     audit: AuditLog
     concurrency: int = DEFAULT_CONCURRENCY
     verify: Verify = Verify.AUTO
     now: datetime | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: The exception that stopped the run, if one did.
+    fatal: Exception | None = None
     _pool: ThreadPoolExecutor | None = None
-    _in_flight: set[Upload] = field(default_factory=set)
     _outstanding: dict[Future[AbortOutcome], Upload] = field(default_factory=dict)
     _finished: queue.Queue[Future[AbortOutcome]] = field(default_factory=queue.Queue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _interrupted: bool = False
+
+    @property
+    def stall_timeout(self) -> float:
+        """Longer than one ``abort_one`` can take: its aborts and checks, each bounded."""
+        return 2 * self.max_attempts * self.s3.transport.longest_request()
 
     def _run_one(self, upload: Upload) -> AbortOutcome:
         if self.cancel.is_set():
-            return AbortOutcome(upload, Outcome.SKIPPED, 0, "interrupted before it was sent")
-        with self._lock:
-            self._in_flight.add(upload)
-        try:
-            return abort_one(
-                self.s3,
-                upload,
-                audit=self.audit,
-                verify=self.verify,
-                now=self.now,
-                max_attempts=self.max_attempts,
-            )
-        finally:
+            why = "interrupted" if self.fatal is None else f"stopped: {_describe(self.fatal)}"
+            return AbortOutcome(upload, Outcome.SKIPPED, 0, f"not sent: {why}")
+        result, stop = _abort_one(
+            self.s3, upload, self.audit, self.verify, self.now, self.max_attempts
+        )
+        if stop is not None:
+            # Rejected credentials or a bug: recorded as this upload's outcome; no new abort
+            # starts after this one.
             with self._lock:
-                self._in_flight.discard(upload)
-
-    def mark_in_flight_unknown(self, why: str) -> None:
-        """Write an ``unknown`` outcome for every abort still in flight (forced exit)."""
-        with self._lock:
-            pending = list(self._in_flight)
-        for upload in pending:
-            self.audit.unknown(upload, why)
+                if self.fatal is None:
+                    self.fatal = stop
+            self.cancel.set()
+        return result
 
     def submit(self, uploads: Iterable[Upload]) -> list[Future[AbortOutcome]]:
         """Start aborting these uploads; returns their futures, in order."""
@@ -154,7 +195,12 @@ class AbortRun:
             # 40 s of CPU for a bucket of 10,000 uploads); every completion queues a token.
             for future in futures:
                 while not future.done():
-                    self._finished.get()
+                    try:
+                        self._finished.get(timeout=self.stall_timeout)
+                    except queue.Empty:
+                        raise Stalled(
+                            f"no abort finished for {self.stall_timeout:.0f} s: stopped"
+                        ) from None
         except BaseException:
             self.interrupt()
             raise
@@ -164,30 +210,39 @@ class AbortRun:
         return all(f.done() for f in futures)
 
     def interrupt(self) -> None:
-        """Start nothing new; wait for the aborts in flight (a second interrupt while waiting
-        leaves their audit outcome "unknown")."""
+        """Start nothing new and wait (bounded) for the aborts in flight. A second interrupt
+        while waiting, or the deadline, leaves their audit outcome "unknown" (``AuditLog``
+        writes it when it is closed). Waits once: called again, it returns at once."""
         self.cancel.set()
+        if self._interrupted:
+            return
+        self._interrupted = True
         for future in list(self._outstanding):
             future.cancel()
-        try:
-            for future in list(self._outstanding):
-                if not future.cancelled():
-                    future.exception()
-        except BaseException:
-            self.mark_in_flight_unknown("interrupted while the abort was in flight")
-            raise
+        deadline = time.monotonic() + self.stall_timeout
+        for future in list(self._outstanding):
+            if future.cancelled():
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                future.exception(timeout=remaining)
+            except TimeoutError:
+                return
 
     def outcomes(self, futures: list[Future[AbortOutcome]]) -> list[AbortOutcome]:
-        """The outcomes of finished (or, after ``interrupt()``, cancelled) aborts, in order."""
+        """The outcomes of finished (or, after ``interrupt()``, cancelled) aborts, in order;
+        an abort still in flight after ``interrupt()`` gave up waiting is ``unknown`` in the
+        audit log and left out here."""
         results = []
-
         for future in futures:
             upload = self._outstanding.pop(future, None)
             if future.cancelled():
                 assert upload is not None
                 why = "interrupted before it was sent"
                 results.append(AbortOutcome(upload, Outcome.SKIPPED, 0, why))
-            else:
+            elif future.done():
                 results.append(future.result())
         return results
 
@@ -197,7 +252,7 @@ class AbortRun:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +288,7 @@ class CleanResult:
 
 
 def clean(
-    s3: S3,
+    s3: S3Reader,
     selection: Selection = Selection(),
     age: AgeFilter = AgeFilter(),
     *,
@@ -254,7 +309,7 @@ def clean(
     """Scan, plan, confirm per bucket and abort: the seed's workflow, as a library call.
 
     Args:
-        s3: the service (``read_only=False`` unless ``dry_run``).
+        s3: the service: an ``S3Writer`` unless ``dry_run`` (a dry run needs only a reader).
         selection: buckets and prefixes.
         age: uploads younger than this are listed but kept.
         now: the current time (injected).
@@ -269,11 +324,13 @@ def clean(
             nothing to ask); buckets are still reported in order.
         sizer: worker processes to size uploads in; aborts always run in this process.
     """
-    if not dry_run and audit is None:
-        raise ValueError("an audit log is required unless dry_run")
+    run = None
+    if not dry_run:
+        if audit is None or not isinstance(s3, S3Writer):
+            raise ValueError("a clean that is not a dry run needs an S3Writer and an audit log")
+        run = AbortRun(s3, audit, concurrency, verify, now)
     targets = resolve_buckets(s3, selection)
     result = result if result is not None else CleanResult()
-    run = None if dry_run or audit is None else AbortRun(s3, audit, concurrency, verify, now)
     events: Generator[ScanEvent, None, None] = iter_scan(
         s3,
         selection,
@@ -300,6 +357,9 @@ def clean(
             outcomes = None if futures is None else run.collect(futures)
             under_way.popleft()
             finish(summary, plan, outcomes)
+        if run is not None and run.fatal is not None:
+            # Rejected credentials or a bug: no new bucket, no new abort.
+            raise run.fatal
 
     try:
         for summary, uploads in iter_bucket_groups(events, [b.name for b in targets]):
@@ -317,15 +377,16 @@ def clean(
                 finish(summary, plan, None)
             report_finished(wait=False)
         report_finished(wait=True)
-    except BaseException:
-        result.interrupted = True
+    except BaseException as exc:
+        result.interrupted = isinstance(exc, KeyboardInterrupt)
         if run is not None:
-            run.interrupt()
-            for summary, plan, futures in under_way:
-                outcomes = run.outcomes(futures or [])
-                confirmed = futures is not None
-                result.buckets.append(BucketClean(summary, plan, confirmed, tuple(outcomes)))
-
+            try:
+                run.interrupt()  # a second Ctrl-C may land here: the outcomes are kept all the same
+            finally:
+                for summary, plan, futures in under_way:
+                    outcomes = run.outcomes(futures or [])
+                    confirmed = futures is not None
+                    result.buckets.append(BucketClean(summary, plan, confirmed, tuple(outcomes)))
         raise
     finally:
         events.close()  # stops the scan's workers when we leave early

@@ -92,7 +92,7 @@ class Selection:
 
     def __post_init__(self) -> None:
         _check_globs(self.buckets, "bucket")
-        _check_globs(self.exclude_buckets, "--exclude-bucket")
+        _check_globs(self.exclude_buckets, "excluded bucket")
 
     def wants_bucket(self, name: str) -> bool:
         """Whether the bucket is selected.

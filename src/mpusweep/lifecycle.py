@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
@@ -19,6 +19,28 @@ Rule = dict[str, Any]
 RULE_ID = "mpusweep-abort-incomplete-mpu"
 MAX_RULES = 1000
 MAX_ID_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleConfig:
+    """A bucket's whole lifecycle configuration: its rules, and the settings beside them."""
+
+    #: The rules, exactly as read (legacy top-level ``Prefix`` and ``Filter`` shapes alike).
+    rules: list[Rule]
+    #: Configuration-level fields beside the rules (AWS: ``TransitionDefaultMinimumObjectSize``),
+    #: written back unchanged: AWS resets them to their defaults when a PUT omits them.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any]) -> LifecycleConfig:
+        """From a GetBucketLifecycleConfiguration answer (botocore's dict).
+
+        >>> LifecycleConfig.from_answer({"Rules": [], "ResponseMetadata": {},
+        ...     "TransitionDefaultMinimumObjectSize": "all_storage_classes_128K"}).settings
+        {'TransitionDefaultMinimumObjectSize': 'all_storage_classes_128K'}
+        """
+        settings = {k: v for k, v in answer.items() if k not in ("Rules", "ResponseMetadata")}
+        return cls(list(answer.get("Rules", [])), settings)
 
 
 def rule_id(prefix: str = "") -> str:
@@ -40,7 +62,7 @@ def rule_id(prefix: str = "") -> str:
 def make_rule(days: int, prefix: str = "") -> Rule:
     """Our rule: abort uploads ``days`` after initiation, under ``prefix``."""
     if days < 1:
-        raise UsageError(f"--days must be at least 1 (S3 rejects {days}); use 1 or more")
+        raise UsageError(f"days must be at least 1 (S3 rejects {days}); use 1 or more")
     return {
         "ID": rule_id(prefix),
         "Status": "Enabled",

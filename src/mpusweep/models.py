@@ -6,8 +6,19 @@ Sizes are int bytes; times are tz-aware UTC datetimes. Human units belong to ``r
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+
+def known_sum(values: Iterable[int | None]) -> int | None:
+    """The sum of the known values; None when there is none (unknown is never zero).
+
+    >>> known_sum([1, None, 2]), known_sum([None]), known_sum([])
+    (3, None, None)
+    """
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +80,27 @@ class BucketScan:
     bucket: str
     #: How many matching uploads were found (including those whose sizing failed).
     uploads: int = 0
-    #: The sum of the sized uploads' bytes.
-    size: int = 0
+    #: The sum of the sized uploads' bytes; None when no size was measured (``--no-sizes``)
+    #: for a bucket that has uploads. With ``size_errors`` it is a lower bound.
+    size: int | None = 0
     #: How many uploads could not be sized.
     size_errors: int = 0
     #: Why the bucket could not be (completely) listed; None when it was.
     error: str | None = None
+    #: The S3 error code behind ``error`` (``ConnectionError``: the endpoint was unreachable).
+    error_code: str | None = None
     #: Enabled lifecycle rules that abort incomplete uploads here, as (prefix, days);
     #: None when not checked or unreadable, () when there is none.
     abort_rules: tuple[tuple[str | None, int], ...] | None = None
     #: Why the lifecycle configuration could not be read (e.g. not supported).
     lifecycle_error: str | None = None
+
+
+def total_size(buckets: Iterable[BucketScan]) -> int | None:
+    """The bytes of the buckets' sized uploads: a lower bound when some sizes are unknown,
+    None when uploads were found but not one of them was sized, 0 when nothing was found."""
+    sizes = [b.size for b in buckets if b.uploads]
+    return known_sum(sizes) if sizes else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +113,9 @@ class ScanResult:
     buckets: tuple[BucketScan, ...]
 
     @property
-    def size(self) -> int:
-        """Total bytes over all sized uploads."""
-        return sum(b.size for b in self.buckets)
+    def size(self) -> int | None:
+        """Total bytes over all sized uploads; None when uploads were found but none sized."""
+        return total_size(self.buckets)
 
     @property
     def failed_buckets(self) -> tuple[BucketScan, ...]:
@@ -180,8 +201,13 @@ class AbortOutcome:
 class CleanSummary:
     """The closing numbers of a clean run."""
 
+    #: Uploads aborted.
     aborted: int = 0
-    bytes_freed: int = 0
+    #: The bytes of the aborted uploads whose size is known; None when none is known.
+    bytes_freed: int | None = 0
+    #: Aborted uploads whose size was never measured (``--no-sizes``, sizing failed).
+    aborted_size_unknown: int = 0
+    #: Uploads someone else had already completed or aborted.
     already_gone: int = 0
     failed: int = 0
     kept: int = 0
@@ -201,9 +227,11 @@ class CleanSummary:
         def count(o: Outcome) -> int:
             return sum(1 for x in outcomes if x.outcome is o)
 
+        aborted = [x.upload for x in outcomes if x.outcome is Outcome.ABORTED]
         return cls(
-            aborted=count(Outcome.ABORTED),
-            bytes_freed=sum(x.upload.size or 0 for x in outcomes if x.outcome is Outcome.ABORTED),
+            aborted=len(aborted),
+            bytes_freed=known_sum(u.size for u in aborted) if aborted else 0,
+            aborted_size_unknown=sum(1 for u in aborted if u.size is None),
             already_gone=count(Outcome.ALREADY_GONE),
             failed=count(Outcome.FAILED),
             skipped=count(Outcome.SKIPPED),

@@ -1,49 +1,97 @@
 """``--debug`` logging that never shows a secret.
 
-botocore's debug log prints request headers, including ``Authorization`` (which names the
-access key and carries the signature) and ``X-Amz-Security-Token``. Every record passes through
-a filter that masks those before any handler sees it.
+botocore's debug log prints request headers (``Authorization`` names the access key and carries
+the signature; ``X-Amz-Security-Token`` is a session token), header values as bytes (``b'...'``),
+and whole response bodies, including STS's AssumeRole answer (``<SecretAccessKey>``,
+``<SessionToken>``) and the JSON of container and SSO credential endpoints
+(``"SecretAccessKey"``, ``"secretAccessKey"``, ``"Token"``...). Every record, from every logger,
+passes through ``RedactingFilter`` on the one handler ``--debug`` installs, after its arguments
+are merged into the message: whatever the value type (str, bytes, dicts, XML or JSON bodies),
+the text that reaches the stream is redacted. Credentials mpusweep knows by value (the keys it
+was given, the environment's) are masked wherever they appear.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 
-_PATTERNS = (
-    # Authorization: AWS4-HMAC-SHA256 Credential=AKIA.../..., SignedHeaders=..., Signature=...
+MASK = "<redacted>"
+
+#: Names whose values are secret, in headers, query strings, dicts, JSON and XML.
+SECRET_NAMES = (
+    "Authorization",
+    "X-Amz-Security-Token",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_access_key_id",
+    "secret_key",
+    "SecretAccessKey",
+    "secretAccessKey",
+    "SessionToken",
+    "sessionToken",
+    "AccessKeyId",
+    "accessKeyId",
+    "Token",
+    "Signature",
+    "Credential",
+)
+_NAMES = "|".join(sorted(map(re.escape, SECRET_NAMES), key=len, reverse=True))
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # XML elements: <SecretAccessKey>...</SecretAccessKey>
+    (re.compile(rf"<({_NAMES})>[^<]*</\1>"), rf"<\1>{MASK}</\1>"),
+    # Quoted names in dicts and JSON: 'Authorization': b'...', "sessionToken": "..."
     (
-        re.compile(
-            r"(['\"]?Authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n,}]*(?:,[^'\"\n}]*)*", re.IGNORECASE
-        ),
-        r"\1<redacted>",
+        re.compile(rf"""(['"](?:{_NAMES})['"]\s*:\s*)b?(['"])(?:\\.|(?!\2).)*\2""", re.IGNORECASE),
+        rf"\1\2{MASK}\2",
     ),
+    # name=value in query strings, Authorization parameters (Credential=..., Signature=...)
+    # and ini files (aws_secret_access_key = ...)
     (
-        re.compile(r"(X-Amz-Security-Token['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.IGNORECASE),
-        r"\1<redacted>",
+        re.compile(rf"""(?<![A-Za-z0-9_-])({_NAMES})[ \t]*=[ \t]*[^&\s'",;]+""", re.IGNORECASE),
+        rf"\1={MASK}",
     ),
-    # "Signature=<hex>" in headers and URLs; botocore.auth also logs "Signature:\n<hex>".
-    (re.compile(r"(X-Amz-Signature=|Signature=|Signature:\s*)[0-9a-fA-F]+"), r"\1<redacted>"),
-    (re.compile(r"(X-Amz-Credential=|Credential=)[^/&\s'\"]+"), r"\1<redacted>"),
+    # Header lines (name: value) and botocore.auth's "Signature:\n<hex>"
     (
-        re.compile(
-            r"(aws_secret_access_key|secret_key|SecretAccessKey)(['\"]?\s*[:=]\s*['\"]?)"
-            r"[^'\"\s,}]+",
-            re.IGNORECASE,
-        ),
-        r"\1\2<redacted>",
+        re.compile(rf"""(?m)(^|\s)({_NAMES}):[ \t]*\n?[ \t]*[^\s'",}}]+""", re.IGNORECASE),
+        rf"\1\2: {MASK}",
     ),
 )
+#: Shorter values are not masked by value (they would mask ordinary words).
+MIN_SECRET_LENGTH = 8
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def add_secret(value: str | None) -> None:
+    """Mask this exact value wherever it appears in a log line from now on."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        with _known_lock:
+            _known.add(value)
 
 
 def redact(text: str) -> str:
     """Mask credentials in a log line.
 
-    >>> redact("{'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIAX/2026, Signature=ab12'}")
+    >>> redact("{'Authorization': b'AWS4-HMAC-SHA256 Credential=AKIAX/2026, Signature=ab12'}")
     "{'Authorization': '<redacted>'}"
+    >>> redact("{'X-Amz-Security-Token': b'FwoGZXIvYXdzE', 'Host': 'h'}")
+    "{'X-Amz-Security-Token': '<redacted>', 'Host': 'h'}"
+    >>> redact("<Credentials><SessionToken>abc</SessionToken></Credentials>")
+    '<Credentials><SessionToken><redacted></SessionToken></Credentials>'
+    >>> redact('{"secretAccessKey": "wJalr", "expiration": 1}')
+    '{"secretAccessKey": "<redacted>", "expiration": 1}'
     """
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
+    with _known_lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        text = text.replace(value, MASK)
     return text
 
 
@@ -53,13 +101,23 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
+        record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
 def install_debug_logging() -> None:
-    """Log botocore, urllib3 and mpusweep at DEBUG to stderr, through the redacting filter."""
+    """Log botocore, urllib3 and mpusweep at DEBUG to stderr, through the redacting filter.
+
+    The credentials the environment names are masked by value too.
+    """
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        add_secret(os.environ.get(name))
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     handler.addFilter(RedactingFilter())

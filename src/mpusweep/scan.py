@@ -11,16 +11,17 @@ import contextlib
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from .errors import S3Error
+from .errors import MpuSweepError, S3Error
 from .filters import AgeFilter, Selection
 from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
-from .s3 import GONE_CODES, S3
+from .s3 import DEFAULT_CONCURRENCY, GONE_CODES, S3Reader
 from .sizing import Sized, SizingPool, size_or_error
 
 #: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
@@ -28,7 +29,6 @@ ScanEvent = Upload | BucketScan
 #: Called from worker threads with (buckets done, uploads found) after every event.
 Progress = Callable[[int, int], None]
 
-DEFAULT_CONCURRENCY = 64
 #: Listing page size when uploads are sized. A bucket's listing waits while its page is sized,
 #: so a smaller page bounds memory (W3 in benchmarks/: 66 MB peak instead of 75 MB); the
 #: extra listing requests are 3 per 1000 ListParts. Without sizes, pages are as large as allowed.
@@ -36,7 +36,11 @@ SIZED_PAGE = 250
 _POLL = 0.2
 
 
-def resolve_buckets(s3: S3, selection: Selection) -> list[Bucket]:
+class Stalled(MpuSweepError):
+    """Nothing moved for longer than any request can take: a bug, reported instead of a hang."""
+
+
+def resolve_buckets(s3: S3Reader, selection: Selection) -> list[Bucket]:
     """The buckets to scan: named ones as given (no ListBuckets needed), globs via ListBuckets."""
     if selection.buckets and not selection.is_glob():
         names = sorted(set(selection.buckets))
@@ -51,6 +55,7 @@ class _Tally:
     bucket: str
     uploads: int = 0
     size: int = 0
+    sized: int = 0
     size_errors: int = 0
     pending: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)
@@ -63,7 +68,7 @@ class _Stopped(Exception):
 class _Scanner:
     def __init__(
         self,
-        s3: S3,
+        s3: S3Reader,
         selection: Selection,
         age: AgeFilter,
         now: datetime,
@@ -91,6 +96,9 @@ class _Scanner:
         self.done_buckets = 0
         self.found = 0
         self._count_lock = threading.Lock()
+        #: No event for this long means something is stuck: longer than any request can take.
+        self.stall_timeout = s3.transport.longest_request()
+        self.last_progress = time.monotonic()
 
     def emit(self, event: ScanEvent | BaseException) -> None:
         while not self.stop.is_set():
@@ -122,10 +130,12 @@ class _Scanner:
     def _scan_bucket(self, bucket: Bucket) -> BucketScan:
         tally = _Tally(bucket.name)
         error: str | None = None
+        error_code: str | None = None
         max_page = SIZED_PAGE if self.sizes else None
         try:
             for prefix in self.selection.listing_prefixes():
                 for upload in self.s3.iter_uploads(bucket.name, prefix, max_page=max_page):
+                    self.last_progress = time.monotonic()
                     if self.stop.is_set():
                         raise _Stopped
                     # The server's prefix is checked again here: MinIO treats it as an exact key.
@@ -138,11 +148,22 @@ class _Scanner:
                     else:
                         self._record(tally, upload)
         except S3Error as exc:
-            error = str(exc)
+            error, error_code = str(exc), exc.code
+        deadline = time.monotonic() + self.stall_timeout
         with tally.cond:
             while tally.pending and not self.stop.is_set():
+                before = tally.pending
                 tally.cond.wait(_POLL)
-        summary = BucketScan(bucket.name, tally.uploads, tally.size, tally.size_errors, error)
+                if tally.pending < before:
+                    deadline = time.monotonic() + self.stall_timeout
+                elif time.monotonic() > deadline:
+                    raise Stalled(
+                        f"sizing of bucket {bucket.name!r} made no progress for "
+                        f"{self.stall_timeout:.0f} s ({tally.pending} uploads unanswered)"
+                    )
+        # Unknown is not zero: no size measured (--no-sizes, or every sizing failed).
+        size = tally.size if tally.sized or not tally.uploads else None
+        summary = BucketScan(bucket.name, tally.uploads, size, tally.size_errors, error, error_code)
         if self.check_lifecycle and tally.uploads and error is None:
             status = lifecycle_status(self.s3, bucket.name)
             enabled = tuple((r.prefix, r.days) for r in status.abort_rules if r.enabled)
@@ -182,7 +203,13 @@ class _Scanner:
                 result = replace(upload, size_error=str(result))
             elif isinstance(result, Exception):
                 raise result  # credentials, or a bug: end the whole run loudly
-            if not self.age.idle_for or self.age.young_reason(result, self.now) is None:
+            # An upload that could not be sized is always listed, as a size error: its idle
+            # time is unknown, so a filter on it can neither keep nor drop it silently.
+            if (
+                result.size_error is not None
+                or not self.age.idle_for
+                or self.age.young_reason(result, self.now) is None
+            ):
                 self._record(tally, result)
         except _Stopped:
             pass
@@ -203,13 +230,14 @@ class _Scanner:
             tally.uploads += 1
             if upload.size is not None:
                 tally.size += upload.size
+                tally.sized += 1
             elif self.sizes:
                 tally.size_errors += 1
         self.emit(upload)
 
 
 def iter_scan(
-    s3: S3,
+    s3: S3Reader,
     selection: Selection = Selection(),
     *,
     now: datetime,
@@ -255,7 +283,16 @@ def iter_scan(
             listers.submit(scanner.scan_bucket, bucket)
         remaining = len(targets)
         while remaining:
-            event = scanner.events.get()
+            try:
+                event = scanner.events.get(timeout=1.0)
+            except queue.Empty:
+                if time.monotonic() - scanner.last_progress > scanner.stall_timeout:
+                    raise Stalled(
+                        f"the scan made no progress for {scanner.stall_timeout:.0f} s "
+                        f"({remaining} buckets unfinished)"
+                    ) from None
+                continue
+            scanner.last_progress = time.monotonic()
             if isinstance(event, BaseException):
                 raise event
             if isinstance(event, BucketScan):
@@ -294,7 +331,7 @@ def _upload_order(upload: Upload) -> tuple[str, datetime, str]:
 
 
 def scan(
-    s3: S3,
+    s3: S3Reader,
     selection: Selection = Selection(),
     *,
     now: datetime,

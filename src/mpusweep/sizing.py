@@ -6,13 +6,14 @@ sizing is one request per upload. A ``SizingPool`` forks worker processes that e
 uploads with their own threads and their own client; listing, filtering, reporting and every
 abort stay in the parent.
 
-The workers only read: their ``S3`` is read-only, so a dry run stays free of write requests
-whatever they do. They ignore Ctrl-C (the parent decides what an interrupt means) and exit when
-the parent closes their task pipe or dies; ``close()`` waits for them briefly, then terminates
-them (ListParts is safe to cut off).
+The workers only read: they hold an ``S3Reader``, which has no method that writes, so a dry
+run stays free of write requests whatever they do. They ignore Ctrl-C (the parent decides what
+an interrupt means) and exit when the parent closes their task pipe or dies; ``close()`` waits
+for them briefly, then terminates them (ListParts is safe to cut off).
 
 Workers are forked, so a pool must be started before the process starts any thread:
-``sizing_pool()`` checks and falls back to in-process threads (``None``) when it cannot.
+``SizingPool`` refuses otherwise, and ``sizing_pool()`` falls back to in-process threads
+(``None``), with a warning, when it cannot fork.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .errors import MpuSweepError, S3Error
+from .errors import MpuSweepError, S3Error, SizingError
 from .models import Upload
-from .s3 import S3
+from .s3 import S3Reader
 
 if TYPE_CHECKING:  # multiprocessing itself is imported only when a pool starts (start-up time)
     from multiprocessing.connection import Connection as Pipe
@@ -45,7 +46,7 @@ Sized = Upload | Exception
 JOIN_TIMEOUT = 5.0
 
 
-def size_or_error(s3: S3, upload: Upload) -> Sized:
+def size_or_error(s3: S3Reader, upload: Upload) -> Sized:
     """The sized upload, or the exception sizing it raised (the caller decides what it means)."""
     try:
         return s3.size_upload(upload)
@@ -87,10 +88,10 @@ class _Failure:
             return kind(self.message, code=self.code, status=self.status)
         if isinstance(kind, type) and issubclass(kind, MpuSweepError):
             return kind(self.message)
-        return MpuSweepError(f"a sizing worker failed: {self.message}")
+        return SizingError(f"a sizing worker failed: {self.message}", code="WorkerError")
 
 
-def _serve(s3: S3, threads: int, tasks: Pipe, results: Pipe, inherited: list[Pipe]) -> None:
+def _serve(s3: S3Reader, threads: int, tasks: Pipe, results: Pipe, inherited: list[Pipe]) -> None:
     """A worker process: size each (task id, upload) received, answer (task id, upload or
     None, failure or None), until the task pipe ends."""
     # The parent decides what Ctrl-C means; SIGTERM (from close()) ends a worker at once,
@@ -99,7 +100,7 @@ def _serve(s3: S3, threads: int, tasks: Pipe, results: Pipe, inherited: list[Pip
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for pipe in inherited:  # the parent's ends: held here, they would hide the parent's exit
         pipe.close()
-    sizer = s3.twin(concurrency=threads)
+    sizer = s3.reader(concurrency=threads)
     send_lock = threading.Lock()
 
     def size(task_id: int, upload: Upload) -> None:
@@ -145,14 +146,29 @@ class SizingPool:
     in memory.)
 
     Args:
-        s3: the service; each worker makes a read-only twin with its own client.
+        s3: the service; each worker makes a reader of its own, with its own client.
         processes: how many processes size, this one included (at least 2).
         concurrency: requests in flight in all of them together.
+        allow_other_threads: fork even though other threads run (tests with an in-process
+            proxy do; the caller takes the risk of a lock copied while held).
     """
 
-    def __init__(self, s3: S3, *, processes: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        s3: S3Reader,
+        *,
+        processes: int,
+        concurrency: int,
+        allow_other_threads: bool = False,
+    ) -> None:
         if processes < 2:
             raise ValueError("a sizing pool needs 2 processes or more (1: size in threads)")
+        if threading.active_count() > 1 and not allow_other_threads:
+            # A fork copies every lock as it is; one held by another thread stays held forever
+            # in the child.
+            raise RuntimeError(
+                "cannot fork sizing workers while other threads run: start the pool first"
+            )
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
@@ -219,7 +235,7 @@ class SizingPool:
                 return
             except OSError:
                 del worker.pending[task_id]
-        done(MpuSweepError("a sizing worker process is gone; rerun the command"))
+        done(SizingError("a sizing worker process is gone", code="WorkerExited"))
 
     def _size_here(self, upload: Upload, done: Callable[[Sized], None]) -> None:
         result = size_or_error(self._s3, upload)
@@ -243,9 +259,10 @@ class SizingPool:
             worker.pending.clear()
         if lost:
             worker.process.join(1)
-            why = MpuSweepError(
+            why = SizingError(
                 f"a sizing worker process exited unexpectedly (exit code "
-                f"{worker.process.exitcode}); rerun the command"
+                f"{worker.process.exitcode})",
+                code="WorkerExited",
             )
             for done in lost:
                 done(why)
@@ -283,7 +300,7 @@ class SizingPool:
 
 
 @contextlib.contextmanager
-def sizing_pool(s3: S3, *, processes: int, concurrency: int) -> Iterator[SizingPool | None]:
+def sizing_pool(s3: S3Reader, *, processes: int, concurrency: int) -> Iterator[SizingPool | None]:
     """A ``SizingPool`` if worker processes can and should be used here, else ``None`` (size
     in threads): one process asked for, no ``fork`` on this platform, or threads already running
     (forking then could copy a lock some other thread holds)."""
@@ -291,7 +308,10 @@ def sizing_pool(s3: S3, *, processes: int, concurrency: int) -> Iterator[SizingP
 
     if not usable:
         if processes > 1:
-            log.debug("sizing in threads: worker processes cannot be forked here")
+            log.warning(
+                "sizing in threads of this process: worker processes cannot be forked here (%s)",
+                "not Linux" if not sys.platform.startswith("linux") else "threads are running",
+            )
         yield None
         return
     with SizingPool(s3, processes=processes, concurrency=concurrency) as pool:

@@ -7,12 +7,14 @@ import os
 import stat
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mpusweep.audit import AuditLog
 from mpusweep.execute import clean
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.models import Outcome
-from tests.integration.helpers import cli_now, connect, now_after
 from tests.servers.proxy import recording_proxy
+from tests.support import cli_now, connect, connect_writer, now_after
 
 
 def audit_lines(path) -> list[dict]:
@@ -76,13 +78,14 @@ def test_dry_run_sends_no_write_request(buckets, backend, cli):
     ids = buckets.make_many(bucket, ["a", "b", "c"], [3])
     with recording_proxy(backend.endpoint_url) as proxy:
         env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url}
-        res = cli(["clean", bucket, "--dry-run", "--older-than", "0"], env=env)
-        assert res.code == 0, res.stderr
+        table = cli(["clean", bucket, "--dry-run", "--older-than", "0"], env=env)
+        assert table.code == 0, table.stderr
         assert proxy.seen, "the proxy saw no request at all"
         assert proxy.writes() == []
-        res = cli(["clean", bucket, "--dry-run", "--older-than", "0", "--format", "json"], env=env)
+        doc = cli(["clean", bucket, "--dry-run", "--older-than", "0", "--format", "json"], env=env)
         assert proxy.writes() == []
-    assert "would abort 3 uploads" in res.stdout or res.json()["summary"]["declined"] == 3
+    assert "would abort 3 uploads" in table.stdout
+    assert doc.json()["summary"]["declined"] == 3
     assert sorted(u for _, u in buckets.listing(bucket)) == sorted(ids)
 
 
@@ -99,7 +102,7 @@ def test_young_uploads_are_shown_but_kept(buckets, backend, cli, tmp_path):
     res = clean_at(now_after(s3, bucket, timedelta(minutes=10)))
     assert res.code == 0, res.stderr
     assert "keep: initiated less than 1h ago" in res.stdout
-    assert "Keeping 1 uploads" in res.stdout
+    assert "Keeping 1 upload:" in res.stdout
     assert len(buckets.listing(bucket)) == 1
     res = clean_at(now_after(s3, bucket, timedelta(days=2)))
     assert res.code == 0, res.stderr
@@ -130,7 +133,7 @@ def test_upload_aborted_by_someone_else_counts_as_already_gone(buckets, backend,
     bucket = buckets.new()
     gone = buckets.make_upload(bucket, "gone", [5])
     buckets.make_upload(bucket, "stays-till-we-abort", [5])
-    s3 = connect(backend, read_only=False)
+    s3 = connect_writer(backend)
 
     def confirm(summary, plan):
         # Between listing and aborting, another client aborts one of the listed uploads.
@@ -155,7 +158,7 @@ def test_upload_aborted_by_someone_else_counts_as_already_gone(buckets, backend,
 def test_upload_started_after_listing_is_never_aborted(buckets, backend, tmp_path):
     bucket = buckets.new()
     buckets.make_upload(bucket, "same-key", [5])
-    s3 = connect(backend, read_only=False)
+    s3 = connect_writer(backend)
     late: list[str] = []
 
     def confirm(summary, plan):
@@ -185,6 +188,18 @@ def test_library_dry_run_refuses_writes_at_the_s3_layer(buckets, backend):
     assert len(result.buckets[0].plan.to_abort) == 1
     assert result.buckets[0].outcomes == ()
     assert len(buckets.listing(bucket)) == 1
+    # A reader has no method that writes (mypy proves it for the code; this shows it), and a
+    # clean that is not a dry run refuses one.
+    assert not hasattr(s3, "abort_upload")
+    assert not hasattr(s3, "put_lifecycle")
+    with pytest.raises(ValueError, match="needs an S3Writer"):
+        clean(
+            s3,
+            Selection(buckets=(bucket,)),
+            now=datetime.now(UTC),
+            audit=None,
+            confirm=lambda *_: True,
+        )
 
 
 def count_list_parts(proxy) -> int:

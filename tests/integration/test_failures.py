@@ -40,7 +40,7 @@ def test_deleted_bucket_is_reported_and_others_are_cleaned(buckets, backend, cli
 def test_unreadable_bucket_is_reported_and_others_are_cleaned(
     rgw_cluster, rgw_backend, cli, tmp_path
 ):
-    from tests.conftest import Buckets
+    from tests.support import Buckets
 
     try:
         rgw_cluster.create_user("other", *OTHER_KEYS)

@@ -13,9 +13,10 @@ from mpusweep.audit import AuditLog
 from mpusweep.errors import UsageError
 from mpusweep.execute import clean
 from mpusweep.filters import Selection
-from mpusweep.s3 import S3, Connection
+from mpusweep.s3 import Connection, S3Reader, S3Writer
 from mpusweep.scan import scan
 from tests.servers.proxy import Reply, recording_proxy
+from tests.support import conn_for
 
 SLOWDOWN = Reply(
     503,
@@ -29,15 +30,9 @@ INTERNAL = Reply(
 )
 
 
-def via(proxy, backend, **kwargs) -> S3:
-    conn = Connection(
-        endpoint_url=proxy.url,
-        region="us-east-1",
-        access_key=backend.access_key,
-        secret_key=backend.secret_key,
-        **kwargs.pop("conn", {}),
-    )
-    return S3(conn, **kwargs)
+def via(proxy, backend, *, kind=S3Reader, **kwargs) -> S3Reader:
+    conn = conn_for(backend, endpoint_url=proxy.url, **kwargs.pop("conn", {}))
+    return kind(conn, **kwargs)
 
 
 class RandomFaults:
@@ -85,7 +80,7 @@ def test_ten_percent_faults_still_exact_scan_and_complete_clean(buckets, backend
         assert [b.error for b in result.buckets] == [None] * 3
         assert result.size == sum(expected.values())
 
-        writer = via(proxy, backend, read_only=False, page_size=7)
+        writer = via(proxy, backend, kind=S3Writer, page_size=7)
         with AuditLog(tmp_path / "a.jsonl", endpoint=proxy.url) as audit:
             done = clean(
                 writer,
@@ -258,7 +253,7 @@ def test_bad_parts_fail_the_upload_not_the_total(moto_backend, cli, parts, messa
 
 def test_page_size_zero_is_refused():
     with pytest.raises(UsageError, match="at least 1"):
-        S3(
+        S3Reader(
             Connection(endpoint_url="http://127.0.0.1:9", access_key="a", secret_key="b"),
             page_size=0,
         )

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from mpusweep.audit import AuditLog
 from mpusweep.execute import clean
 from mpusweep.filters import AgeFilter, Selection
-from mpusweep.s3 import S3, Connection
-from tests.conftest import Buckets
+from mpusweep.s3 import S3Reader, S3Writer
 from tests.servers.proxy import recording_proxy
+from tests.support import Buckets, conn_for
 
 KEYS = ["a/1", "a/2", "ab", "b/1", "b/x y", "c+%", "a/1"]
 
@@ -60,13 +60,8 @@ def test_only_selected_listed_and_old_enough_uploads_are_aborted(moto_backend, t
         now = initiated + timedelta(minutes=scenario["age_minutes"])
         age = AgeFilter(timedelta(minutes=scenario["older_than_minutes"]))
         with recording_proxy(moto_backend.endpoint_url) as proxy:
-            s3 = S3(
-                Connection(
-                    endpoint_url=proxy.url, region="us-east-1", access_key="a", secret_key="b"
-                ),
-                read_only=scenario["dry_run"],
-                page_size=3,
-            )
+            kind = S3Reader if scenario["dry_run"] else S3Writer
+            s3 = kind(conn_for(moto_backend, endpoint_url=proxy.url), page_size=3)
             with AuditLog(tmp_path / "audit.jsonl", endpoint=proxy.url) as audit:
                 result = clean(
                     s3,

@@ -17,7 +17,7 @@ import pytest
 from mpusweep.execute import clean
 from mpusweep.filters import Selection
 from mpusweep.scan import scan
-from tests.integration.helpers import connect
+from tests.support import connect, connect_writer
 
 PRINTABLE_KEYS = [
     "unicodé/日本語/файл.bin",
@@ -73,7 +73,7 @@ def test_hostile_keys_aborted_exactly(buckets, backend, tmp_path):
     keys = keys_for(backend)
     for key in keys:
         buckets.make_upload(bucket, key, [2])
-    s3 = connect(backend, read_only=False, page_size=3)
+    s3 = connect_writer(backend, page_size=3)
     with AuditLog(tmp_path / "a.jsonl", endpoint=backend.endpoint_url) as audit:
         result = clean(
             s3,
@@ -90,7 +90,7 @@ def test_hostile_keys_aborted_exactly(buckets, backend, tmp_path):
 def test_moto_cannot_list_a_control_character_key(moto_backend):
     """moto writes the raw control byte into its XML and ignores EncodingType: the bucket is
     reported as failed with a clear reason, not silently skipped or looped on."""
-    from tests.conftest import Buckets
+    from tests.support import Buckets
 
     made = Buckets(moto_backend)
     try:

@@ -180,7 +180,7 @@ def test_scan_shows_the_abort_date_the_service_sends(buckets, backend, cli):
 @pytest.mark.slow
 def test_rgw_really_aborts_old_uploads_under_the_prefix(rgw_backend, cli):
     """With ``rgw lc debug interval = 10`` a lifecycle "day" lasts 10 s."""
-    from tests.conftest import Buckets
+    from tests.support import Buckets
 
     made = Buckets(rgw_backend)
     try:

@@ -13,8 +13,8 @@ import pytest
 from mpusweep.execute import clean
 from mpusweep.filters import Selection
 from mpusweep.scan import scan
-from tests.integration.helpers import connect
 from tests.servers.proxy import recording_proxy
+from tests.support import connect, connect_writer
 
 pytestmark = pytest.mark.slow
 # The module, not the function the package exports under the same name.
@@ -88,7 +88,7 @@ def test_clean_of_a_large_mixed_scenario_leaves_nothing(buckets, backend, tmp_pa
     for i, name in enumerate(names):
         keys = [f"k{j % (i + 2)}" for j in range(60)] + ["sp ace", "pl+us", "pct%20"]
         buckets.make_many(name, keys, [1, 2][: 1 + i % 2])
-    s3 = connect(backend, read_only=False, page_size=9)
+    s3 = connect_writer(backend, page_size=9)
     path = tmp_path / "audit.jsonl"
     with AuditLog(path, endpoint=backend.endpoint_url) as audit:
         result = clean(
@@ -121,6 +121,6 @@ def test_sized_scans_list_in_smaller_pages(buckets, backend, monkeypatch):
             proxy.clear()
             result = scan(s3, Selection(buckets=(bucket,)), now=datetime.now(UTC), sizes=sizes)
             assert sorted(u.upload_id for u in result.uploads) == sorted(ids)
-            assert result.size == (5 if sizes else 0)
+            assert result.size == (5 if sizes else None)  # unknown, not zero
             listings = [s.path for s in proxy.seen if "?uploads" in s.path or "&uploads" in s.path]
             assert listings and all(asked in path for path in listings), listings

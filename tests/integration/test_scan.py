@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.scan import scan as run_scan
-from tests.integration.helpers import KIB, cli_now, connect, now_after
+from tests.support import KIB, cli_now, connect, now_after
 
 # The seed's example, sizes in KiB-sized parts so they sum to exact, known totals.
 SEED = {

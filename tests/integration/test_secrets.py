@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
+
+import pytest
+from rich.console import Console
 
 import mpusweep.cli.scan_cmd as scan_command
+from mpusweep.cli import Env, main
 
 
 def test_debug_log_redacts_credentials_and_signatures(buckets, backend, tmp_path):
@@ -39,7 +45,7 @@ def test_debug_log_redacts_credentials_and_signatures(buckets, backend, tmp_path
     assert done.returncode == 0, done.stderr[-3000:]
     everything = done.stdout + done.stderr + audit.read_text()
     assert "DEBUG" in done.stderr  # the debug log really ran
-    assert "ListMultipartUploads" in done.stderr or "list_multipart_uploads" in done.stderr
+    assert "ListMultipartUploads" in done.stderr  # botocore names the operation it sends
     assert backend.secret_key not in everything
     assert backend.access_key not in everything
     # No request signature survives: 64 hex digits after "Signature" in any form.
@@ -68,10 +74,13 @@ def test_two_processes_appending_to_one_audit_log(tmp_path):
     path = tmp_path / "audit.jsonl"
     script = (
         "import sys; from datetime import datetime, UTC; from pathlib import Path\n"
-        "from mpusweep.audit import AuditLog; from mpusweep.models import Upload\n"
+        "from mpusweep.audit import AuditLog\n"
+        "from mpusweep.models import AbortOutcome, Outcome, Upload\n"
         "u = Upload('b', 'k' * 5000, sys.argv[1], datetime.now(UTC))\n"
         "with AuditLog(Path(sys.argv[2]), endpoint=None) as log:\n"
-        "    for _ in range(300): log.intent(u)\n"
+        "    for _ in range(150):\n"
+        "        log.intent(u)\n"
+        "        log.outcome(AbortOutcome(u, Outcome.ABORTED, 1))\n"
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", script, name, str(path)]) for name in ("one", "two")
@@ -83,12 +92,30 @@ def test_two_processes_appending_to_one_audit_log(tmp_path):
     assert sorted({x["upload_id"] for x in lines}) == ["one", "two"]
 
 
-def test_plain_http_to_a_remote_host_warns_before_sending_anything(cli, monkeypatch):
-    sent = []
-    monkeypatch.setattr(scan_command, "resolve_buckets", lambda *a: sent.append(a) or [])
-    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_DEFAULT_REGION": "x"}
-    res = cli(["scan", "--endpoint-url", "http://s3.example.com"], env=env)
-    assert "plain http" in res.stderr
-    assert sent  # the warning came first; resolve_buckets (stubbed) would have sent requests
-    res = cli(["scan", "--endpoint-url", "https://s3.example.com"], env=env)
-    assert "plain http" not in res.stderr
+def test_plain_http_to_a_remote_host_warns_before_sending_anything(monkeypatch):
+    err = io.StringIO()
+    env = Env(
+        out=Console(file=io.StringIO()),
+        err=Console(file=err),
+        stdin=io.StringIO(),
+        now=datetime.now(UTC),
+        stdin_is_terminal=False,
+        stderr_is_terminal=False,
+    )
+    seen_before_sending: list[str] = []
+
+    def no_requests(*args):
+        seen_before_sending.append(err.getvalue())  # what was said before the first request
+        return []
+
+    monkeypatch.setattr(scan_command, "resolve_buckets", no_requests)
+    for var, value in {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "x")
+    for url in ("http://s3.example.com", "http://localhost.evil.example", "https://s3.example.com"):
+        err.truncate(0)
+        err.seek(0)
+        with pytest.raises(SystemExit):
+            main(["scan", "--endpoint-url", url], env=env)
+    warned = ["plain http" in text for text in seen_before_sending]
+    assert warned == [True, True, False]

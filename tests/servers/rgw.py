@@ -2,7 +2,7 @@
 
 One ceph-mon, one memstore (RAM) ceph-osd, no mgr, ``auth ... = none``, radosgw with the beast
 frontend. Everything lives in a temporary directory and every process is stopped by its PID.
-The settings that matter come from ../shared/FACTS.md: ``ms mon client mode = crc`` (the default
+The settings that matter (docs/compatibility.md): ``ms mon client mode = crc`` (the default
 ``secure`` cannot work with auth none), ``tcp_nodelay=1`` (else ~40 ms per response with a body),
 fast paxos timings (cold start 13 s -> 3 s), pool size one.
 

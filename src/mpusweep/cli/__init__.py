@@ -1,17 +1,4 @@
-"""The ``mpusweep`` command: options in, models to the core, reports out, errors to exit codes.
-
-Exit codes (also in ``mpusweep --help`` and the README):
-
-\b
-  0   success
-  1   internal error (a bug; rerun with --debug and report it)
-  2   usage error: bad option, duration, glob, or a confirmation that cannot be asked
-  3   partial: some bucket or upload failed, the others were done; re-run to finish
-  4   --fail-if-found and at least one upload matched
-  5   no usable credentials, or the service rejected them
-  6   the endpoint cannot be reached
-  130 interrupted (Ctrl-C);  143 terminated (SIGTERM)
-"""
+"""The ``mpusweep`` command: options in, models to the core, reports out, errors to exit codes."""
 
 from __future__ import annotations
 
@@ -22,13 +9,13 @@ from types import FrameType
 from typing import NoReturn
 
 import click
-from rich.console import Console
 
 from .. import __version__
 from ..errors import ExitCode, MpuSweepError
 from ..redact import install_debug_logging
-from .clean_cmd import clean_command, demo
+from .clean_cmd import clean_command
 from .common import Env
+from .demo_cmd import demo
 from .lifecycle_cmd import lifecycle
 from .scan_cmd import scan
 
@@ -39,10 +26,16 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, delivered like Ctrl-C so every cleanup path runs; exits 143."""
 
 
+def exit_codes_epilog() -> str:
+    """The exit-code table of ``--help``, made from ``ExitCode``."""
+    rows = "\n".join(f"  {code:<4}{text.replace('`', '')}" for code, text in ExitCode.table())
+    return f"Exit codes:\n\n\b\n{rows}"
+
+
 # -- commands --------------------------------------------------------------------------------
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    epilog=exit_codes_epilog(),
 )
 @click.version_option(__version__, prog_name="mpusweep")
 def cli() -> None:
@@ -65,19 +58,24 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Console entry point: run the CLI and exit with a documented code."""
+def main(argv: list[str] | None = None, env: Env | None = None) -> NoReturn:
+    """Console entry point: run the CLI and exit with a documented code.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        env: the streams, clock and terminal checks (default: this process's own).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    env = env or Env.default()
     debug = "--debug" in args
     if debug:
         install_debug_logging()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    err = Console(stderr=True, highlight=False)
     try:
-        code = cli.main(args=args, prog_name="mpusweep", standalone_mode=False)
-    except click.exceptions.Abort as exc:
-        terminated = isinstance(exc.__cause__, Terminated)
-        err.print("interrupted" if not terminated else "terminated", markup=False)
+        code = cli.main(args=args, prog_name="mpusweep", standalone_mode=False, obj=env)
+    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+        env.err.print("terminated" if terminated else "interrupted", markup=False)
         code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
@@ -90,12 +88,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except MpuSweepError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"mpusweep: error: {exc}", markup=False, style="red", soft_wrap=True)
+        env.err.print(f"mpusweep: error: {exc}", markup=False, style="red", soft_wrap=True)
         code = exc.exit_code
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        err.print(
+        env.err.print(
             f"mpusweep: internal error: {type(exc).__name__}: {exc} "
             "(rerun with --debug for the traceback)",
             markup=False,

@@ -1,4 +1,4 @@
-"""``mpusweep clean`` and ``mpusweep demo``: the seed's interactive flow."""
+"""``mpusweep clean``: the seed's interactive flow, with an audit log."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ from typing import Any
 import click
 
 from ..audit import AuditLog, default_audit_path
-from ..errors import ExitCode
+from ..errors import ExitCode, UsageError
 from ..execute import BucketClean, CleanResult, clean
 from ..filters import AgeFilter
 from ..models import AbortPlan, BucketScan, Verify
-from ..report import table
+from ..report import plan_record, plural, table
 from ..report.machine import write_json
-from ..s3 import S3
+from ..runreport import RunReport
+from ..s3 import S3Reader
 from .common import (
     Env,
     ScanProgress,
-    connect,
+    ask,
+    command_env,
+    connect_reader,
+    connect_writer,
     connection_options,
     duration_callback,
     make_selection,
@@ -70,7 +74,7 @@ def clean_command(**opts: Any) -> ExitCode:
 
     Only the uploads listed and confirmed are aborted, by their exact (key, upload id).
     Uploads younger than --older-than are shown and kept. Each abort is verified with
-    ListParts and written to an audit log.
+    ListParts and written to an audit log. End of input answers no.
 
     \b
     Examples:
@@ -78,11 +82,11 @@ def clean_command(**opts: Any) -> ExitCode:
       mpusweep clean 'logs-*' --older-than 7d --yes
       mpusweep clean my-bucket --dry-run --format json
     """
-    env = Env.default(opts["now"])
+    env = command_env(opts)
     return run_clean(env, opts)
 
 
-def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
+def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> ExitCode:
     """The clean flow behind ``clean`` and ``demo``."""
     if opts["idle_for"] and opts["no_sizes"]:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
@@ -90,17 +94,18 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
         raise click.UsageError("--format json cannot ask questions: add --yes or --dry-run")
     selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
     dry_run = opts["dry_run"]
-    s3 = s3 or connect(env, opts, read_only=dry_run)
+    if s3 is None:
+        s3 = connect_reader(env, opts) if dry_run else connect_writer(env, opts)
     age = AgeFilter(opts["older_than"], opts["idle_for"])
     human = opts["fmt"] == "table"
-    audit = (
-        None
-        if dry_run
-        else AuditLog(
-            opts["audit_log"] or default_audit_path(), endpoint=s3.client.meta.endpoint_url
-        )
-    )
+    audit = None
+    if not dry_run:
+        try:
+            audit = AuditLog(opts["audit_log"] or default_audit_path(), endpoint=s3.endpoint_url)
+        except UsageError as exc:
+            raise click.UsageError(f"{exc} with --audit-log") from None
     result = CleanResult()
+    report = RunReport()
 
     # With --yes the aborts of one bucket run while the next is scanned: each bucket is then
     # printed whole when it is done, so its outcome follows its own table.
@@ -109,27 +114,14 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
             table.print_bucket(env.out, summary, [], env.now, plan)
             if plan.kept:
                 reasons = sorted({i.reason for i in plan.kept})
-                env.out.print(f"Keeping {len(plan.kept)} uploads: {'; '.join(reasons)}.")
+                env.out.print(f"Keeping {plural(len(plan.kept), 'upload')}: {'; '.join(reasons)}.")
 
     def planned(summary: BucketScan, plan: AbortPlan) -> None:
         if not opts["yes"]:
             show_plan(summary, plan)
 
     def confirm(summary: BucketScan, plan: AbortPlan) -> bool:
-        if opts["yes"]:
-            return True
-        env.out.file.flush()
-        try:
-            answer = click.prompt(
-                "Delete MPU data? (y/n)",
-                default="",
-                show_default=False,
-                err=True,
-                prompt_suffix=" ",
-            )
-        except click.Abort:
-            raise KeyboardInterrupt from None
-        return str(answer).strip().lower() in ("y", "yes")
+        return bool(opts["yes"]) or ask(env, "Delete MPU data? (y/n)")
 
     def done(bucket: BucketClean) -> None:
         if not human:
@@ -139,7 +131,6 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
         if bucket.confirmed:
             if opts["yes"]:
                 env.out.print("Delete MPU data? (y/n) y (--yes)")
-
             env.out.print(table.outcome_line(bucket.outcomes))
             for o in bucket.outcomes:
                 if o.error:
@@ -150,7 +141,7 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                     )
         elif dry_run and bucket.plan.to_abort:
             env.out.print(
-                f"Dry run: would abort {len(bucket.plan.to_abort)} uploads. "
+                f"Dry run: would abort {plural(len(bucket.plan.to_abort), 'upload')}. "
                 "No changes made to bucket."
             )
         else:
@@ -180,24 +171,30 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3 | None = None) -> ExitCode:
                 progress=progress,
                 sizer=pool,
             )
-    except KeyboardInterrupt:
-        result.interrupted = True
-        _finish_clean(env, result, human=human, dry_run=dry_run, audit=audit)
+    except BaseException as exc:
+        # Whatever ended the run (Ctrl-C, rejected credentials, a bug), what was done is
+        # reported: every bucket finished, the summary, every intent's outcome in the log.
+        report.fatal = exc
+        _finish_clean(env, result, report, human=human, dry_run=dry_run, audit=audit)
         raise
-    return _finish_clean(env, result, human=human, dry_run=dry_run, audit=audit)
+    return _finish_clean(env, result, report, human=human, dry_run=dry_run, audit=audit)
 
 
 def _finish_clean(
-    env: Env, result: CleanResult, *, human: bool, dry_run: bool, audit: AuditLog | None
+    env: Env,
+    result: CleanResult,
+    report: RunReport,
+    *,
+    human: bool,
+    dry_run: bool,
+    audit: AuditLog | None,
 ) -> ExitCode:
     summary = result.summary
     if audit is not None:
-        audit.close()
+        audit.close()  # any intent still open is recorded as "unknown"
     if human:
         table.print_clean_summary(env.out, summary, dry_run=dry_run)
     else:
-        from ..report import plan_record
-
         buckets = []
         for b in result.buckets:
             by_upload = {(o.upload.key, o.upload.upload_id): o for o in b.outcomes}
@@ -217,31 +214,21 @@ def _finish_clean(
                 "schema_version": 1,
                 "dry_run": dry_run,
                 "interrupted": result.interrupted,
+                "error": None if report.fatal is None else _fatal_text(report.fatal),
                 "buckets": buckets,
                 "summary": asdict(summary),
             },
             env.out.file,
         )
-    if audit is not None and not result.interrupted:
+    if audit is not None:
         env.err.print(f"Audit log: {audit.path}", markup=False)
     warn_failures(env, [b.scan for b in result.buckets])
-    if summary.failed or summary.failed_buckets:
-        return ExitCode.PARTIAL
-    return ExitCode.OK
+    report.add_buckets(b.scan for b in result.buckets)
+    report.add_outcomes(o for b in result.buckets for o in b.outcomes)
+    return report.exit_code
 
 
-@click.command()
-@click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
-@click.option("--dry-run", is_flag=True, help="Show what would be aborted; send no write.")
-def demo(yes: bool, dry_run: bool) -> ExitCode:
-    """Run the whole clean flow against an embedded S3 server on 127.0.0.1.
-
-    Starts moto's S3 server on a free loopback port, creates the seed's three buckets
-    (homemovies, operatingsystemimages, workbackup) with incomplete uploads (sizes scaled
-    down 1024 times), runs the interactive clean, and stops the server. Nothing leaves this
-    machine.
-    """
-    from ..demo import run_demo
-
-    env = Env.default(None)
-    return run_demo(env, yes=yes, dry_run=dry_run)
+def _fatal_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) or type(exc).__name__

@@ -1,4 +1,4 @@
-"""Shared by the commands: the outside world (Env), option groups, connecting, progress."""
+"""Shared by the commands: the outside world (Env), option groups, connecting, asking, progress."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 from rich.console import Console
@@ -16,8 +16,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ..errors import CredentialsError, UsageError
 from ..filters import Selection, parse_duration
 from ..models import BucketScan
-from ..s3 import S3, Connection, has_credentials, is_plain_http_to_remote, make_session
-from ..scan import DEFAULT_CONCURRENCY
+from ..report import plural
+from ..s3 import (
+    DEFAULT_CONCURRENCY,
+    RETRY_MODES,
+    Connection,
+    S3Reader,
+    S3Writer,
+    has_credentials,
+    is_plain_http_to_remote,
+    make_session,
+)
 from ..sizing import SizingPool, default_processes, sizing_pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,25 +36,56 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 @dataclass
 class Env:
-    """The outside world the commands use: streams, clock, terminal checks (tests swap these)."""
+    """The outside world the commands use: streams, clock, terminal checks. ``main()`` takes
+    one, so tests pass their own instead of patching globals."""
 
     out: Console
     err: Console
+    stdin: TextIO
     now: datetime
     stdin_is_terminal: bool
     stderr_is_terminal: bool
 
     @classmethod
-    def default(cls, now: datetime | None) -> Env:
+    def default(cls) -> Env:
+        """The process's own streams and clock."""
         return cls(
             out=Console(
                 soft_wrap=False, width=None if sys.stdout.isatty() else 200, highlight=False
             ),
             err=Console(stderr=True, highlight=False),
-            now=now or datetime.now(UTC),
+            stdin=sys.stdin,
+            now=datetime.now(UTC),
             stdin_is_terminal=sys.stdin.isatty(),
             stderr_is_terminal=sys.stderr.isatty(),
         )
+
+    def at(self, now: datetime | None) -> Env:
+        """This environment with the clock set (``--now``), or as it is."""
+        return self if now is None else replace(self, now=now)
+
+
+def command_env(opts: dict[str, Any]) -> Env:
+    """The Env ``main()`` put in Click's context, with ``--now`` applied."""
+    ctx = click.get_current_context()
+    env = ctx.find_object(Env) or Env.default()
+    return env.at(opts.get("now"))
+
+
+def ask(env: Env, question: str) -> bool:
+    """Ask a yes/no question on stderr and read the answer from standard input.
+
+    Only ``y`` or ``yes`` mean yes. End of input means no (``yes | mpusweep clean`` and
+    ``mpusweep clean </dev/null`` both work); Ctrl-C is not an answer and propagates.
+    """
+    env.out.file.flush()
+    env.err.print(f"{question} ", end="", markup=False, highlight=False)
+    env.err.file.flush()
+    line = env.stdin.readline()
+    if not line:
+        env.err.print("(end of input: no)", markup=False)
+        return False
+    return line.strip().lower() in ("y", "yes")
 
 
 # -- option groups ---------------------------------------------------------------------------
@@ -68,53 +108,66 @@ def time_callback(ctx: click.Context, param: click.Parameter, value: str | None)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def connection_options(func: F) -> F:
-    options = [
-        click.option("--profile", help="Profile from ~/.aws/config and ~/.aws/credentials."),
-        click.option(
-            "--endpoint-url",
-            metavar="URL",
-            help="S3-compatible endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
-            "or the profile's endpoint_url).",
-        ),
-        click.option("--region", help="Region to sign for (default: profile, else us-east-1)."),
-        click.option(
-            "--addressing-style",
-            type=click.Choice(["path", "virtual", "auto"]),
-            help="Bucket addressing (default: path with --endpoint-url, else auto).",
-        ),
-        click.option(
-            "--ca-bundle",
-            type=click.Path(exists=True, dir_okay=False),
-            help="PEM bundle to verify TLS with.",
-        ),
-        click.option(
-            "--no-verify-ssl", is_flag=True, help="Do not verify TLS certificates (unsafe)."
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 256),
-            default=DEFAULT_CONCURRENCY,
-            show_default=True,
-            help="Requests in flight at once.",
-        ),
-        click.option(
-            "--debug",
-            is_flag=True,
-            help="Log every request (secrets redacted) and show tracebacks.",
-        ),
-        click.option("--page-size", type=click.IntRange(1, 1000), default=1000, hidden=True),
-        click.option(
-            "--now",
-            "now",
-            callback=time_callback,
-            hidden=True,
-            help="Pretend it is this time (tests, replays).",
-        ),
-    ]
+def apply_options(func: F, options: list[Callable[[F], F]]) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def connection_options(func: F) -> F:
+    return apply_options(
+        func,
+        [
+            click.option("--profile", help="Profile from ~/.aws/config and ~/.aws/credentials."),
+            click.option(
+                "--endpoint-url",
+                metavar="URL",
+                help="S3-compatible endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
+                "or the profile's endpoint_url).",
+            ),
+            click.option("--region", help="Region to sign for (default: profile, else us-east-1)."),
+            click.option(
+                "--addressing-style",
+                type=click.Choice(["path", "virtual", "auto"]),
+                help="Bucket addressing (default: path with --endpoint-url, else auto).",
+            ),
+            click.option(
+                "--ca-bundle",
+                type=click.Path(exists=True, dir_okay=False),
+                help="PEM bundle to verify TLS with.",
+            ),
+            click.option(
+                "--no-verify-ssl", is_flag=True, help="Do not verify TLS certificates (unsafe)."
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 256),
+                default=DEFAULT_CONCURRENCY,
+                show_default=True,
+                help="Requests in flight at once.",
+            ),
+            click.option(
+                "--debug",
+                is_flag=True,
+                help="Log every request (secrets redacted) and show tracebacks.",
+            ),
+            click.option("--page-size", type=click.IntRange(1, 1000), default=1000, hidden=True),
+            click.option(
+                "--retry-mode",
+                type=click.Choice(RETRY_MODES),
+                default="aimd",
+                hidden=True,
+                help="How throttling is handled (benchmarks compare botocore's modes).",
+            ),
+            click.option(
+                "--now",
+                "now",
+                callback=time_callback,
+                hidden=True,
+                help="Pretend it is this time (tests, replays).",
+            ),
+        ],
+    )
 
 
 def processes_option(func: F) -> F:
@@ -129,7 +182,7 @@ def processes_option(func: F) -> F:
     )(func)
 
 
-def sizing_workers(s3: S3, opts: dict[str, Any]) -> AbstractContextManager[SizingPool | None]:
+def sizing_workers(s3: S3Reader, opts: dict[str, Any]) -> AbstractContextManager[SizingPool | None]:
     """The ``--processes`` pool (none without sizes). Open it before anything starts a thread
     (the progress display does): its workers are forked."""
     processes = 1 if opts["no_sizes"] else opts.get("processes", 1)
@@ -137,36 +190,36 @@ def sizing_workers(s3: S3, opts: dict[str, Any]) -> AbstractContextManager[Sizin
 
 
 def selection_options(func: F) -> F:
-    options = [
-        click.argument("buckets", nargs=-1, metavar="[BUCKET]..."),
-        click.option(
-            "--exclude-bucket",
-            multiple=True,
-            metavar="GLOB",
-            help="Leave out buckets matching this glob (repeatable).",
-        ),
-        click.option(
-            "--prefix",
-            "prefixes",
-            multiple=True,
-            metavar="PREFIX",
-            help="Only keys under this prefix (repeatable).",
-        ),
-        click.option(
-            "--idle-for",
-            callback=duration_callback,
-            metavar="DURATION",
-            help="Only uploads whose newest part is older than this (e.g. 12h).",
-        ),
-        click.option(
-            "--no-sizes",
-            is_flag=True,
-            help="Skip ListParts: faster, but no sizes, parts or idle times.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply_options(
+        func,
+        [
+            click.argument("buckets", nargs=-1, metavar="[BUCKET]..."),
+            click.option(
+                "--exclude-bucket",
+                multiple=True,
+                metavar="GLOB",
+                help="Leave out buckets matching this glob (repeatable).",
+            ),
+            click.option(
+                "--prefix",
+                "prefixes",
+                multiple=True,
+                metavar="PREFIX",
+                help="Only keys under this prefix (repeatable).",
+            ),
+            click.option(
+                "--idle-for",
+                callback=duration_callback,
+                metavar="DURATION",
+                help="Only uploads whose newest part is older than this (e.g. 12h).",
+            ),
+            click.option(
+                "--no-sizes",
+                is_flag=True,
+                help="Skip ListParts: faster, but no sizes, parts or idle times.",
+            ),
+        ],
+    )
 
 
 def make_selection(
@@ -178,7 +231,9 @@ def make_selection(
         raise click.UsageError(str(exc)) from None
 
 
-def connect(env: Env, opts: dict[str, Any], *, read_only: bool) -> S3:
+def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
+    """The connection the options describe, and a session with credentials (asked for in a
+    terminal when the usual chain finds none)."""
     conn = Connection(
         profile=opts["profile"],
         endpoint_url=opts["endpoint_url"],
@@ -186,6 +241,7 @@ def connect(env: Env, opts: dict[str, Any], *, read_only: bool) -> S3:
         addressing_style=opts["addressing_style"],
         ca_bundle=opts["ca_bundle"],
         verify_ssl=not opts["no_verify_ssl"],
+        retry_mode=opts.get("retry_mode", "aimd"),
     )
     if opts["no_verify_ssl"]:
         env.err.print(
@@ -202,20 +258,35 @@ def connect(env: Env, opts: dict[str, Any], *, read_only: bool) -> S3:
         secret_key = click.prompt("Secret Key", hide_input=True, err=True).strip()
         conn = replace(conn, access_key=access_key, secret_key=secret_key)
         session = make_session(conn)
-    s3 = S3(
-        conn,
-        concurrency=opts["concurrency"],
-        read_only=read_only,
-        page_size=opts["page_size"],
-        session=session,
-    )
-    endpoint = s3.client.meta.endpoint_url
-    if is_plain_http_to_remote(endpoint):
+    return conn, session
+
+
+def _warn_plain_http(env: Env, s3: S3Reader) -> None:
+    if is_plain_http_to_remote(s3.endpoint_url):
         env.err.print(
-            f"warning: {endpoint} is plain http: requests and signatures are not "
+            f"warning: {s3.endpoint_url} is plain http: requests and signatures are not "
             "encrypted; use https",
             style="yellow",
         )
+
+
+def connect_reader(env: Env, opts: dict[str, Any]) -> S3Reader:
+    """A read-only connection (scan, dry runs): it has no method that writes."""
+    conn, session = _connection(env, opts)
+    s3 = S3Reader(
+        conn, concurrency=opts["concurrency"], page_size=opts["page_size"], session=session
+    )
+    _warn_plain_http(env, s3)
+    return s3
+
+
+def connect_writer(env: Env, opts: dict[str, Any]) -> S3Writer:
+    """A connection that may abort uploads and change lifecycle rules."""
+    conn, session = _connection(env, opts)
+    s3 = S3Writer(
+        conn, concurrency=opts["concurrency"], page_size=opts["page_size"], session=session
+    )
+    _warn_plain_http(env, s3)
     return s3
 
 
@@ -240,7 +311,8 @@ class ScanProgress:
         if self.bar is not None:
             self.bar.update(
                 self.task,
-                description=f"{self.what}: {buckets} buckets done, {uploads} uploads found",
+                description=f"{self.what}: {plural(buckets, 'bucket')} done, "
+                f"{plural(uploads, 'upload')} found",
             )
 
     def __enter__(self) -> ScanProgress:
@@ -259,7 +331,8 @@ def warn_failures(env: Env, summaries: list[BucketScan]) -> None:
             env.err.print(f"error: bucket {s.bucket!r}: {s.error}", style="red", markup=False)
         elif s.size_errors:
             env.err.print(
-                f"warning: bucket {s.bucket!r}: {s.size_errors} uploads could not be sized",
+                f"warning: bucket {s.bucket!r}: {plural(s.size_errors, 'upload')} could not "
+                "be sized",
                 style="yellow",
                 markup=False,
             )

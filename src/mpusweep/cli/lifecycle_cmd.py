@@ -9,17 +9,21 @@ from typing import Any
 import click
 
 from ..errors import ExitCode
-from ..lifecycle import LifecycleChange, make_rule
+from ..lifecycle import LifecycleChange
 from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
 from ..report import table
 from ..report.machine import write_json
-from ..s3 import S3
+from ..runreport import RunReport
+from ..s3 import S3Reader
 from ..scan import resolve_buckets
 from .common import (
     Env,
     F,
     T,
-    connect,
+    ask,
+    command_env,
+    connect_reader,
+    connect_writer,
     connection_options,
     make_selection,
 )
@@ -52,9 +56,11 @@ def _bucket_options(func: F) -> F:
     return click.argument("buckets", nargs=-1, metavar="[BUCKET]...")(func)
 
 
-def _lifecycle_buckets(env: Env, opts: dict[str, Any], *, read_only: bool) -> tuple[S3, list[str]]:
+def _lifecycle_buckets(
+    env: Env, opts: dict[str, Any], *, write: bool
+) -> tuple[S3Reader, list[str]]:
     selection = make_selection(opts["buckets"], opts["exclude_bucket"], ())
-    s3 = connect(env, opts, read_only=read_only)
+    s3 = connect_writer(env, opts) if write else connect_reader(env, opts)
     return s3, [b.name for b in resolve_buckets(s3, selection)]
 
 
@@ -73,8 +79,8 @@ def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -
 @connection_options
 def lifecycle_status_command(**opts: Any) -> ExitCode:
     """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
-    env = Env.default(opts["now"])
-    s3, names = _lifecycle_buckets(env, opts, read_only=True)
+    env = command_env(opts)
+    s3, names = _lifecycle_buckets(env, opts, write=False)
     statuses = _map_buckets(names, lambda b: lifecycle_status(s3, b), opts["concurrency"])
     if opts["fmt"] == "json":
         write_json(
@@ -95,34 +101,32 @@ def lifecycle_status_command(**opts: Any) -> ExitCode:
         )
     else:
         table.print_lifecycle_status(env.out, statuses)
-    return ExitCode.PARTIAL if any(st.error for st in statuses) else ExitCode.OK
+    report = RunReport(other_failures=sum(1 for st in statuses if st.error))
+    return report.exit_code
 
 
 def _run_lifecycle(
     env: Env, opts: dict[str, Any], action: Callable[..., LifecycleChange]
 ) -> ExitCode:
-    s3, names = _lifecycle_buckets(env, opts, read_only=opts["dry_run"])
+    s3, names = _lifecycle_buckets(env, opts, write=not opts["dry_run"])
 
     def confirm(change: LifecycleChange) -> bool:
         table.print_lifecycle_change(env.out, change, planned=True)
-        if opts["yes"]:
-            return True
-        env.out.file.flush()
-        answer = click.prompt(
-            f"Change the lifecycle of {change.bucket}? (y/n)",
-            default="",
-            show_default=False,
-            err=True,
-            prompt_suffix=" ",
-        )
-        return str(answer).strip().lower() in ("y", "yes")
+        return bool(opts["yes"]) or ask(env, f"Change the lifecycle of {change.bucket}? (y/n)")
 
-    failed = False
+    report = RunReport()
     for name in names:  # one bucket at a time: each may ask a question
         change = action(s3, name, confirm=confirm, dry_run=opts["dry_run"])
         table.print_lifecycle_change(env.out, change, planned=False)
-        failed = failed or change.result == "failed"
-    return ExitCode.PARTIAL if failed else ExitCode.OK
+        report.other_failures += change.result == "failed"
+    return report.exit_code
+
+
+def _days_callback(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    # Refused before anything is sent: S3 rejects DaysAfterInitiation below 1.
+    if value < 1:
+        raise click.BadParameter(f"--days must be at least 1 (S3 rejects {value})")
+    return value
 
 
 @lifecycle.command(name="apply")
@@ -131,6 +135,7 @@ def _run_lifecycle(
     "--days",
     type=int,
     required=True,
+    callback=_days_callback,
     help="Abort uploads this many days after they were initiated (at least 1).",
 )
 @click.option("--prefix", default="", help="Only uploads under this key prefix.")
@@ -139,8 +144,7 @@ def _run_lifecycle(
 @connection_options
 def lifecycle_apply_command(**opts: Any) -> ExitCode:
     """Add or update mpusweep's AbortIncompleteMultipartUpload rule, keeping all others."""
-    make_rule(opts["days"], opts["prefix"])  # refuses days < 1 before anything is sent
-    env = Env.default(opts["now"])
+    env = command_env(opts)
     return _run_lifecycle(
         env, opts, lambda s3, b, **kw: apply_abort_rule(s3, b, opts["days"], opts["prefix"], **kw)
     )
@@ -154,7 +158,7 @@ def lifecycle_apply_command(**opts: Any) -> ExitCode:
 @connection_options
 def lifecycle_remove_command(**opts: Any) -> ExitCode:
     """Take mpusweep's rule out again (deleting the configuration if it was the only rule)."""
-    env = Env.default(opts["now"])
+    env = command_env(opts)
     return _run_lifecycle(
         env, opts, lambda s3, b, **kw: remove_abort_rule(s3, b, opts["prefix"], **kw)
     )

@@ -6,17 +6,19 @@ from typing import Any
 
 import click
 
-from ..errors import EndpointError, ExitCode
+from ..errors import ExitCode
 from ..filters import AgeFilter
 from ..models import BucketScan, Upload
 from ..report import table
 from ..report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
+from ..runreport import RunReport
 from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
 from .common import (
     FORMATS,
     Env,
     ScanProgress,
-    connect,
+    command_env,
+    connect_reader,
     connection_options,
     duration_callback,
     make_selection,
@@ -62,11 +64,11 @@ def scan(**opts: Any) -> ExitCode:
       mpusweep scan my-bucket --prefix videos/ --format json
       mpusweep --help   (exit codes)
     """
-    env = Env.default(opts["now"])
+    env = command_env(opts)
     if opts["idle_for"] and opts["no_sizes"]:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
     selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    s3 = connect(env, opts, read_only=True)
+    s3 = connect_reader(env, opts)
     age = AgeFilter(opts["older_than"], opts["idle_for"])
     targets = resolve_buckets(s3, selection)
     with sizing_workers(s3, opts) as pool, ScanProgress(env, "Scanning") as progress:
@@ -83,7 +85,12 @@ def scan(**opts: Any) -> ExitCode:
             sizer=pool,
         )
         summaries = _render_scan(env, opts["fmt"], events, [b.name for b in targets])
-    return _scan_exit(env, summaries, fail_if_found=opts["fail_if_found"])
+    warn_failures(env, summaries)
+    report = RunReport()
+    report.add_buckets(summaries)
+    if opts["fail_if_found"] and report.uploads:
+        report.crossed.append(f"--fail-if-found: {report.uploads} uploads found")
+    return report.exit_code
 
 
 def _render_scan(env: Env, fmt: str, events: Any, order: list[str]) -> list[BucketScan]:
@@ -113,14 +120,3 @@ def _render_scan(env: Env, fmt: str, events: Any, order: list[str]) -> list[Buck
     else:
         table.print_grand_total(env.out, summaries)
     return summaries
-
-
-def _scan_exit(env: Env, summaries: list[BucketScan], *, fail_if_found: bool) -> ExitCode:
-    warn_failures(env, summaries)
-    if summaries and all(s.error and "cannot reach" in s.error for s in summaries):
-        raise EndpointError(f"no bucket could be reached: {summaries[0].error}")
-    if any(s.error or s.size_errors for s in summaries):
-        return ExitCode.PARTIAL
-    if fail_if_found and any(s.uploads for s in summaries):
-        return ExitCode.FOUND
-    return ExitCode.OK

@@ -21,6 +21,15 @@ def gb(size: int | None) -> str:
     return "?" if size is None else f"{size / GIB:.2f}GB"
 
 
+def plural(count: int, noun: str) -> str:
+    """``count`` and the noun, plural when it should be.
+
+    >>> plural(1, "upload"), plural(0, "upload"), plural(2, "bucket")
+    ('1 upload', '0 uploads', '2 buckets')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def iso(value: datetime | None) -> str | None:
     """ISO-8601 UTC with milliseconds and ``Z``, as S3 writes ``Initiated``."""
     if value is None:
@@ -69,6 +78,7 @@ def bucket_record(summary: BucketScan) -> dict[str, Any]:
         "size": summary.size,
         "size_errors": summary.size_errors,
         "error": summary.error,
+        "error_code": summary.error_code,
         "abort_rules": None
         if summary.abort_rules is None
         else [{"prefix": prefix, "days": days} for prefix, days in summary.abort_rules],

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import IO, Any
 
-from ..models import BucketScan, Upload
+from ..models import BucketScan, Upload, total_size
 from . import bucket_record, iso, upload_record
 
 SCHEMA_VERSION = 1
@@ -29,12 +29,12 @@ CSV_FIELDS = (
 )
 
 
-def totals(buckets: Iterable[BucketScan]) -> dict[str, int]:
+def totals(buckets: Iterable[BucketScan]) -> dict[str, int | None]:
     items = list(buckets)
     return {
         "buckets": len(items),
         "uploads": sum(b.uploads for b in items),
-        "size": sum(b.size for b in items),
+        "size": total_size(items),
         "failed_buckets": sum(1 for b in items if b.error),
         "size_errors": sum(b.size_errors for b in items),
     }

@@ -12,8 +12,17 @@ from rich.text import Text
 
 from ..filters import format_duration
 from ..lifecycle import LifecycleChange, LifecycleStatus, rule_prefix
-from ..models import AbortOutcome, AbortPlan, Action, BucketScan, CleanSummary, Outcome, Upload
-from . import gb, iso, show_key
+from ..models import (
+    AbortOutcome,
+    AbortPlan,
+    Action,
+    BucketScan,
+    CleanSummary,
+    Outcome,
+    Upload,
+    total_size,
+)
+from . import gb, iso, plural, show_key
 
 
 def _uploads_table(
@@ -95,15 +104,30 @@ def print_bucket(
         console.print(f"Lifecycle aborts incomplete uploads {rules}")
     elif summary.lifecycle_error:
         console.print(Text(f"Lifecycle: {summary.lifecycle_error}", style="yellow"))
-    noun = "upload" if summary.uploads == 1 else "uploads"
-    console.print(f"Total: {gb(summary.size)} ({summary.uploads} {noun}, {summary.size} bytes)")
+    console.print(
+        f"Total: {gb(summary.size)} ({_totals(summary.uploads, summary.size, summary.size_errors)})"
+    )
+
+
+def _totals(uploads: int, size: int | None, unknown: int) -> str:
+    """``3 uploads, 1426063360 bytes``; unknown sizes are said, never counted as zero."""
+    if size is None:
+        return f"{plural(uploads, 'upload')}, size unknown"
+    text = f"{plural(uploads, 'upload')}, {size} bytes"
+    if unknown:
+        text += f"; {unknown} of unknown size"
+    return text
 
 
 def print_grand_total(console: Console, buckets: Sequence[BucketScan]) -> None:
     uploads = sum(b.uploads for b in buckets)
-    size = sum(b.size for b in buckets)
+    size = total_size(buckets)
+    unknown = sum(b.size_errors for b in buckets)
     failed = sum(1 for b in buckets if b.error)
-    line = f"\nGrand total: {gb(size)} ({uploads} uploads, {size} bytes) in {len(buckets)} buckets"
+    line = (
+        f"\nGrand total: {gb(size)} ({_totals(uploads, size, unknown)}) "
+        f"in {plural(len(buckets), 'bucket')}"
+    )
     if failed:
         line += f"; {failed} could not be listed"
     console.print(line)
@@ -130,9 +154,14 @@ def print_clean_summary(console: Console, summary: CleanSummary, *, dry_run: boo
             "No changes made."
         )
         return
+    if summary.bytes_freed is None:
+        freed = "size unknown"
+    else:
+        freed = f"{gb(summary.bytes_freed)} freed, {summary.bytes_freed} bytes"
+        if summary.aborted_size_unknown:
+            freed += f"; {summary.aborted_size_unknown} of unknown size"
     console.print(
-        f"\nSummary: aborted {summary.aborted} ({gb(summary.bytes_freed)} freed, "
-        f"{summary.bytes_freed} bytes), already gone {summary.already_gone}, "
+        f"\nSummary: aborted {summary.aborted} ({freed}), already gone {summary.already_gone}, "
         f"failed {summary.failed}, kept {summary.kept}, declined {summary.declined}"
         + (f", skipped {summary.skipped}" if summary.skipped else "")
         + (f", buckets not listed {summary.failed_buckets}" if summary.failed_buckets else "")

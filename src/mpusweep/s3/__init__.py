@@ -1,0 +1,34 @@
+"""The only package that imports botocore.
+
+``transport``: sessions, clients, hooks, throttling, error mapping. ``pagers``: pure paging.
+``reader``: ``S3Reader`` (listings, sizes, lifecycle reads). ``writer``: ``S3Writer`` (aborts,
+lifecycle writes). A dry run holds a reader, which has no method that writes.
+"""
+
+from __future__ import annotations
+
+from .reader import DEFAULT_CONCURRENCY, GONE_CODES, S3Reader
+from .transport import (
+    RETRY_MODES,
+    Connection,
+    RetryMode,
+    has_credentials,
+    is_loopback,
+    is_plain_http_to_remote,
+    make_session,
+)
+from .writer import S3Writer
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "GONE_CODES",
+    "RETRY_MODES",
+    "Connection",
+    "RetryMode",
+    "S3Reader",
+    "S3Writer",
+    "has_credentials",
+    "is_loopback",
+    "is_plain_http_to_remote",
+    "make_session",
+]

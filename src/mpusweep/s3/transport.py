@@ -1,0 +1,413 @@
+"""Sessions, clients, request hooks and error mapping: how one request reaches the service.
+
+Everything botocore-specific about sending a request lives here: the credential chain, the
+client configuration for S3-compatible services, a client per region, the hooks that repair or
+refuse listing answers, Content-MD5 on lifecycle writes, throttling, and the translation of
+botocore's exceptions into ``errors``. The quirks handled are listed in docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import logging
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import botocore.exceptions as bce
+import botocore.session
+from botocore.config import Config
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
+
+from .. import __version__
+from ..errors import CredentialsError, S3Error
+from ..redact import add_secret
+from .throttle import PATIENCE, RateLimiter, ThrottleHandler
+
+log = logging.getLogger(__name__)
+
+#: How throttled answers are handled: ``aimd`` (default) paces requests and retries throttled
+#: ones without giving up (``throttle.py``); ``standard`` and ``adaptive`` are botocore's modes.
+RetryMode = Literal["aimd", "standard", "adaptive"]
+RETRY_MODES: tuple[RetryMode, ...] = ("aimd", "standard", "adaptive")
+#: Error codes that mean the credentials themselves are wrong: no bucket can work after these.
+CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+        "InvalidSecurity",
+        "AuthorizationHeaderMalformed",
+    }
+)
+_CONNECTION_ERRORS = (
+    bce.EndpointConnectionError,
+    bce.ConnectTimeoutError,
+    bce.ReadTimeoutError,
+    bce.ConnectionClosedError,
+    bce.SSLError,
+    bce.ProxyConnectionError,
+)
+#: botocore's longest wait between two attempts (botocore/retries/standard.py).
+_MAX_BACKOFF = 20.0
+#: Answers that name the bucket's real region (AWS): try again with a client for that region.
+_WRONG_REGION_CODES = frozenset({"PermanentRedirect", "301", "AuthorizationHeaderMalformed"})
+# A character reference to a code point XML 1.0 forbids (controls but tab, LF, CR). RGW writes
+# keys holding them as such references, which no conforming parser accepts.
+_BAD_CHAR_REF = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);")
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach the service; ``None`` leaves a setting to botocore's own resolution
+    (environment, shared config, profile), exactly as the AWS CLI would."""
+
+    profile: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    addressing_style: str | None = None
+    ca_bundle: str | None = None
+    verify_ssl: bool = True
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    retry_mode: RetryMode = "aimd"
+
+    def __repr__(self) -> str:
+        # Never let a secret reach a log or a traceback through repr().
+        return (
+            f"Connection(profile={self.profile!r}, endpoint_url={self.endpoint_url!r}, "
+            f"region={self.region!r}, access_key={'***' if self.access_key else None})"
+        )
+
+
+class UnparsableResponse(Exception):
+    """A listing answer that is not well-formed XML (raised from botocore's before-parse hook).
+
+    ``bad_char_ref`` tells the two causes apart: a character reference XML forbids (RGW's
+    ``&#x01;`` for a control character in a key: the same answer every time) or anything else
+    (a body cut short in transit: worth asking again).
+    """
+
+    def __init__(self, message: str, *, bad_char_ref: bool) -> None:
+        super().__init__(message)
+        self.bad_char_ref = bad_char_ref
+
+
+def make_session(conn: Connection) -> botocore.session.Session:
+    """A botocore session with the usual credential chain, or the explicit keys given.
+
+    botocore alone, not boto3: boto3's session adds nothing we use and imports s3transfer,
+    a third of the start-up time of a short scan.
+    """
+    core = botocore.session.Session(profile=conn.profile)
+    # botocore parses every timestamp (each part's LastModified) with dateutil, which was the
+    # largest single cost of sizing; S3 sends ISO-8601, which the standard library reads.
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
+    if conn.access_key and conn.secret_key:
+        core.set_credentials(conn.access_key, conn.secret_key, conn.session_token)
+    try:
+        core.get_scoped_config()  # an unknown profile fails here, not at the first request
+    except bce.ProfileNotFound as exc:
+        raise CredentialsError(
+            f"profile {conn.profile!r} not found: check ~/.aws/config and AWS_PROFILE"
+        ) from exc
+    return core
+
+
+def has_credentials(session: botocore.session.Session) -> bool:
+    """Whether botocore's credential chain finds any credentials."""
+    try:
+        return session.get_credentials() is not None
+    except bce.BotoCoreError as exc:
+        raise CredentialsError(f"cannot load credentials: {exc}") from exc
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a host is this machine: exactly ``localhost``, or a loopback IP address.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "127.9.9.9")]
+    [True, True, True, True]
+    >>> [is_loopback(h) for h in ("localhost.evil.example", "127.0.0.1.nip.io", "", None)]
+    [False, False, False, False]
+    """
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_plain_http_to_remote(endpoint_url: str | None) -> bool:
+    """True when requests (and so signed credentials) would go unencrypted to another host."""
+    if not endpoint_url:
+        return False
+    parts = urlsplit(endpoint_url)
+    return parts.scheme == "http" and not is_loopback(parts.hostname)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An S3 timestamp as a tz-aware datetime: ISO-8601 fast, anything else via botocore.
+
+    >>> parse_timestamp("2026-11-24T20:35:23.897Z").isoformat()
+    '2026-11-24T20:35:23.897000+00:00'
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return botocore_parse_timestamp(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parses(body: bytes) -> bool:
+    """Whether a body is well-formed XML."""
+    try:
+        ET.fromstring(body)  # noqa: S314 - a well-formedness check of the server's own answer
+    except ET.ParseError:
+        return False
+    return True
+
+
+def repair_char_refs(body: bytes) -> bytes:
+    """Replace character references XML 1.0 forbids (``&#x01;``) by U+FFFD.
+
+    >>> repair_char_refs(b"<Key>a&#x01;b&#38;c</Key>")
+    b'<Key>a&#xFFFD;b&#38;c</Key>'
+    """
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        ref = match.group(1)
+        code = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+        return b"&#xFFFD;" if code < 0x20 and code not in (0x9, 0xA, 0xD) else match.group(0)
+
+    return _BAD_CHAR_REF.sub(fix, body)
+
+
+def _content_md5_instead_of_crc32(request: Any, **_: Any) -> None:
+    """Send Content-MD5 on PutBucketLifecycleConfiguration, which botocore no longer does.
+
+    Some S3-compatible services demand Content-MD5 there (``MissingContentMD5``) and others
+    reject botocore's CRC32 headers; every S3 implementation accepts Content-MD5, which is also
+    a valid checksum for AWS. So the CRC32 headers are replaced by it.
+    """
+    body = request.body or b""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, bytes):
+        return  # a stream: leave botocore's own checksum in place
+    for name in list(request.headers.keys()):
+        if name.lower().startswith(("x-amz-checksum-", "x-amz-sdk-checksum-")):
+            del request.headers[name]
+    request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - the protocol's checksum
+
+
+class Transport:
+    """Clients for one service (one per region on AWS) and the ``call`` that uses them.
+
+    Thread-safe: every worker thread shares one transport.
+
+    Args:
+        conn: where and how to connect.
+        concurrency: requests in flight at once (sizes the connection pools).
+        session: a botocore session to reuse (its credentials are already resolved).
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        concurrency: int,
+        session: botocore.session.Session | None = None,
+    ) -> None:
+        self.conn = conn
+        self.concurrency = concurrency
+        for secret in (conn.access_key, conn.secret_key, conn.session_token):
+            add_secret(secret)  # masked in --debug logs wherever it appears
+        self.session = session or make_session(conn)
+        addressing = conn.addressing_style or ("path" if conn.endpoint_url else "auto")
+        mode = "standard" if conn.retry_mode == "aimd" else conn.retry_mode
+        self._config = Config(
+            retries={"mode": mode, "max_attempts": conn.max_attempts},
+            # Listing workers plus sizing/abort workers, with room to spare: a pool smaller than
+            # the concurrency makes urllib3 drop connections ("Connection pool is full").
+            max_pool_connections=2 * concurrency + 4,
+            connect_timeout=conn.connect_timeout,
+            read_timeout=conn.read_timeout,
+            # botocore >= 1.36 adds CRC32 checksums that several S3-compatible services reject.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": addressing},  # type: ignore[arg-type]
+            user_agent_extra=f"mpusweep/{__version__}",
+        )
+        #: Paces every request of every client of this transport once the service throttles.
+        self.limiter = RateLimiter()
+        self._repairing = threading.local()
+        self._lock = threading.Lock()
+        self._regional: dict[str, Any] = {}
+        self._bucket_region: dict[str, str] = {}
+        self.client = self._make_client(conn.region)
+        self.region: str = self.client.meta.region_name
+
+    def longest_request(self) -> float:
+        """An upper bound in seconds on one ``call``, its retries and throttling included:
+        every wait on a request is bounded by it, so nothing can hang forever."""
+        per_attempt = self.conn.connect_timeout + self.conn.read_timeout + _MAX_BACKOFF
+        return PATIENCE + (self.conn.max_attempts + 1) * per_attempt
+
+    @property
+    def endpoint_url(self) -> str:
+        """The URL requests go to (the region's AWS endpoint when none was given)."""
+        return str(self.client.meta.endpoint_url)
+
+    def _make_client(self, region: str | None) -> Any:
+        region = region or self.session.get_config_variable("region") or "us-east-1"
+        verify: bool | str = self.conn.ca_bundle or self.conn.verify_ssl
+        client = self.session.create_client(
+            "s3",
+            region_name=region,
+            endpoint_url=self.conn.endpoint_url,
+            verify=verify,
+            config=self._config,
+        )
+        for op in ("ListMultipartUploads", "ListParts"):
+            client.meta.events.register_first(f"before-parse.s3.{op}", self._guard_listing)
+        client.meta.events.register(
+            "before-sign.s3.PutBucketLifecycleConfiguration", _content_md5_instead_of_crc32
+        )
+        if self.conn.retry_mode == "aimd":
+            ThrottleHandler(self.limiter).install(client)
+        return client
+
+    def remember_region(self, bucket: str, region: str) -> None:
+        """Record a bucket's region (ListBuckets' ``BucketRegion``) for later requests."""
+        with self._lock:
+            self._bucket_region[bucket] = region
+
+    def _client_for(self, bucket: str | None) -> Any:
+        """The client for a bucket's region (AWS only; custom endpoints have one region)."""
+        if bucket is None or self.conn.endpoint_url:
+            return self.client
+        with self._lock:
+            region = self._bucket_region.get(bucket)
+            if not region or region == self.region:
+                return self.client
+            if region not in self._regional:
+                self._regional[region] = self._make_client(region)
+            return self._regional[region]
+
+    @contextmanager
+    def repairing(self) -> Iterator[None]:
+        """Within this block (this thread only), a ListMultipartUploads answer whose only flaw
+        is a forbidden character reference is repaired instead of refused."""
+        self._repairing.on = True
+        try:
+            yield
+        finally:
+            self._repairing.on = False
+
+    def _guard_listing(self, response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
+        """Catch listing answers that cannot be right before botocore parses or retries them.
+
+        botocore turns an unparsable 200 body into a 500 and retries it; for a key holding a
+        control character that fails every time. We stop at once and let the caller choose:
+        ask again url-encoded (ListMultipartUploads), or repair the character references
+        (ListParts, whose ``<Key>`` we do not read). A 200 answer that is well-formed but not
+        the listing asked for (a gateway's HTML page) would parse as an empty listing: refused.
+        """
+        # AWS and RGW name the root ListPartsResult, moto ListPartsResponse.
+        root = f"<{operation_model.name}".encode()
+        body = response_dict.get("body") or b""
+        status = response_dict.get("status_code")
+        snippet = body[:200].decode("utf-8", "replace")
+        if status == 200:
+            if root not in body[:400]:
+                raise UnparsableResponse(
+                    f"not a {operation_model.name} answer: {snippet}", bad_char_ref=False
+                )
+            return
+        if status != 500 or root not in body[:400]:
+            return
+        fixed = repair_char_refs(body)
+        bad_char_ref = fixed != body
+        repairable = operation_model.name == "ListParts" or getattr(self._repairing, "on", False)
+        if bad_char_ref and repairable and parses(fixed):
+            response_dict["body"] = fixed
+            response_dict["status_code"] = 200
+            return
+        raise UnparsableResponse(f"not well-formed XML: {snippet}", bad_char_ref=bad_char_ref)
+
+    def call(self, op: str, bucket: str | None, **params: Any) -> dict[str, Any]:
+        """One API call (``op`` as the botocore client method name), errors translated.
+
+        Raises:
+            CredentialsError: the service rejected the credentials, or there are none.
+            S3Error: any other failure, with the S3 error code (``ConnectionError`` when the
+                endpoint could not be reached).
+            UnparsableResponse: a listing answer that is not well-formed XML.
+        """
+        where = f"bucket {bucket!r}" if bucket else "the service"
+        for attempt in (1, 2):
+            client = self._client_for(bucket)
+            try:
+                response: dict[str, Any] = getattr(client, op)(**params)
+                return response
+            except bce.ClientError as exc:
+                error = exc.response.get("Error", {})
+                meta = exc.response.get("ResponseMetadata", {})
+                code = str(error.get("Code") or meta.get("HTTPStatusCode") or "Unknown")
+                status = meta.get("HTTPStatusCode")
+                region = meta.get("HTTPHeaders", {}).get("x-amz-bucket-region")
+                # A bucket in another region (AWS): 301 PermanentRedirect, or 400
+                # AuthorizationHeaderMalformed naming the region. Checked before the
+                # credential codes: the credentials are fine, the region is not.
+                if (
+                    attempt == 1
+                    and bucket
+                    and region
+                    and not self.conn.endpoint_url
+                    and code in _WRONG_REGION_CODES
+                ):
+                    self.remember_region(bucket, region)
+                    continue
+                if code in CREDENTIAL_CODES:
+                    raise CredentialsError(
+                        f"the service rejected the credentials ({code}): check the access key "
+                        "and secret key, the profile, or the clock of this machine"
+                    ) from exc
+                message = error.get("Message") or ""
+                raise S3Error(
+                    f"{op} failed for {where}: {code}" + (f": {message}" if message else ""),
+                    code=code,
+                    status=status,
+                ) from exc
+            except bce.NoCredentialsError as exc:
+                raise CredentialsError(
+                    "no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                    "or AWS_PROFILE"
+                ) from exc
+            except (bce.CredentialRetrievalError, bce.RefreshWithMFAUnsupportedError) as exc:
+                raise CredentialsError(f"cannot get credentials: {exc}") from exc
+            except _CONNECTION_ERRORS as exc:
+                raise S3Error(
+                    f"{op} failed for {where}: cannot reach the endpoint: {exc}",
+                    code="ConnectionError",
+                ) from exc
+        raise AssertionError("unreachable")
