@@ -58,7 +58,12 @@ def main() -> None:
     args = parser.parse_args()
     proxy = LatencyProxy(parse_address(args.upstream), rtt=args.rtt_ms / 1000, port=args.port)
     run_main(
-        proxy, "latency proxy", ready=args.ready, stats=args.stats, take_stats=proxy.take_stats
+        proxy,
+        "latency proxy",
+        ready=args.ready,
+        stats=args.stats,
+        take_stats=proxy.take_stats,
+        announce=False,  # benchmarks.run waits for --ready and keeps its stdout for the table
     )
 
 

@@ -116,7 +116,8 @@ class Loop:
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` in the loop soon; safe from other threads and signal handlers."""
         self._soon.append(callback)
-        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+        # BlockingIOError: full, a wake-up is pending anyway. Closed (EBADF): the loop ended.
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"\0")
 
     # -- running -------------------------------------------------------------------------------
@@ -144,8 +145,7 @@ class Loop:
     def stop(self) -> None:
         """Stop the loop and close every socket; waits at most 10 s for the thread."""
         self._stopping = True
-        if self._wake_w.fileno() >= 0:  # not already ended by an error
-            self.call_soon(lambda: None)
+        self.call_soon(lambda: None)
         if self._thread is not None:
             self._thread.join(timeout=10)
             if self._thread.is_alive():
@@ -371,10 +371,12 @@ def run_main(
     ready: Path | None = None,
     stats: Path | None = None,
     take_stats: Callable[[], dict[str, Any]] | None = None,
+    announce: bool = True,
 ) -> None:
     """Serve ``loop`` in this process until SIGTERM.
 
-    Prints ``<what> ready on URL (pid N)`` to stdout and writes the port to ``ready``; on
+    Prints ``<what> ready on URL (pid N)`` to stdout (if ``announce``) and writes the port to
+    ``ready``; on
     SIGUSR1 writes ``take_stats()`` to ``stats`` (atomically, from the loop, not from inside
     the signal handler).
     """
@@ -388,5 +390,6 @@ def run_main(
         signal.signal(signal.SIGUSR1, dump)
     if ready is not None:
         ready.write_text(str(loop.port))
-    print(f"{what} ready on {loop.url} (pid {os.getpid()})", flush=True)
+    if announce:
+        print(f"{what} ready on {loop.url} (pid {os.getpid()})", flush=True)
     loop.serve()

@@ -542,3 +542,22 @@ def test_the_latency_proxy_counts_requests_on_the_shared_loop(upstream: Syntheti
                 break
             time.sleep(0.01)
     assert taken == [{"requests": 3, "by_method": {"GET": 2, "PUT": 1}}]
+
+
+def test_a_pipelining_client_is_counted_and_disconnected(upstream: SyntheticS3) -> None:
+    # Unsupported (no client in the benchmark pipelines): refused loudly, not mis-framed.
+    with throttled(upstream, rate=0.001, burst=10) as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+            received = b""
+            for _ in range(100):
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:  # closed with the second request unread: also fine
+                    break
+                if not chunk:
+                    break
+                received += chunk
+        assert received == b""
+        assert proxy.stats()["pipelined"] == 1
+        assert counts(s3_client(proxy.url), 1) == (1, [])
