@@ -353,10 +353,10 @@ class Relay(Loop):
         way.peer.queue.clear()
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically: a reader never sees half a file."""
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader never sees half of it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
+    tmp.write_text(text)
     tmp.replace(path)
 
 
@@ -385,11 +385,11 @@ def run_main(
         path, take = stats, take_stats
 
         def dump(_signum: int, _frame: FrameType | None) -> None:
-            loop.call_soon(lambda: write_json(path, take()))
+            loop.call_soon(lambda: write_atomically(path, json.dumps(take())))
 
         signal.signal(signal.SIGUSR1, dump)
     if ready is not None:
-        ready.write_text(str(loop.port))
+        write_atomically(ready, str(loop.port))
     if announce:
         print(f"{what} ready on {loop.url} (pid {os.getpid()})", flush=True)
     loop.serve()

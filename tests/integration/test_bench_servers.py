@@ -32,6 +32,7 @@ import boto3
 import pytest
 from benchmarks import netloop, synthetic_server, synthetic_state, throttle_proxy
 from benchmarks.latency_proxy import LatencyProxy
+from benchmarks.spawn import spawned
 from benchmarks.synthetic_server import SyntheticS3
 from benchmarks.synthetic_state import SyntheticState
 from benchmarks.throttle_proxy import ThrottleProxy
@@ -501,23 +502,18 @@ def test_the_proxy_forwards_bodies_and_answers_of_a_real_server() -> None:
 def test_throttle_proxy_runs_as_a_command_with_a_stats_file(
     upstream: SyntheticS3, tmp_path: Path
 ) -> None:
-    stats = tmp_path / "stats.json"
-    argv = ["benchmarks.throttle_proxy", "--upstream", f"127.0.0.1:{upstream.port}"]
-    argv += ["--rate", "0.001", "--burst", "2", "--retry-after", "1", "--stats", str(stats)]
-    with module_process(*argv) as proc:
-        url = read_ready_line(proc)
-        passed, failed = counts(s3_client(url), 5)
+    argv = ["--upstream", f"127.0.0.1:{upstream.port}", "--rate", "0.001", "--burst", "2"]
+    with spawned("benchmarks.throttle_proxy", *argv, "--retry-after", "1", workdir=tmp_path) as px:
+        passed, failed = counts(s3_client(px.url), 5)
         assert (passed, failed) == (2, [("SlowDown", 503)] * 3)
-        proc.send_signal(signal.SIGUSR1)
-        written = wait_for_json(stats)
-        assert (written["accepted"], written["throttled"]) == (2, 3)
+        written = px.take_stats()
+        assert (written["accepted"], written["throttled"], written["rate"]) == (2, 3, 0.001)
         assert sum(r["accepted"] + r["throttled"] for r in written["timeline"]) == 5
-        stats.unlink()
-        proc.send_signal(signal.SIGUSR1)  # the first dump started a new timeline
-        written = wait_for_json(stats)
+        written = px.take_stats()  # the first one started a new timeline
         assert (written["accepted"], written["throttled"], written["timeline"]) == (0, 0, [])
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert px.cpu_seconds() > 0
+        px.proc.send_signal(signal.SIGTERM)
+        assert px.proc.wait(timeout=10) == 0
 
 
 def test_the_proxies_only_forward_to_loopback() -> None:
