@@ -34,7 +34,7 @@ from typing import Any
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 CHUNK = 65536
-Handler = Callable[[int], None]
+Handler = Callable[[int], None]  # called with the ready events
 
 
 def loopback(address: tuple[str, int]) -> tuple[str, int]:
@@ -376,9 +376,8 @@ def run_main(
     """Serve ``loop`` in this process until SIGTERM.
 
     Prints ``<what> ready on URL (pid N)`` to stdout (if ``announce``) and writes the port to
-    ``ready``; on
-    SIGUSR1 writes ``take_stats()`` to ``stats`` (atomically, from the loop, not from inside
-    the signal handler).
+    ``ready``; on SIGUSR1 writes ``take_stats()`` to ``stats`` (atomically, from the loop, not
+    from inside the signal handler).
     """
     signal.signal(signal.SIGTERM, _stop)
     if stats is not None and take_stats is not None:

@@ -16,7 +16,10 @@ Anything else gets S3's ``NotImplemented`` (501). The state (``SyntheticState``)
 from a seed and stores one byte per upload (aborted or not); each page is computed directly.
 One thread, one ``selectors`` loop (``benchmarks.netloop``), HTTP/1.1 keep-alive, requests
 parsed by httptools (llhttp), XML built from fixed fragments: it shares the two cores with
-the client being measured.
+the client being measured. ``python -m benchmarks.servers_cost`` measures it: on 2026-11-25,
+with W4's million uploads (24 MB RSS) and a 16-thread botocore client on the same two cores,
+about 0.1 ms of CPU per ListParts or abort (the client: 1.5-1.8 ms) and 5-6 ms per page of
+1000 uploads (the client: 100-130 ms).
 
     python -m benchmarks.synthetic_server --port 0 --uploads 1000000 --buckets 20 --keys 50000 \\
         --seed 1 [--parts-max 10] [--stats FILE] [--ready FILE]

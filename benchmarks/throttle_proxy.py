@@ -23,6 +23,10 @@ request's body is read and dropped, and the connection kept alive; one that wait
 ``100 Continue`` gets its answer at once and the connection is closed, since the client may or
 may not send the body then. Clients that pipeline requests (none of botocore, rclone or curl
 does) are not supported: the proxy counts them and closes their connection.
+
+Cost (``python -m benchmarks.servers_cost``, 2026-11-25, sharing two cores with a 16-thread
+botocore client): about 0.09 ms of CPU per forwarded request (the relay alone, as the latency
+proxy: 0.08 ms) and 0.05-0.07 ms per throttled one, against the client's 1-1.7 ms.
 """
 
 from __future__ import annotations
