@@ -38,6 +38,8 @@ from benchmarks.synthetic_state import SyntheticState
 from benchmarks.throttle_proxy import ThrottleProxy
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.servers.moto import running_moto
 
@@ -95,6 +97,51 @@ def test_the_modules_doctests_pass() -> None:
         result = doctest.testmod(module)
         assert result.attempted > 0
         assert result.failed == 0, module.__name__
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    uploads=st.integers(0, 60),
+    buckets=st.integers(1, 3),
+    keys=st.integers(1, 12),
+    aborted=st.sets(st.integers(0, 59)),
+    data=st.data(),
+)
+def test_a_page_is_what_a_scan_of_the_sorted_uploads_gives(
+    uploads: int, buckets: int, keys: int, aborted: set[int], data: st.DataObject
+) -> None:
+    """The arithmetic page against the definition: sort, filter, cut."""
+    state = SyntheticState(uploads, buckets, keys, seed=uploads + keys)
+    for g in aborted & set(range(uploads)):
+        state.aborted[g] = 1
+    b = data.draw(st.integers(0, buckets - 1))
+    everything = sorted(
+        (u.key, u.upload_id, u.index) for u in map(state.upload, range(uploads))
+    )  # every bucket's: the bucket filter below is part of what is checked
+    mine = [x for x in everything if state.upload(x[2]).bucket == state.bucket_names[b]]
+    names = [state.key_name(k) for k in range(keys)]
+    ids = [x[1] for x in mine] or ["0.0"]
+    texts = st.sampled_from(["", "data/", "data/1", "data/0", "zzz", "a", *names])
+    prefix = data.draw(texts)
+    key_marker = data.draw(texts)
+    id_marker = data.draw(st.sampled_from(["", "0", "1", "9", *ids]))
+    limit = data.draw(st.integers(0, 8))
+    found, truncated = state.page(
+        b, prefix=prefix, key_marker=key_marker, upload_id_marker=id_marker, limit=limit
+    )
+    expected = [
+        g
+        for key, upload_id, g in mine
+        if not state.aborted[g]
+        and key.startswith(prefix)
+        and (
+            not key_marker
+            or key > key_marker
+            or (key == key_marker and bool(id_marker) and upload_id > id_marker)
+        )
+    ]
+    assert found == expected[:limit]
+    assert truncated == (len(expected) > limit)
 
 
 # -- the synthetic endpoint -----------------------------------------------------------------------
