@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -41,18 +42,18 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.servers.moto import running_moto
-
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def s3_client(url: str, attempts: int = 1) -> Any:
+def s3_client(
+    url: str, attempts: int = 1, keys: tuple[str, str] = ("bench-access-key", "bench-secret-key")
+) -> Any:
     return boto3.client(
         "s3",
         endpoint_url=url,
         region_name="us-east-1",
-        aws_access_key_id="bench-access-key",
-        aws_secret_access_key="bench-secret-key",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
         config=Config(
             s3={"addressing_style": "path"},
             retries={"mode": "standard", "total_max_attempts": attempts},
@@ -527,22 +528,22 @@ def test_a_throttled_expect_100_continue_is_answered_at_once_then_closed(
         assert b"<Code>SlowDown</Code>" in body
 
 
-def test_the_proxy_forwards_bodies_and_answers_of_a_real_server() -> None:
-    with running_moto() as url:
-        port = int(url.rsplit(":", 1)[1])
-        with ThrottleProxy(("127.0.0.1", port), rate=1000, burst=100) as proxy:
-            s3 = s3_client(proxy.url)
-            s3.create_bucket(Bucket="throttled")
-            upload_id = s3.create_multipart_upload(Bucket="throttled", Key="big")["UploadId"]
-            ids = {"Bucket": "throttled", "Key": "big", "UploadId": upload_id}
-            for n, size in ((1, 5 * 1024 * 1024), (2, 1000)):
-                s3.upload_part(**ids, PartNumber=n, Body=b"\xab" * size)
-            sizes = [p["Size"] for p in s3.list_parts(**ids)["Parts"]]
-            assert sizes == [5 * 1024 * 1024, 1000]
-            assert s3.abort_multipart_upload(**ids)["ResponseMetadata"]["HTTPStatusCode"] == 204
-            assert error_of(lambda: s3.abort_multipart_upload(**ids))[:2] == ("NoSuchUpload", 404)
-            s3.delete_bucket(Bucket="throttled")
-            stats = proxy.stats()
+def test_the_proxy_forwards_bodies_and_answers_of_a_real_server(backend: Any) -> None:
+    port = int(backend.endpoint_url.rsplit(":", 1)[1])
+    bucket = f"throttled-{uuid.uuid4().hex[:12]}"
+    with ThrottleProxy(("127.0.0.1", port), rate=1000, burst=100) as proxy:
+        s3 = s3_client(proxy.url, keys=(backend.access_key, backend.secret_key))
+        s3.create_bucket(Bucket=bucket)
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+        ids = {"Bucket": bucket, "Key": "big", "UploadId": upload_id}
+        for n, size in ((1, 5 * 1024 * 1024), (2, 1000)):
+            s3.upload_part(**ids, PartNumber=n, Body=b"\xab" * size)
+        sizes = [p["Size"] for p in s3.list_parts(**ids)["Parts"]]
+        assert sizes == [5 * 1024 * 1024, 1000]
+        assert s3.abort_multipart_upload(**ids)["ResponseMetadata"]["HTTPStatusCode"] == 204
+        assert error_of(lambda: s3.abort_multipart_upload(**ids))[:2] == ("NoSuchUpload", 404)
+        s3.delete_bucket(Bucket=bucket)
+        stats = proxy.stats()
     assert (stats["accepted"], stats["throttled"], stats["pipelined"]) == (8, 0, 0)
 
 
