@@ -46,8 +46,8 @@ REQUIREMENTS = (
     "cryptography<47",
     "service-identity",
 )
-ACCESS_KEY = "test"
-SECRET_KEY = "test"
+ACCESS_KEY = "MPUSWEEPLOCALSTACK01"
+SECRET_KEY = "mpusweep-localstack-test-secret-key-000001"
 LAUNCHER = Path(__file__).with_name("localstack_launcher.py")
 INSTALL_TIMEOUT = 900.0
 START_TIMEOUT = 90.0
