@@ -167,15 +167,31 @@ def _libraries() -> tuple[Any, Any, Callable[[str], str]]:
     return go, jinja2, markup
 
 
+def axis_unit(largest: float) -> tuple[int, str]:
+    """Bytes per unit and the axis title for values up to ``largest`` bytes.
+
+    >>> axis_unit(5 * GIB), axis_unit(3000)
+    ((1073741824, 'GB (2³⁰ bytes)'), (1024, 'KB (2¹⁰ bytes)'))
+    """
+    for scale, unit, power in ((GIB, "GB", "\u00b3\u2070"), (2**20, "MB", "\u00b2\u2070")):
+        if largest >= scale:
+            return scale, f"{unit} (2{power} bytes)"
+    return (1024, "KB (2\u00b9\u2070 bytes)") if largest >= 1024 else (1, "bytes")
+
+
 class _Charts:
-    """Plotly figures as JSON-ready dicts; bytes in GB, or uploads when no size is known."""
+    """Plotly figures as JSON-ready dicts: bytes in a unit that suits the largest value, or
+    uploads when no size is known. Each figure's ``layout.meta.bytes_per_unit`` says which."""
 
     def __init__(self, go: Any, by_bytes: bool) -> None:
         self.go, self.by_bytes = go, by_bytes
-        self.unit = "GB (2\u00b3\u2070 bytes)" if by_bytes else "uploads"
 
-    def value(self, t: Tally) -> float:
-        return t.size / GIB if self.by_bytes else float(t.uploads)
+    def values(self, tallies: Sequence[Tally]) -> tuple[list[float], dict[str, Any]]:
+        """The values to draw and the axis settings (title, and the scale in ``meta``)."""
+        if not self.by_bytes:
+            return [float(t.uploads) for t in tallies], {"title": {"text": "uploads"}}
+        scale, unit = axis_unit(max((t.size for t in tallies), default=0))
+        return [t.size / scale for t in tallies], {"title": {"text": unit}, "scale": scale}
 
     def hover(self, label: str, t: Tally) -> str:
         unknown = f"<br>{t.unknown} of unknown size" if t.unknown else ""
@@ -204,11 +220,12 @@ class _Charts:
         """Largest at the top: one bar per row, its size (or a note) written at its end."""
         notes = [*notes[: len(rows)], *[""] * (len(rows) - len(notes))]
         texts = [size_text(t) if self.by_bytes else str(t.uploads) for _, t in rows]
+        values, axis = self.values([t for _, t in rows])
         fig = self.go.Figure(
             self.go.Bar(
                 orientation="h",
                 y=[plotly_text(label, 32) for label, _ in rows],
-                x=[self.value(t) for _, t in rows],
+                x=values,
                 text=[note or text for text, note in zip(texts, notes, strict=True)],
                 # A note on an empty bar ("not listed") goes beside it, where it can be read.
                 textposition=["outside" if note else "auto" for note in notes],
@@ -219,20 +236,25 @@ class _Charts:
             ),
             layout=self.layout(
                 60 + 30 * len(rows),
-                xaxis={"title": {"text": self.unit}, "automargin": True, "rangemode": "tozero"},
+                xaxis={"title": axis["title"], "automargin": True, "rangemode": "tozero"},
                 yaxis={"autorange": "reversed", "automargin": True, "type": "category"},
-                # The page's script shows these on narrow screens, to leave the bars room.
-                meta={"short_labels": [plotly_text(label, 18) for label, _ in rows]},
+                meta={
+                    "bytes_per_unit": axis.get("scale"),
+                    # The page's script shows these on narrow screens, to leave the bars room.
+                    "short_labels": [plotly_text(label, 18) for label, _ in rows],
+                },
             ),
         )
         return self.dump(fig)
 
     def ages(self, initiated: dict[str, Tally], idle: dict[str, Tally]) -> dict[str, Any]:
+        _, axis = self.values([*initiated.values(), *idle.values()])
+        scale = axis.get("scale", 1)
         traces = [
             self.go.Bar(
                 name=name,
                 x=list(bands),
-                y=[self.value(t) for t in bands.values()],
+                y=[(t.size / scale if self.by_bytes else t.uploads) for t in bands.values()],
                 hovertext=[self.hover(f"{name}: {label}", t) for label, t in bands.items()],
                 hoverinfo="text",
                 marker={"color": color},
@@ -247,8 +269,9 @@ class _Charts:
             showlegend=True,
             legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
             margin={"l": 8, "r": 16, "t": 36, "b": 8},
-            yaxis={"title": {"text": self.unit}, "automargin": True, "rangemode": "tozero"},
+            yaxis={"title": axis["title"], "automargin": True, "rangemode": "tozero"},
             xaxis={"type": "category", "automargin": True},
+            meta={"bytes_per_unit": axis.get("scale")},
         )
         return self.dump(self.go.Figure(traces, layout=layout))
 
@@ -256,12 +279,13 @@ class _Charts:
         series: dict[str | None, list[TrendPoint]] = {}
         for point in sorted(points, key=lambda p: p.at):
             series.setdefault(point.bucket, []).append(point)
+        scale, unit = axis_unit(max((p.size or 0 for p in points), default=0))
         traces = [
             self.go.Scatter(
                 name=plotly_text(bucket or "all buckets", 32),
                 mode="lines+markers",
                 x=[iso(p.at) for p in items],
-                y=[p.size / GIB if p.size is not None else None for p in items],
+                y=[p.size / scale if p.size is not None else None for p in items],
                 hovertext=[
                     f"<b>{plotly_text(bucket or 'all buckets')}</b><br>{iso(p.at)}<br>"
                     f"{human_size(p.size)}, {p.uploads} uploads"
@@ -276,8 +300,9 @@ class _Charts:
             340,
             showlegend=True,
             legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"},
-            yaxis={"title": {"text": "GB (2\u00b3\u2070 bytes)"}, "rangemode": "tozero"},
+            yaxis={"title": {"text": unit}, "rangemode": "tozero"},
             xaxis={"type": "date", "automargin": True},
+            meta={"bytes_per_unit": scale},
         )
         return self.dump(self.go.Figure(traces, layout=layout))
 
