@@ -46,11 +46,12 @@ def sample_uploads() -> tuple[Upload, ...]:
         _upload(h, "1986 - merry xmas.ts", 1174405120, days=400, idle_days=399),
         _upload(h, "1994 alaska trip.ts", 251658240, days=3400, idle_days=3400, n=1),
         _upload(h, "1994 alaska trip.ts", 943718400, days=41, idle_days=40, n=2),
-        _upload(h, "1994 alaska trip.ts", 2384317892, days=12, idle_days=11.5, n=3),
+        # Started 12 days ago and still written to: slow, not abandoned.
+        _upload(h, "1994 alaska trip.ts", 2384317892, days=12, idle_days=0.3, n=3),
         _upload(h, "1994 alaska trip.ts", 1195376640, days=0.2, idle_days=0.01, n=4),
         _upload(o, "coreos/coreos_production_iso_image.iso", 150994944, days=3, idle_days=3),
         _upload(o, "coreos/coreos_production_iso_image.iso", 150994944, days=9, n=1),
-        _upload(o, "windows/win7.vdi", 8965324800, days=95, idle_days=94, storage_class="GLACIER"),
+        _upload(o, "windows/win7.vdi", 8965324800, days=95, idle_days=62, storage_class="GLACIER"),
         _upload(w, "db/2026-11-20/dump.sql.gz", 3 * 2**30 + 5 * 2**20, days=4.2, idle_days=4.1),
         _upload(w, "db/2026-11-23/dump.sql.gz", 2 * 2**30, days=1.4, idle_days=1.3),
         _upload(

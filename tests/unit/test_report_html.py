@@ -115,6 +115,7 @@ def test_figures_in_the_page_are_the_data() -> None:
     assert page.value("size_errors") == 1
     assert page.value("buckets") == 4
     assert page.value("failed_buckets") == 1
+    assert page.value("buckets_without_rule") == 2  # no rule, and could not be read
     assert page.value("cost_per_month") == pytest.approx(sum(known) / 2**30 * 0.025)
     assert page.value("oldest_initiated") == "2017-08-03T20:35:23.897Z"
     stale = [u for u in data.uploads if NOW - u.initiated >= timedelta(days=7)]
@@ -242,6 +243,7 @@ def test_an_empty_scan_still_renders() -> None:
     assert page.value("total_uploads") == 0
     assert page.value("total_bytes") == 0
     assert page.value("oldest_initiated") is None
+    assert page.value("buckets_without_rule") == 0
     assert json.loads(page.scripts[0]) == {}
 
 

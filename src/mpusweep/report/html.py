@@ -195,7 +195,8 @@ class _Charts:
 
     def hover(self, label: str, t: Tally) -> str:
         unknown = f"<br>{t.unknown} of unknown size" if t.unknown else ""
-        return f"<b>{plotly_text(label, 80)}</b><br>{size_text(t)}, {t.uploads} uploads{unknown}"
+        count = f"{t.uploads} upload" + ("" if t.uploads == 1 else "s")
+        return f"<b>{plotly_text(label, 80)}</b><br>{size_text(t)}, {count}{unknown}"
 
     def layout(self, height: int, **more: Any) -> dict[str, Any]:
         return {
@@ -215,10 +216,19 @@ class _Charts:
         return dumped
 
     def hbar(
-        self, rows: Sequence[tuple[str, Tally]], color: str, notes: Sequence[str] = ()
+        self,
+        rows: Sequence[tuple[str, Tally]],
+        color: str,
+        notes: Sequence[str] = (),
+        short: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Largest at the top: one bar per row, its size (or a note) written at its end."""
+        """Largest at the top: one bar per row, its size (or a note) written at its end;
+        ``short`` labels (default: the labels shortened) are for narrow screens."""
         notes = [*notes[: len(rows)], *[""] * (len(rows) - len(notes))]
+        notes = [
+            note or ("size unknown" if self.by_bytes and t.known_size is None else "")
+            for note, (_, t) in zip(notes, rows, strict=True)
+        ]
         texts = [size_text(t) if self.by_bytes else str(t.uploads) for _, t in rows]
         values, axis = self.values([t for _, t in rows])
         fig = self.go.Figure(
@@ -241,7 +251,7 @@ class _Charts:
                 meta={
                     "bytes_per_unit": axis.get("scale"),
                     # The page's script shows these on narrow screens, to leave the bars room.
-                    "short_labels": [plotly_text(label, 18) for label, _ in rows],
+                    "short_labels": [plotly_text(x, 18) for x in short or [x for x, _ in rows]],
                 },
             ),
         )
@@ -288,7 +298,7 @@ class _Charts:
                 y=[p.size / scale if p.size is not None else None for p in items],
                 hovertext=[
                     f"<b>{plotly_text(bucket or 'all buckets')}</b><br>{iso(p.at)}<br>"
-                    f"{human_size(p.size)}, {p.uploads} uploads"
+                    f"{human_size(p.size)}, {p.uploads} upload{'' if p.uploads == 1 else 's'}"
                     for p in items
                 ],
                 hoverinfo="text",
@@ -410,8 +420,12 @@ def render_report(data: ReportData) -> str:
         )
     if uploads:
         figures["chart-ages"] = charts.ages(initiated, idle)
+        top = prefixes[:CHART_ROWS]
         figures["chart-prefixes"] = charts.hbar(
-            [(prefix_name(g.bucket, g.label), g.tally) for g in prefixes[:CHART_ROWS]], "#54a24b"
+            [(prefix_name(g.bucket, g.label), g.tally) for g in top],
+            "#54a24b",
+            # On a phone the prefix tells more than the bucket (which the hover still gives).
+            short=[g.label or "(no prefix)" for g in top],
         )
         if len(classes) > 1:
             figures["chart-classes"] = charts.hbar([(g.label, g.tally) for g in classes], "#b279a2")
