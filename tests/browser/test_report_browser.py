@@ -5,13 +5,14 @@ light and dark. Screenshots go to the test's tmp dir (``pytest --basetemp=DIR`` 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mpusweep import S3, Selection, __version__, scan
+from mpusweep import S3, BucketScan, Selection, __version__, scan
 from mpusweep.report import show_key
 from mpusweep.report.html import ReportData, render_report
 from tests.browser.harness import DESKTOP, PHONE, PageLog, open_page, screenshot
@@ -237,6 +238,35 @@ def test_the_upload_table_sorts_and_filters(browser: Any, sample_report: Path) -
         page.fill("#search", "")
         assert len(visible_sizes(page)) == 13
         assert_clean(log, sample_report.resolve().as_uri())
+
+
+def test_a_long_table_shows_its_first_rows_until_asked(browser: Any, tmp_path: Path) -> None:
+    """Every upload is in the page (for machines), but a browser lays out 500 rows at first."""
+    data = sample_data()
+    many = tuple(
+        replace(data.uploads[0], key=f"k/{n:04d}", upload_id=f"u{n}", size=n) for n in range(620)
+    )
+    bucket = BucketScan(many[0].bucket, uploads=len(many), size=sum(range(620)))
+    path = tmp_path / "long.html"
+    path.write_text(render_report(replace(data, uploads=many, buckets=(bucket,))), "utf-8")
+    with open_page(browser, path) as (page, log):
+        assert len(visible_sizes(page)) == 500
+        assert page.text_content("#shown") == "500 of 620"
+        sizes = [f["value"] for f in figures(page) if f["table"] == "table-uploads"]
+        assert sizes == list(range(620))  # hidden rows carry their figures all the same
+        size = page.locator("#table-uploads th", has_text="Size").locator("button")
+        size.click()
+        size.click()  # descending: the largest, which started hidden, come first
+        assert visible_sizes(page) == list(range(619, 119, -1))
+        page.fill("#search", "k/06")
+        assert visible_sizes(page) == list(range(619, 599, -1))
+        page.fill("#search", "k/")
+        assert page.text_content("#shown") == "500 of 620 (620 match)"
+        page.click("#show-all")
+        assert len(visible_sizes(page)) == 620
+        assert page.is_hidden("#show-all")
+        assert page.text_content("#shown") == "620 of 620"
+        assert_clean(log, path.resolve().as_uri())
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

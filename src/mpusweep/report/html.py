@@ -32,6 +32,8 @@ INSTALL_HINT = "the HTML report needs plotly and Jinja2: pip install 'mpusweep[r
 #: How many of the largest uploads, prefixes and buckets the charts show (tables show all).
 LARGEST = 20
 CHART_ROWS = 15
+#: Upload table rows shown at first (all are in the page; "Show all" shows the rest).
+ROWS_SHOWN = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +463,7 @@ def render_report(data: ReportData) -> str:
             initiated=initiated,
             idle=idle,
             largest=aggregate.largest(uploads, LARGEST),
+            rows_shown=ROWS_SHOWN,
             stale_after=aggregate.STALE_AFTER.days,
             charts_by_bytes=charts.by_bytes,
             charts=set(figures),
