@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from .config import looks_like_secret
 from .errors import MpuSweepError, UsageError
+from .filters import format_duration
 from .redact import redact
 
 
@@ -258,7 +259,7 @@ class EndpointLock:
     def _locked_message(self, other: Holder | None, wait: timedelta) -> str:
         who = other.describe() if other else "another process"
         where = f"{endpoint_key(self.endpoint)} (target {self.target!r})"
-        after = f" after waiting {int(wait.total_seconds())}s" if wait > timedelta(0) else ""
+        after = f" after waiting {format_duration(wait)}" if wait > timedelta(0) else ""
         return (
             f"another mpusweep run holds the lock for {where}{after}: {who}; let it finish, "
             "or wait for it with --wait-lock DURATION"
