@@ -158,3 +158,52 @@ class AgeFilter:
     def passes_initiated(self, upload: Upload, now: datetime) -> bool:
         """The part of the test that needs no ListParts: ``older_than`` alone."""
         return not self.older_than or upload.age(now) >= self.older_than
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+# SI units are decimal and IEC units binary, as their standards say: a limit of "500GB" is
+# 500 * 10**9 bytes, "500GiB" is 500 * 2**30. A bare number is bytes.
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "pb": 10**15,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+    "pib": 2**50,
+}
+
+
+def parse_size(text: str) -> int:
+    """Parse a size such as ``500GiB``, ``1.5TB``, ``200MB`` or ``4096`` into bytes.
+
+    SI units (kB, MB, GB, TB, PB) are powers of 1000, IEC units (KiB, MiB, GiB, TiB, PiB)
+    powers of 1024; a bare number is bytes. Fractions round down to whole bytes.
+
+    >>> parse_size("500GiB")
+    536870912000
+    >>> parse_size("1.5 TB")
+    1500000000000
+    >>> parse_size("4096")
+    4096
+    >>> parse_size("0")
+    0
+    """
+    cleaned = text.strip().lower()
+    match = _SIZE.fullmatch(cleaned)
+    if match is None or match.group(2) not in _SIZE_UNITS:
+        raise UsageError(
+            f"cannot read size {text!r}: use a number of bytes or a number and a unit "
+            "kB, MB, GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024), "
+            "like 500GiB or 1.5TB"
+        )
+    whole, _, fraction = match.group(1).partition(".")
+    unit = _SIZE_UNITS[match.group(2)]
+    # Exact arithmetic: float would turn 1.1TB into 1099999999999 bytes.
+    scale: int = 10 ** len(fraction)
+    return int(whole + fraction) * unit // scale

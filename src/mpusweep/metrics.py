@@ -1,0 +1,430 @@
+"""Prometheus metrics of a run, written as a textfile for node_exporter's textfile collector.
+
+Every value is a gauge: the file is rewritten whole by each run (``write_to_textfile`` writes a
+temporary file beside it and renames it over the old one, so a scrape never sees half a file).
+Names follow Prometheus' conventions: the ``mpusweep_`` prefix and base units in the name.
+
+Per bucket, labels ``target`` and ``bucket`` (a failed listing proves nothing about a bucket,
+so for one only ``listing_errors``, ``sizing_errors`` and ``abort_rule`` are written; a figure
+that was not measured is left out rather than written as 0):
+
+- ``mpusweep_bucket_uploads``: incomplete uploads found.
+- ``mpusweep_bucket_upload_bytes``: their bytes, unsized uploads left out; absent when uploads
+  exist and none was sized (``--no-sizes``).
+- ``mpusweep_bucket_oldest_upload_age_seconds``: age of the oldest; absent when there is none.
+- ``mpusweep_bucket_stale_uploads``, ``mpusweep_bucket_stale_upload_bytes``: those initiated
+  more than 7 days before the run (``STALE_AFTER``).
+- ``mpusweep_bucket_abort_rule``: 1 when an enabled lifecycle rule aborts incomplete uploads
+  anywhere in the bucket (no prefix), 0 when none does, absent when the rules were not read.
+- ``mpusweep_bucket_listing_errors``: 1 when the bucket could not be (completely) listed.
+- ``mpusweep_bucket_sizing_errors``: uploads whose parts could not be listed.
+
+Per run, labels ``command`` and ``target``:
+
+- ``mpusweep_run_duration_seconds``, ``mpusweep_run_success`` (1 or 0),
+  ``mpusweep_run_timestamp_seconds`` (when it finished; shows the job still runs).
+- ``mpusweep_last_success_timestamp_seconds``: when the last successful run finished. A failed
+  run carries it over from the file it replaces (the previous run's), so the figure survives
+  failures without any other state: the textfile is what Prometheus reads, and history may be
+  off or elsewhere. Absent until the first success.
+
+Per clean run, label ``target``: ``mpusweep_clean_aborted_uploads``,
+``mpusweep_clean_already_gone_uploads``, ``mpusweep_clean_failed_uploads``,
+``mpusweep_clean_freed_bytes``.
+
+node_exporter refuses a series found in two files, and per-bucket series carry no ``command``
+label: give each scheduled command its own file, and let only one of them write buckets.
+
+prometheus_client is imported only when a file is written or read (it costs about 0.1 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+from .models import AbortOutcome, BucketScan, CleanSummary, Outcome, Upload
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+
+#: Uploads initiated longer ago than this count as stale in the ``stale_*`` figures.
+STALE_AFTER = timedelta(days=7)
+
+#: Every metric this module writes, with its HELP text.
+METRICS: Mapping[str, str] = {
+    "mpusweep_bucket_uploads": "Incomplete multipart uploads found in the bucket.",
+    "mpusweep_bucket_upload_bytes": "Bytes held by the bucket's incomplete uploads "
+    "(unsized uploads left out; absent when none was sized).",
+    "mpusweep_bucket_oldest_upload_age_seconds": "Age of the bucket's oldest incomplete upload.",
+    "mpusweep_bucket_stale_uploads": "Incomplete uploads initiated more than 7 days ago.",
+    "mpusweep_bucket_stale_upload_bytes": "Bytes of the incomplete uploads initiated more than "
+    "7 days ago (unsized uploads left out).",
+    "mpusweep_bucket_abort_rule": "1 when an enabled lifecycle rule aborts incomplete uploads "
+    "in the whole bucket, 0 when none does.",
+    "mpusweep_bucket_listing_errors": "1 when the bucket's uploads could not be listed completely.",
+    "mpusweep_bucket_sizing_errors": "Incomplete uploads whose parts could not be listed.",
+    "mpusweep_run_duration_seconds": "How long the run took.",
+    "mpusweep_run_success": "1 when the run did everything it was asked, 0 otherwise.",
+    "mpusweep_run_timestamp_seconds": "When the run finished, in seconds since the epoch.",
+    "mpusweep_last_success_timestamp_seconds": "When the last successful run finished, in "
+    "seconds since the epoch.",
+    "mpusweep_clean_aborted_uploads": "Uploads aborted by the clean run.",
+    "mpusweep_clean_already_gone_uploads": "Uploads already gone when the clean run aborted them.",
+    "mpusweep_clean_failed_uploads": "Uploads the clean run failed to abort.",
+    "mpusweep_clean_freed_bytes": "Bytes freed by the clean run's aborts (unsized uploads left "
+    "out).",
+}
+
+_LAST_SUCCESS = "mpusweep_last_success_timestamp_seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketFigures:
+    """One bucket's totals as one run saw them: what metrics and history record.
+
+    A figure is None when it was not measured; it is never guessed as 0.
+    """
+
+    #: The run's target name (``"default"`` without a configured target).
+    target: str
+    #: The bucket's name.
+    bucket: str
+    #: When the figures were taken (the run's ``now``).
+    observed_at: datetime
+    #: Incomplete uploads found; None when the listing failed.
+    uploads: int | None
+    #: Bytes of the sized uploads; None when the listing failed, or uploads exist and none was
+    #: sized. With some sizing errors it is the sum over the others (see ``size_errors``).
+    size: int | None
+    #: When the oldest upload was initiated; None without uploads or when the listing failed.
+    oldest_initiated: datetime | None
+    #: Uploads initiated more than ``STALE_AFTER`` before ``observed_at``; None as ``uploads``.
+    stale_uploads: int | None
+    #: Their bytes, as ``size``.
+    stale_size: int | None
+    #: Whether an enabled abort rule covers the whole bucket; None when not read.
+    abort_rule: bool | None
+    #: Why the listing failed, when it did.
+    listing_error: str | None
+    #: Uploads whose sizing failed.
+    size_errors: int
+
+    @property
+    def oldest_age(self) -> timedelta | None:
+        """Age of the oldest upload at ``observed_at``."""
+        if self.oldest_initiated is None:
+            return None
+        return self.observed_at - self.oldest_initiated
+
+
+def _covers_bucket(rules: tuple[tuple[str | None, int], ...] | None) -> bool | None:
+    if rules is None:
+        return None
+    return any(not prefix for prefix, _days in rules)
+
+
+class _Tally:
+    __slots__ = (
+        "oldest",
+        "scan",
+        "size",
+        "size_errors",
+        "sized",
+        "stale",
+        "stale_size",
+        "stale_sized",
+        "uploads",
+    )
+
+    def __init__(self) -> None:
+        self.scan: BucketScan | None = None
+        self.uploads = self.size = self.sized = self.size_errors = 0
+        self.stale = self.stale_size = self.stale_sized = 0
+        self.oldest: datetime | None = None
+
+
+class FiguresBuilder:
+    """Per-bucket figures built from a scan's events as they stream (``iter_scan`` yields
+    uploads and BucketScans): memory per bucket, not per upload.
+
+    Buckets come out in the order first seen. Pass every listed upload, or for ``clean`` only
+    those left after it (see ``left_after``) so the figures say what remains.
+    """
+
+    def __init__(self, target: str, now: datetime) -> None:
+        self.target, self.now = target, now
+        self._tallies: dict[str, _Tally] = {}
+
+    def _tally(self, bucket: str) -> _Tally:
+        tally = self._tallies.get(bucket)
+        if tally is None:
+            tally = self._tallies[bucket] = _Tally()
+        return tally
+
+    def add(self, event: Upload | BucketScan) -> None:
+        """Count one upload, or record one bucket's scan summary."""
+        if isinstance(event, BucketScan):
+            self._tally(event.bucket).scan = event
+            return
+        tally = self._tally(event.bucket)
+        tally.uploads += 1
+        if event.size_error is not None:
+            tally.size_errors += 1
+        if event.size is not None:
+            tally.sized += 1
+            tally.size += event.size
+        if tally.oldest is None or event.initiated < tally.oldest:
+            tally.oldest = event.initiated
+        if self.now - event.initiated > STALE_AFTER:
+            tally.stale += 1
+            if event.size is not None:
+                tally.stale_sized += 1
+                tally.stale_size += event.size
+
+    def figures(self) -> list[BucketFigures]:
+        """The figures of every bucket seen so far."""
+        return [self._figures(name, tally) for name, tally in self._tallies.items()]
+
+    def _figures(self, bucket: str, tally: _Tally) -> BucketFigures:
+        scan = tally.scan
+        error = scan.error if scan is not None else None
+        abort_rule = _covers_bucket(scan.abort_rules) if scan is not None else None
+        if error is not None:
+            return BucketFigures(
+                self.target, bucket, self.now, None, None, None, None, None, abort_rule, error,
+                tally.size_errors,
+            )  # fmt: skip
+        return BucketFigures(
+            target=self.target,
+            bucket=bucket,
+            observed_at=self.now,
+            uploads=tally.uploads,
+            size=tally.size if tally.sized or not tally.uploads else None,
+            oldest_initiated=tally.oldest,
+            stale_uploads=tally.stale,
+            stale_size=tally.stale_size if tally.stale_sized or not tally.stale else None,
+            abort_rule=abort_rule,
+            listing_error=None,
+            size_errors=tally.size_errors,
+        )
+
+
+def bucket_figures(
+    target: str,
+    uploads: Iterable[Upload],
+    buckets: Iterable[BucketScan],
+    now: datetime,
+) -> list[BucketFigures]:
+    """Per-bucket figures from a collected scan, in the order of ``buckets``.
+
+    Args:
+        target: The run's target name.
+        uploads: The uploads to count (all listed, or those left after a clean).
+        buckets: One summary per scanned bucket; a bucket without uploads still gets figures.
+        now: The run's clock: ages and staleness (``STALE_AFTER``) are measured from it.
+    """
+    builder = FiguresBuilder(target, now)
+    for summary in buckets:
+        builder.add(summary)
+    for upload in uploads:
+        builder.add(upload)
+    return builder.figures()
+
+
+def left_after(uploads: Iterable[Upload], outcomes: Iterable[AbortOutcome]) -> list[Upload]:
+    """The uploads a clean run leaves: all listed but those aborted or already gone."""
+    gone = {
+        (o.upload.bucket, o.upload.key, o.upload.upload_id)
+        for o in outcomes
+        if o.outcome in (Outcome.ABORTED, Outcome.ALREADY_GONE)
+    }
+    return [u for u in uploads if (u.bucket, u.key, u.upload_id) not in gone]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFigures:
+    """One command's run for one target."""
+
+    #: The command: ``"scan"`` or ``"clean"``.
+    command: str
+    #: The target name (``"default"`` without a configured target).
+    target: str
+    #: When the run started and finished.
+    started: datetime
+    finished: datetime
+    #: Whether it did everything it was asked (exit code 0, or 4 for ``--fail-if-found``).
+    success: bool
+    #: A clean run's closing numbers.
+    clean: CleanSummary | None = None
+
+
+def _family(name: str, labels: Sequence[str]) -> GaugeMetricFamily:
+    from prometheus_client.metrics_core import GaugeMetricFamily
+
+    return GaugeMetricFamily(name, METRICS[name], labels=labels)
+
+
+def _oldest_age_seconds(figures: BucketFigures) -> float | None:
+    age = figures.oldest_age
+    # A clock behind the server's can make the newest upload look younger than zero.
+    return None if age is None else max(age.total_seconds(), 0.0)
+
+
+_BUCKET_VALUES: Mapping[str, Callable[[BucketFigures], float | None]] = {
+    "mpusweep_bucket_uploads": lambda f: f.uploads,
+    "mpusweep_bucket_upload_bytes": lambda f: f.size,
+    "mpusweep_bucket_oldest_upload_age_seconds": _oldest_age_seconds,
+    "mpusweep_bucket_stale_uploads": lambda f: f.stale_uploads,
+    "mpusweep_bucket_stale_upload_bytes": lambda f: f.stale_size,
+    "mpusweep_bucket_abort_rule": lambda f: None if f.abort_rule is None else int(f.abort_rule),
+    "mpusweep_bucket_listing_errors": lambda f: int(f.listing_error is not None),
+    "mpusweep_bucket_sizing_errors": lambda f: f.size_errors,
+}
+
+
+def _bucket_families(figures: Sequence[BucketFigures]) -> Iterator[GaugeMetricFamily]:
+    ordered = sorted_figures(figures)
+    for name, value_of in _BUCKET_VALUES.items():
+        family = _family(name, ("target", "bucket"))
+        for item in ordered:
+            value = value_of(item)
+            if value is not None:
+                family.add_metric((item.target, item.bucket), value)
+        yield family
+
+
+def sorted_figures(figures: Iterable[BucketFigures]) -> list[BucketFigures]:
+    """Figures by target and bucket, so that files diff cleanly between runs."""
+    return sorted(figures, key=lambda f: (f.target, f.bucket))
+
+
+def _run_families(
+    runs: Sequence[RunFigures], last_success: Mapping[tuple[str, str], float]
+) -> Iterator[GaugeMetricFamily]:
+    labels = ("command", "target")
+    duration = _family("mpusweep_run_duration_seconds", labels)
+    success = _family("mpusweep_run_success", labels)
+    finished = _family("mpusweep_run_timestamp_seconds", labels)
+    last = _family(_LAST_SUCCESS, labels)
+    for run in runs:
+        key = (run.command, run.target)
+        duration.add_metric(key, max((run.finished - run.started).total_seconds(), 0.0))
+        success.add_metric(key, int(run.success))
+        finished.add_metric(key, run.finished.timestamp())
+        if run.success:
+            last.add_metric(key, run.finished.timestamp())
+        elif key in last_success:
+            last.add_metric(key, last_success[key])
+    yield from (duration, success, finished, last)
+
+    cleans = [run for run in runs if run.clean is not None]
+    if not cleans:
+        return
+    counts: Mapping[str, Callable[[CleanSummary], int | None]] = {
+        "mpusweep_clean_aborted_uploads": lambda s: s.aborted,
+        "mpusweep_clean_already_gone_uploads": lambda s: s.already_gone,
+        "mpusweep_clean_failed_uploads": lambda s: s.failed,
+        "mpusweep_clean_freed_bytes": lambda s: s.bytes_freed,
+    }
+    for name, value_of in counts.items():
+        family = _family(name, ("target",))
+        for run in cleans:
+            value = value_of(run.clean) if run.clean is not None else None
+            if value is not None:
+                family.add_metric((run.target,), value)
+        yield family
+
+
+def _check_unique(keys: list[tuple[str, str]], what: str) -> None:
+    # node_exporter rejects a file that repeats a series.
+    seen: set[tuple[str, str]] = set()
+    for key in keys:
+        if key in seen:
+            raise ValueError(f"two {what} {key!r}")
+        seen.add(key)
+
+
+class _Collector:
+    """A prometheus_client custom collector over fixed figures (the exporter pattern)."""
+
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def read_last_success(path: Path) -> dict[tuple[str, str], float]:
+    """``mpusweep_last_success_timestamp_seconds`` from a metrics file, by (command, target).
+
+    Raises:
+        ValueError: the file is not Prometheus text.
+        OSError: it cannot be read (FileNotFoundError when there is none yet).
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = path.read_text(encoding="utf-8")
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == _LAST_SUCCESS:
+                found[(sample.labels.get("command", ""), sample.labels.get("target", ""))] = (
+                    sample.value
+                )
+    return found
+
+
+def write_metrics(
+    path: Path, runs: Sequence[RunFigures], buckets: Sequence[BucketFigures] = ()
+) -> list[str]:
+    """Write the run's metrics to ``path`` atomically, replacing the previous run's file.
+
+    For a failed run the last success is carried over from the file being replaced.
+
+    Args:
+        path: The ``.prom`` file, in node_exporter's ``--collector.textfile.directory``.
+        runs: One entry per (command, target) the run covered.
+        buckets: Per-bucket figures (``bucket_figures`` or ``FiguresBuilder``).
+
+    Returns:
+        Warnings for the user (the previous file could not be read), one line each.
+
+    Raises:
+        UsageError: the file cannot be written.
+    """
+    from prometheus_client import CollectorRegistry, write_to_textfile
+
+    warnings: list[str] = []
+    last_success: dict[tuple[str, str], float] = {}
+    if not all(run.success for run in runs):
+        try:
+            last_success = read_last_success(path)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            warnings.append(
+                f"cannot read the previous metrics file {str(path)!r} ({exc}): "
+                "the time of the last success is not carried over"
+            )
+    _check_unique([(f.target, f.bucket) for f in buckets], "bucket figures for")
+    _check_unique([(r.command, r.target) for r in runs], "runs of")
+    families = [
+        family
+        for family in (*_bucket_families(buckets), *_run_families(runs, last_success))
+        if family.samples
+    ]
+    registry = CollectorRegistry()
+    registry.register(_Collector(families))
+    try:
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write metrics file {str(path)!r}: {exc.strerror or exc}; check that its "
+            "directory exists and is writable, or choose another with --metrics-file"
+        ) from exc
+    return warnings
