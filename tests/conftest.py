@@ -2,7 +2,8 @@
 buckets per test, an upload factory, and a CLI runner that goes through ``main()``.
 
 The RGW tests are skipped with a message when Ceph cannot be installed here; with
-``MPUSWEEP_REQUIRE_RGW=1`` (as .ci/run sets) that is an error instead. The helpers the fixtures
+``MPUSWEEP_REQUIRE_RGW=1`` (as .ci/run sets) that is an error instead. The same goes for
+LocalStack's own S3 (``MPUSWEEP_REQUIRE_LOCALSTACK=1``). The helpers the fixtures
 build on live in tests/support.py.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.servers import localstack as localstack_server
 from tests.servers import rgw as rgw_server
 from tests.servers.moto import running_moto
 from tests.support import MOTO_KEYS, Backend, Buckets, run_cli
@@ -53,10 +55,25 @@ def rgw_backend(rgw_cluster: rgw_server.RgwCluster) -> Backend:
     return Backend("rgw", rgw_cluster.endpoint_url, rgw_server.ACCESS_KEY, rgw_server.SECRET_KEY)
 
 
+@pytest.fixture(scope="session")
+def localstack_backend() -> Iterator[Backend]:
+    """LocalStack's own S3 (not moto), installed into an environment of its own on demand."""
+    try:
+        localstack_server.ensure_installed()
+    except localstack_server.LocalStackUnavailable as exc:
+        if os.environ.get("MPUSWEEP_REQUIRE_LOCALSTACK") == "1":
+            pytest.fail(
+                f"LocalStack required (MPUSWEEP_REQUIRE_LOCALSTACK=1) but unavailable: {exc}"
+            )
+        pytest.skip(str(exc))
+    with localstack_server.running_localstack() as url:
+        yield Backend("localstack", url, localstack_server.ACCESS_KEY, localstack_server.SECRET_KEY)
+
+
 @pytest.fixture(params=["moto", pytest.param("rgw", marks=pytest.mark.rgw)])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    fixture = "moto_backend" if request.param == "moto" else "rgw_backend"
-    backend: Backend = request.getfixturevalue(fixture)
+    """Each integration test runs on every real server: moto and Ceph RGW."""
+    backend: Backend = request.getfixturevalue(f"{request.param}_backend")
     return backend
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from mpusweep import S3, BucketScan, Selection, __version__, scan
+from mpusweep import BucketScan, S3Reader, Selection, __version__, scan
 from mpusweep.report import show_key
 from mpusweep.report.html import ReportData, render_report
 from tests.browser.harness import DESKTOP, PHONE, PageLog, open_page, screenshot
 from tests.browser.sample import sample_data
-from tests.integration.helpers import conn_for
+from tests.support import conn_for
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +87,7 @@ def test_report_of_a_real_scan_equals_scan_json(
     assert res.code in (0, 3), res.stderr  # 3: moto could not list the bucket with \x01
     doc = res.json()
     now = datetime.fromisoformat(doc["generated_at"])
-    result = scan(S3(conn_for(backend)), Selection(buckets=(pattern,)), now=now)
+    result = scan(S3Reader(conn_for(backend)), Selection(buckets=(pattern,)), now=now)
     data = ReportData(
         generated_at=now,
         version=__version__,

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from mpusweep.errors import ExitCode
+from tests.support import Buckets
 
 NO_CREDS = {
     "AWS_ACCESS_KEY_ID": None,
@@ -60,13 +61,15 @@ def test_no_credentials_without_a_terminal_exits_5(cli):
 
 
 def test_credentials_prompt_in_a_terminal(cli, moto_backend):
+    made = Buckets(moto_backend)
+    bucket = made.new()
     env = {
         **NO_CREDS,
         "AWS_ENDPOINT_URL": moto_backend.endpoint_url,
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     res = cli(
-        ["scan", "--format", "json"],
+        ["scan", bucket, "--format", "json"],
         env=env,
         input="AKIDPROMPTED\ns3cr3t-typed\n",
         terminal=True,
@@ -75,7 +78,8 @@ def test_credentials_prompt_in_a_terminal(cli, moto_backend):
     assert "Access Key" in res.stderr
     assert "Secret Key" in res.stderr
     assert "s3cr3t-typed" not in res.stderr + res.stdout  # not echoed
-    assert res.json()["schema_version"] == 1
+    assert res.json()["buckets"][0]["bucket"] == bucket
+    made.cleanup()
 
 
 def test_demo_runs_the_seed_flow_and_stops_its_server(cli):

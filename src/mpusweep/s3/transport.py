@@ -85,6 +85,11 @@ class Connection:
     read_timeout: float = 60.0
     max_attempts: int = 5
     retry_mode: RetryMode = "aimd"
+    #: The provider preset in use ("minio", "r2", ...; see providers.py), when one is named.
+    provider: str | None = None
+    #: Quirks the service is known to have (names in docs/compatibility.md); the reader also
+    #: detects some of them from the service's answers.
+    quirks: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         # Never let a secret reach a log or a traceback through repr().

@@ -1,0 +1,97 @@
+"""A service that throttles slows mpusweep down instead of failing it, on the real servers
+behind a token-bucket proxy that answers like S3 (503 SlowDown) or with 429 and Retry-After.
+
+The proxy (benchmarks/throttle_proxy.py) counts what it let through and what it refused, so
+the tests look at counts, never at wall-clock times.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from benchmarks.throttle_proxy import ThrottleProxy
+
+from tests.support import KIB, assert_one_outcome_per_intent, mpusweep_command, read_audit
+
+pytestmark = pytest.mark.slow
+
+
+def upstream(backend) -> tuple[str, int]:
+    parts = urlsplit(backend.endpoint_url)
+    return (parts.hostname or "127.0.0.1", parts.port or 80)
+
+
+def clean_through(proxy, backend, bucket, tmp_path, *extra: str):
+    audit = tmp_path / f"audit{len(extra)}.jsonl"
+    args = ["clean", bucket, "--yes", "--older-than", "0", "--audit-log", str(audit), *extra]
+    res = mpusweep_command(args, env={**backend.env(), "AWS_ENDPOINT_URL": proxy.url})
+    return res, read_audit(audit)
+
+
+def test_a_throttled_clean_finishes_with_no_failure(buckets, backend, tmp_path):
+    """Failed before (and still fails with botocore's standard mode, shown here too): most
+    aborts failed with SlowDown once botocore's retry quota ran dry."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:03d}" for i in range(150)], [KIB])
+    with ThrottleProxy(upstream(backend), rate=40, burst=10) as proxy:
+        res, audit = clean_through(proxy, backend, bucket, tmp_path)
+        stats = proxy.stats()
+    assert res.code == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    outcomes = assert_one_outcome_per_intent(audit)
+    assert list(outcomes.values()).count("aborted") == 150
+    assert "failed 0" in res.stdout
+    assert buckets.listing(bucket) == []
+    # The service did throttle, and mpusweep backed off: most requests went through.
+    assert stats["throttled"] > 0
+    assert stats["throttled"] < stats["accepted"]
+
+
+def test_botocore_standard_mode_alone_gives_up(buckets, backend, tmp_path):
+    """The contrast that makes the test above meaningful: the same clean with botocore's
+    standard retries only (``--retry-mode standard``, the configuration before) fails aborts."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:03d}" for i in range(150)], [KIB])
+    with ThrottleProxy(upstream(backend), rate=40, burst=10) as proxy:
+        res, audit = clean_through(proxy, backend, bucket, tmp_path, "--retry-mode", "standard")
+    assert res.code == 3, res.stderr[-2000:]
+    outcomes = assert_one_outcome_per_intent(audit)
+    assert "failed" in outcomes.values()
+    assert "SlowDown" in res.stderr
+    assert buckets.listing(bucket) != []
+
+
+def test_429_with_retry_after_is_honoured(buckets, backend, tmp_path):
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:02d}" for i in range(60)], [KIB])
+    with ThrottleProxy(upstream(backend), rate=30, burst=5, status=429, retry_after=1) as proxy:
+        res, audit = clean_through(proxy, backend, bucket, tmp_path, "--debug")
+        stats = proxy.stats()
+    assert res.code == 0, res.stderr[-3000:]
+    assert stats["throttled"] > 0
+    assert list(assert_one_outcome_per_intent(audit).values()).count("aborted") == 60
+    assert buckets.listing(bucket) == []
+    # The limiter logged each pause the service asked for.
+    assert "Retry-After" not in res.stdout
+    assert "pausing 1.0 s as the service asked (Retry-After)" in res.stderr
+
+
+def test_a_throttled_scan_is_exact(buckets, backend):
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:03d}" for i in range(120)], [KIB, 2 * KIB])
+    with ThrottleProxy(upstream(backend), rate=40, burst=10) as proxy:
+        res = mpusweep_command(
+            ["scan", bucket, "--format", "json"],
+            env={**backend.env(), "AWS_ENDPOINT_URL": proxy.url},
+        )
+        stats = proxy.stats()
+    assert res.code == 0, res.stderr[-2000:]
+    doc = res.json()
+    assert doc["total"] == {
+        "buckets": 1,
+        "uploads": 120,
+        "size": 120 * 3 * KIB,
+        "failed_buckets": 0,
+        "size_errors": 0,
+    }
+    assert stats["throttled"] > 0
