@@ -135,9 +135,12 @@ def test_profile_with_endpoint_url_is_honoured(cli, moto_backend, tmp_path):
         "AWS_SHARED_CREDENTIALS_FILE": str(creds),
         "AWS_ENDPOINT_URL": None,
     }
-    res = cli(["scan", "--profile", "lab", "--format", "json"], env=env)
+    made = Buckets(moto_backend)
+    bucket = made.new()
+    res = cli(["scan", bucket, "--profile", "lab", "--format", "json"], env=env)
+    made.cleanup()
     assert res.code == 0, res.stderr
-    assert res.json()["schema_version"] == 1
+    assert res.json()["buckets"][0]["bucket"] == bucket
 
 
 def test_endpoint_url_s3_variable_is_honoured(cli, moto_backend):
@@ -150,8 +153,12 @@ def test_endpoint_url_s3_variable_is_honoured(cli, moto_backend):
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "AWS_ENDPOINT_URL_S3": moto_backend.endpoint_url,
     }
-    res = cli(["scan", "--format", "json"], env=env)
+    made = Buckets(moto_backend)
+    bucket = made.new()
+    res = cli(["scan", bucket, "--format", "json"], env=env)
+    made.cleanup()
     assert res.code == 0, res.stderr
+    assert res.json()["buckets"][0]["bucket"] == bucket
 
 
 def test_tls_is_verified_by_default():

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mpusweep.errors import CredentialsError, MpuSweepError, S3Error
+from mpusweep.filters import Selection
 from mpusweep.models import Upload
 from mpusweep.s3 import GONE_CODES, S3Reader
 from mpusweep.scan import scan
@@ -80,10 +81,11 @@ def test_workers_size_every_upload_like_threads(buckets, backend):
         got = {(u.bucket, u.key, u.upload_id): (u.size, u.parts) for u in result.uploads}
         return {k: v for k, v in got.items() if k[0] in names}
 
-    threads = scan(s3, now=LATER)
-    with SizingPool(s3, processes=3, concurrency=9) as pool:
+    ours_only = Selection(buckets=tuple(names))
+    threads = scan(s3, ours_only, now=LATER)
+    with SizingPool(s3, processes=3, concurrency=9, allow_other_threads=True) as pool:
         assert all(alive(pid) for pid in pool.pids) and len(set(pool.pids)) == 2
-        processes = scan(s3, now=LATER, concurrency=9, sizer=pool)
+        processes = scan(s3, ours_only, now=LATER, concurrency=9, sizer=pool)
     assert sized(processes) == expected
     assert sized(threads) == expected
     ours = [b for b in processes.buckets if b.bucket in names]
@@ -97,7 +99,7 @@ def test_errors_keep_their_type_and_code(buckets, backend):
     gone = Upload(bucket, "never-started", "2~nosuchuploadid0000000000000000", LATER)
     answers = Answers()
     # One task at a time: a tie goes to a worker, so these answers crossed the process boundary.
-    with SizingPool(connect(backend), processes=2, concurrency=2) as pool:
+    with SizingPool(connect(backend), processes=2, concurrency=2, allow_other_threads=True) as pool:
         pool.submit(gone, answers)
         [error] = answers.wait(1)
     assert isinstance(error, S3Error), error
@@ -106,7 +108,7 @@ def test_errors_keep_their_type_and_code(buckets, backend):
     wrong = conn_for(backend, secret_key="not-the-secret-key")
     upload_id = buckets.make_upload(bucket, "real", [KIB])
     answers = Answers()
-    with SizingPool(S3Reader(wrong), processes=2, concurrency=2) as pool:
+    with SizingPool(S3Reader(wrong), processes=2, concurrency=2, allow_other_threads=True) as pool:
         pool.submit(Upload(bucket, "real", upload_id, LATER), answers)
         [error] = answers.wait(1)
     if not backend.checks_credentials:  # moto and LocalStack accept any secret key
