@@ -16,7 +16,7 @@ import botocore.session
 from ..errors import CredentialsError, EndpointError, ListingError, S3Error, UsageError
 from ..lifecycle import LifecycleConfig
 from ..models import Bucket, Upload
-from . import pagers
+from . import pagers, tuning
 from .pagers import Decoder, Page
 from .transport import Connection, Transport, UnparsableResponse
 
@@ -41,6 +41,7 @@ class S3Reader:
         page_size: ``MaxUploads`` per ListMultipartUploads page (tests force small pages).
         parts_page_size: ``MaxParts`` per ListParts page.
         session: a botocore session to reuse (credentials already resolved).
+        tuning_steps: the CPU-saving steps to apply (``s3/tuning.py``; benchmarks compare).
     """
 
     def __init__(
@@ -51,13 +52,16 @@ class S3Reader:
         page_size: int = 1000,
         parts_page_size: int = 1000,
         session: botocore.session.Session | None = None,
+        tuning_steps: frozenset[str] = tuning.ALL,
     ) -> None:
         if page_size < 1 or parts_page_size < 1:
             raise UsageError("page sizes must be at least 1")
         self.conn = conn
         self.page_size = page_size
         self.parts_page_size = parts_page_size
-        self.transport = Transport(conn, concurrency=concurrency, session=session)
+        self.transport = Transport(
+            conn, concurrency=concurrency, session=session, tuning_steps=tuning_steps
+        )
 
     @property
     def endpoint_url(self) -> str:
@@ -77,6 +81,7 @@ class S3Reader:
             page_size=self.page_size,
             parts_page_size=self.parts_page_size,
             session=self.transport.session,
+            tuning_steps=self.transport.tuning_steps,
         )
 
     # -- buckets -------------------------------------------------------------------------------

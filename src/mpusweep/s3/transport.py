@@ -30,6 +30,7 @@ from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from .. import __version__
 from ..errors import CredentialsError, S3Error
 from ..redact import add_secret
+from . import tuning
 from .throttle import PATIENCE, RateLimiter, ThrottleHandler
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,7 @@ class Transport:
         conn: where and how to connect.
         concurrency: requests in flight at once (sizes the connection pools).
         session: a botocore session to reuse (its credentials are already resolved).
+        tuning: the CPU-saving steps of ``tuning.py`` to apply (all; benchmarks compare).
     """
 
     def __init__(
@@ -241,12 +243,15 @@ class Transport:
         *,
         concurrency: int,
         session: botocore.session.Session | None = None,
+        tuning_steps: frozenset[str] = tuning.ALL,
     ) -> None:
         self.conn = conn
         self.concurrency = concurrency
+        self.tuning_steps = tuning_steps
         for secret in (conn.access_key, conn.secret_key, conn.session_token):
             add_secret(secret)  # masked in --debug logs wherever it appears
         self.session = session or make_session(conn)
+        tuning.tune_session(self.session, tuning_steps)
         addressing = conn.addressing_style or ("path" if conn.endpoint_url else "auto")
         mode = "standard" if conn.retry_mode == "aimd" else conn.retry_mode
         self._config = Config(
@@ -261,6 +266,7 @@ class Transport:
             response_checksum_validation="when_required",
             s3={"addressing_style": addressing},  # type: ignore[arg-type]
             user_agent_extra=f"mpusweep/{__version__}",
+            parameter_validation="no_validation" not in tuning_steps,
         )
         #: Paces every request of every client of this transport once the service throttles.
         self.limiter = RateLimiter()
@@ -299,6 +305,13 @@ class Transport:
         )
         if self.conn.retry_mode == "aimd":
             ThrottleHandler(self.limiter).install(client)
+        tuning.tune_client(
+            client,
+            self.session,
+            self.tuning_steps,
+            endpoint_url=self.conn.endpoint_url,
+            parse_time=parse_timestamp,
+        )
         return client
 
     def remember_region(self, bucket: str, region: str) -> None:

@@ -1,0 +1,206 @@
+"""Less client CPU per request, through botocore's own configuration and extension points.
+
+Sizing is one ListParts per upload and cleaning one abort more: at a million uploads, the client's
+CPU per request is what a run costs. botocore spends most of it on things mpusweep does not need
+for the few operations it sends. Each step below is one documented lever, measured alone and
+together by ``python -m benchmarks.cpu`` (see benchmarks/RESULTS.md); ``ALL`` is what mpusweep
+uses. Nothing here changes what is sent or what is read, only the work done to get there.
+
+- ``endpoint_cache``: S3's endpoint rules run for every request, and botocore's own cache of
+  them is keyed on every parameter, the object key included, so it misses for every upload.
+  The rules never read the key or the prefix (checked when the client is made), so the endpoint
+  is kept per (operation, bucket). Only with an explicit endpoint URL: on AWS, botocore's region
+  redirector changes a bucket's endpoint as it learns its region.
+- ``lean_model``: botocore parses a response by walking every member its model declares (a part
+  has nine, six of them checksums). The output shapes of the listings are cut down, for this
+  session only, to the members mpusweep reads.
+- ``no_validation``: botocore checks every parameter against the model before sending; mpusweep
+  builds them itself (``Config(parameter_validation=False)``, a documented setting).
+- ``lean_handlers``: event handlers that serve operations or features mpusweep never uses are
+  unregistered for its clients (an ``Expect`` header for uploads, idempotency tokens, API
+  version headers, recursion detection for Lambda, the ``Expires`` header of GetObject, and the
+  user agent rebuilt a second time after signing).
+- ``fast_parse``: the body of a successful ListParts answer is read with ElementTree for the
+  five fields mpusweep uses and handed to botocore as already parsed; botocore still parses the
+  headers (abort date, rule id), and every error answer is left to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STEPS = ("endpoint_cache", "lean_model", "no_validation", "lean_handlers", "fast_parse")
+ALL = frozenset(STEPS)
+
+#: The members mpusweep reads of each output shape; the others are dropped from the model.
+READ_MEMBERS = {
+    "ListPartsOutput": {
+        "Bucket",
+        "Key",
+        "UploadId",
+        "PartNumberMarker",
+        "NextPartNumberMarker",
+        "MaxParts",
+        "IsTruncated",
+        "Parts",
+        "AbortDate",
+        "AbortRuleId",
+    },
+    "Part": {"PartNumber", "LastModified", "Size"},
+    "ListMultipartUploadsOutput": {
+        "Bucket",
+        "KeyMarker",
+        "UploadIdMarker",
+        "NextKeyMarker",
+        "NextUploadIdMarker",
+        "Prefix",
+        "MaxUploads",
+        "IsTruncated",
+        "Uploads",
+        "EncodingType",
+    },
+    "MultipartUpload": {"UploadId", "Key", "Initiated", "StorageClass"},
+}
+#: Endpoint parameters the per-bucket cache leaves out of its key: they must not steer the rules.
+_UNKEYED = ("Key", "Prefix", "CopySource")
+
+
+def lean_model(session: Any) -> None:
+    """Cut the listings' output shapes down to ``READ_MEMBERS``, in this session's model."""
+    model = session.get_component("data_loader").load_service_model("s3", "service-2")
+    shapes = model["shapes"]
+    for name, keep in READ_MEMBERS.items():
+        members = shapes[name]["members"]
+        shapes[name]["members"] = {k: v for k, v in members.items() if k in keep}
+
+
+def _rules_read(session: Any, names: tuple[str, ...]) -> bool:
+    """Whether S3's endpoint rules refer to any of these parameters."""
+    rules = session.get_component("data_loader").load_service_model("s3", "endpoint-rule-set-1")
+    text = json.dumps(rules.get("rules", []))
+    return any(f'"ref": "{name}"' in text for name in names)
+
+
+def cache_endpoints(client: Any, session: Any) -> None:
+    """Resolve each (operation, bucket)'s endpoint once (see the module's docstring)."""
+    resolver = getattr(client, "_ruleset_resolver", None)
+    if resolver is None or not hasattr(resolver, "construct_endpoint"):
+        log.debug("no endpoint ruleset resolver to cache")
+        return
+    if _rules_read(session, _UNKEYED):
+        log.debug("S3's endpoint rules read the key or prefix: no endpoint cache")
+        return
+    construct = resolver.construct_endpoint
+    cache: dict[tuple[str, str | None], Any] = {}
+
+    def cached(operation_model: Any, call_args: Any, request_context: Any) -> Any:
+        key = (operation_model.name, (call_args or {}).get("Bucket"))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = construct(operation_model, call_args, request_context)
+        return found
+
+    resolver.construct_endpoint = cached
+
+
+def lean_handlers(client: Any) -> None:
+    """Unregister the handlers mpusweep's operations never need."""
+    from botocore import handlers
+
+    events = client.meta.events
+    for event, handler in (
+        ("before-parameter-build", handlers.generate_idempotent_uuid),
+        ("before-call.s3", handlers.add_expect_header),
+        ("before-call", handlers.add_recursion_detection_header),
+        ("before-call", handlers.inject_api_version_header_if_needed),
+        ("before-parse.s3.*", handlers.handle_expires_header),
+    ):
+        events.unregister(event, handler)
+    creator = getattr(client, "_user_agent_creator", None)
+    if creator is not None:
+        events.unregister("request-created.s3", creator.rebuild_and_replace_user_agent_handler)
+
+
+def _text(element: ET.Element | None) -> str | None:
+    return None if element is None else (element.text or "")
+
+
+def fast_list_parts(
+    response_dict: dict[str, Any],
+    customized_response_dict: dict[str, Any],
+    *,
+    parse_time: Callable[[str], datetime],
+    **_: Any,
+) -> None:
+    """before-parse.s3.ListParts: read a successful answer's parts with ElementTree.
+
+    The fields go to ``customized_response_dict`` (merged into botocore's result) and the body
+    left for botocore becomes an empty ``ListPartsResult``; anything unexpected leaves the answer
+    to botocore untouched.
+    """
+    if response_dict.get("status_code") != 200:
+        return
+    body = response_dict.get("body") or b""
+    try:
+        root = ET.fromstring(body)  # noqa: S314 - the service's own answer, already checked
+    except ET.ParseError:
+        return  # botocore raises on it as it always did
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    parts: list[dict[str, Any]] = []
+    try:
+        for part in root.iterfind(f"{ns}Part"):
+            number, size = part.find(f"{ns}PartNumber"), part.find(f"{ns}Size")
+            modified = part.find(f"{ns}LastModified")
+            item: dict[str, Any] = {}
+            if number is not None:
+                item["PartNumber"] = int(number.text or "")
+            if size is not None:
+                item["Size"] = int(size.text or "")
+            if modified is not None and modified.text:
+                item["LastModified"] = parse_time(modified.text)
+            parts.append(item)
+        truncated = _text(root.find(f"{ns}IsTruncated"))
+        marker = _text(root.find(f"{ns}NextPartNumberMarker"))
+        fields: dict[str, Any] = {"Parts": parts} if parts else {}
+        if truncated is not None:
+            fields["IsTruncated"] = truncated.strip().lower() == "true"
+        if marker:
+            fields["NextPartNumberMarker"] = int(marker)
+    except ValueError:
+        return  # a number that is no number: botocore's parser says so, as before
+    customized_response_dict.update(fields)
+    response_dict["body"] = (
+        f'<ListPartsResult xmlns="{ns[1:-1]}"/>'.encode() if ns else (b"<ListPartsResult/>")
+    )
+
+
+def tune_session(session: Any, steps: frozenset[str]) -> None:
+    """The session-wide steps (before any client is made from it)."""
+    if "lean_model" in steps:
+        lean_model(session)
+
+
+def tune_client(
+    client: Any,
+    session: Any,
+    steps: frozenset[str],
+    *,
+    endpoint_url: str | None,
+    parse_time: Callable[[str], datetime],
+) -> None:
+    """The client-wide steps; ``parse_time`` reads a timestamp as the session's parser does."""
+    if "endpoint_cache" in steps and endpoint_url:
+        cache_endpoints(client, session)
+    if "lean_handlers" in steps:
+        lean_handlers(client)
+    if "fast_parse" in steps:
+        handler = functools.partial(fast_list_parts, parse_time=parse_time)
+        client.meta.events.register("before-parse.s3.ListParts", handler)
