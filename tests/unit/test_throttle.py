@@ -46,9 +46,9 @@ def test_unlimited_until_the_first_throttle():
 def test_throttle_sets_the_rate_below_what_the_service_accepted():
     clock = Clock()
     limit = limiter(clock)
-    serve(limit, clock, 2, accepted_per_s=150)
+    serve(limit, clock, 3, accepted_per_s=150)
     limit.throttle()
-    assert limit.rate == pytest.approx(0.85 * 150, rel=0.05)
+    assert limit.rate == pytest.approx(limit.decrease * 150, rel=0.05)
     # A burst of throttles from requests already in flight counts once per cooldown.
     before = limit.rate
     for _ in range(20):
@@ -70,10 +70,10 @@ def test_requests_are_paced_at_the_rate():
 def test_the_rate_recovers_while_answers_succeed_and_is_lifted_when_calm():
     clock = Clock()
     limit = limiter(clock, release_after=30)
-    serve(limit, clock, 2, accepted_per_s=100)
+    serve(limit, clock, 3, accepted_per_s=100)
     limit.throttle()
     low = limit.rate
-    serve(limit, clock, 2, accepted_per_s=80)
+    serve(limit, clock, 3, accepted_per_s=80)
     assert limit.rate > low  # additive increase
     serve(limit, clock, 40, accepted_per_s=10)  # the client uses far less than it may
     assert limit.rate is None

@@ -6,10 +6,12 @@ throttling the quota runs dry and botocore stops retrying, so a big clean ends i
 or ``max_attempts``, and a client-side rate limiter paces every request:
 
 - unlimited until the service first throttles, so an unthrottled service is never slowed;
-- on a throttled answer (at most once per ``cooldown``) the rate drops to ``decrease`` times the
-  rate the service was accepting (multiplicative decrease);
-- while answers succeed it grows by ``increase`` of the rate at the last decrease per second
-  (additive increase), probing for more, and is lifted altogether after ``release_after``
+- on a throttled answer (at most once per ``cooldown``: requests sent before a decrease may
+  still be throttled after it) the rate drops to ``decrease`` times the rate the service was
+  accepting over the last ``window`` seconds (multiplicative decrease);
+- while answers succeed it grows back toward the rate accepted at the last decrease (``recover``
+  of the gap a second) and beyond it by ``increase`` of that rate a second (additive increase),
+  probing for more, and is lifted altogether after ``release_after``
   seconds without a throttled answer while the client does not even use the rate it has;
 - ``Retry-After`` (seconds or an HTTP date) pauses every request for that long.
 
@@ -85,12 +87,13 @@ class RateLimiter:
     ``rate`` is None while unlimited. ``clock`` and ``sleep`` are injectable for tests.
     """
 
-    decrease: float = 0.85
-    increase: float = 0.05
-    cooldown: float = 1.0
+    decrease: float = 0.9
+    increase: float = 0.01
+    recover: float = 0.5
+    cooldown: float = 2.0
     release_after: float = 30.0
     min_rate: float = 1.0
-    window: float = 1.0
+    window: float = 2.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     rate: float | None = None
@@ -125,7 +128,12 @@ class RateLimiter:
                 return
             elapsed = now - self._last_update
             self._last_update = now
-            self.rate += self.increase * self._peak * elapsed
+            # Back quickly toward the rate the service last accepted (half the gap a second),
+            # then probe beyond it slowly: a throttled burst costs little, a long dip much.
+            gap = max(0.0, self._peak - self.rate)
+            self.rate += (
+                min(1.0, self.recover * elapsed) * gap
+            ) + self.increase * self._peak * elapsed
             if now - self._last_throttle > self.release_after and self.rate > 2 * self._measured():
                 log.debug("no throttling for %.0f s: rate limit lifted", self.release_after)
                 self.rate = None
@@ -155,7 +163,12 @@ class RateLimiter:
             self._successes.popleft()
 
     def _measured(self) -> float:
-        return len(self._successes) / self.window
+        """Successes a second over the window, or over the time since the first success when
+        the window is not full yet (a run's first second is not a whole window)."""
+        if not self._successes:
+            return 0.0
+        span = min(self.window, self.clock() - self._successes[0])
+        return len(self._successes) / max(span, self.window / 10)
 
 
 def _code_and_status(response: Any) -> tuple[str | None, int | None, dict[str, str]]:
