@@ -336,9 +336,13 @@ def server_check(setup: Setup, anonymous: Answer, signed: Answer | None) -> Chec
     in_use = in_use or "no preset"
     detail = f"{seen}; {in_use}"
     if recognized and recognized != setup.provider:
-        if recognized == "ceph" and (setup.provider in _RGW_BASED or setup.provider is None):
+        preset = providers.get(recognized)
+        if recognized == "ceph" and setup.provider in _RGW_BASED:
             return Check("server", Verdict.OK, detail)
-        title = providers.get(recognized).title
+        if setup.provider is None and not preset.quirks:
+            # A preset would change nothing here (AWS, Ceph RGW): no need to name it.
+            return Check("server", Verdict.OK, f"{detail}; looks like {preset.title}")
+        title = preset.title
         return Check(
             "server",
             Verdict.WARN,

@@ -211,9 +211,10 @@ def test_an_unreachable_endpoint_fails_with_a_fix(cli):
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://someone:pw-for-doctor@127.0.0.1:{free_port()}"
     res, doc = doctor(cli, ["--endpoint-url", url], env)
     assert res.code == 7
+    assert "pw-for-doctor" not in res.stdout + res.stderr
     assert [c["check"] for c in doc["checks"]] == ["credentials", "endpoint", "clock"]
     endpoint = check(doc, "endpoint")
     assert endpoint["verdict"] == "fail"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,10 +10,12 @@ import click
 
 from ..doctor import Check, Setup, Verdict, display_url, failed, run_doctor
 from ..errors import ExitCode
+from ..redact import redact
 from ..report.machine import write_json
 from ..s3.probe import S3Probe, credential_source, tls_setup
 from .common import Env, command_env, connection_options, connection_setup
 
+_USERINFO = re.compile(r"://[^/@\s]*@")
 _STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verdict.UNKNOWN: ""}
 SCHEMA_VERSION = 1
 
@@ -98,10 +101,15 @@ def _print_header(env: Env, setup: Setup) -> None:
     )
 
 
+def _safe(text: str) -> str:
+    """Text from the service or botocore, without a URL's user:password or a known secret."""
+    return redact(_USERINFO.sub("://", text))
+
+
 def _print_check(env: Env, check: Check) -> None:
     indent = "  " if check.bucket else ""
     env.out.print(
-        f"{indent}{check.verdict.value:<8}{check.name:<32}{check.detail}",
+        f"{indent}{check.verdict.value:<8}{check.name:<32}{_safe(check.detail)}",
         style=_STYLE[check.verdict],
         markup=False,
         highlight=False,
@@ -109,7 +117,7 @@ def _print_check(env: Env, check: Check) -> None:
     )
     if check.fix:
         env.out.print(
-            f"{indent}{'':<8}fix: {check.fix}", markup=False, highlight=False, soft_wrap=True
+            f"{indent}{'':<8}fix: {_safe(check.fix)}", markup=False, highlight=False, soft_wrap=True
         )
 
 
@@ -143,8 +151,8 @@ def _document(setup: Setup, checks: list[Check]) -> dict[str, Any]:
                 "check": c.name,
                 "bucket": c.bucket,
                 "verdict": c.verdict.value,
-                "detail": c.detail,
-                "fix": c.fix or None,
+                "detail": _safe(c.detail),
+                "fix": _safe(c.fix) or None,
             }
             for c in checks
         ],
