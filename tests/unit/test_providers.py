@@ -243,3 +243,16 @@ def test_docs_providers_md_is_made_from_the_data():
     assert (ROOT / "docs" / "providers.md").read_text() == providers.markdown(), (
         "run: python -m mpusweep.providers > docs/providers.md"
     )
+
+
+def test_the_readme_profile_example_works(no_aws_config):
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Providers\n", 1)[1].split("\n## ", 1)[0]
+    no_aws_config.write_text(section.split("```ini\n", 1)[1].split("```", 1)[0])
+    dreamhost = setup_for({}, profile="dreamhost")
+    assert dreamhost.conn.endpoint_url == "https://s3.us-east-005.dream.io"
+    assert dreamhost.conn.region == "us-east-005"
+    cloudflare = setup_for({}, profile="cloudflare")
+    assert cloudflare.conn.endpoint_url == (
+        "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+    )
