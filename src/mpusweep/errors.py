@@ -43,6 +43,7 @@ class ExitCode(enum.IntEnum):
         ),
     )
     ENDPOINT = 6, "the endpoint cannot be reached"
+    CHECK_FAILED = 7, "`doctor`: a check failed; each failed check says how to fix it"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
     TERMINATED = 143, "terminated (SIGTERM)"
 

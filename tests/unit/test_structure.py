@@ -134,6 +134,8 @@ def test_readme_connection_options_are_the_options():
         "--profile",
         "--endpoint-url",
         "--region",
+        "--provider",
+        "--account-id",
         "--addressing-style",
         "--ca-bundle",
         "--no-verify-ssl",

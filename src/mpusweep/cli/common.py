@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .. import providers
 from ..errors import CredentialsError, UsageError
 from ..filters import Selection, parse_duration
 from ..models import BucketScan
@@ -27,6 +29,7 @@ from ..s3 import (
     is_plain_http_to_remote,
     make_session,
 )
+from ..s3.probe import configured_endpoint, profile_setting
 from ..sizing import SizingPool, default_processes, sizing_pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,6 +129,21 @@ def connection_options(func: F) -> F:
                 "or the profile's endpoint_url).",
             ),
             click.option("--region", help="Region to sign for (default: profile, else us-east-1)."),
+            click.option(
+                "--provider",
+                type=click.Choice(providers.names(), case_sensitive=False),
+                envvar="MPUSWEEP_PROVIDER",
+                help="Service preset: fills in the endpoint (from --region or --account-id), "
+                "signing region, addressing style and quirks; an explicit endpoint still wins "
+                "(also MPUSWEEP_PROVIDER, or mpusweep_provider in the profile).",
+            ),
+            click.option(
+                "--account-id",
+                metavar="ID",
+                envvar="MPUSWEEP_ACCOUNT_ID",
+                help="Account ID for presets whose endpoint holds one (r2; also "
+                "MPUSWEEP_ACCOUNT_ID, or mpusweep_account_id in the profile).",
+            ),
             click.option(
                 "--addressing-style",
                 type=click.Choice(["path", "virtual", "auto"]),
@@ -231,10 +249,81 @@ def make_selection(
         raise click.UsageError(str(exc)) from None
 
 
-def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
-    """The connection the options describe, and a session with credentials (asked for in a
-    terminal when the usual chain finds none)."""
-    conn = Connection(
+@dataclass(frozen=True)
+class ConnectionSetup:
+    """A connection with a preset applied, and where each setting came from (``doctor``)."""
+
+    conn: Connection
+    #: The botocore session (credentials not yet asked for).
+    session: Any
+    #: "--endpoint-url", "AWS_ENDPOINT_URL", "profile 'x' (endpoint_url)", "--provider r2"...
+    endpoint_origin: str
+    #: How the preset was chosen; empty without one.
+    provider_origin: str
+    #: "--addressing-style", "preset NAME", or the default's reason.
+    addressing_origin: str
+
+
+def _provider_name(opts: dict[str, Any], session: Any) -> tuple[str | None, str]:
+    """The preset named by --provider, MPUSWEEP_PROVIDER or the profile, and which named it."""
+    name = opts.get("provider")
+    if name:
+        ctx = click.get_current_context(silent=True)
+        source = ctx.get_parameter_source("provider") if ctx else None
+        origin = "MPUSWEEP_PROVIDER" if source is ParameterSource.ENVIRONMENT else "--provider"
+        return str(name), origin
+    name = profile_setting(session, "mpusweep_provider")
+    if name:
+        return name, f"profile {session.profile or 'default'!r} (mpusweep_provider)"
+    return None, ""
+
+
+def apply_provider(base: Connection, session: Any, opts: dict[str, Any]) -> ConnectionSetup:
+    """The connection with its preset filled in: named (--provider, MPUSWEEP_PROVIDER, the
+    profile's ``mpusweep_provider``), or recognized from the endpoint's host (then only its
+    quirks are used). An explicit endpoint (--endpoint-url, AWS_ENDPOINT_URL_S3,
+    AWS_ENDPOINT_URL, the profile's endpoint_url) always wins over a preset's pattern."""
+    name, provider_origin = _provider_name(opts, session)
+    configured = configured_endpoint(session)
+    explicit = base.endpoint_url
+    if explicit:
+        endpoint_origin = "--endpoint-url"
+    elif configured:
+        endpoint_origin = configured[1]
+    else:
+        endpoint_origin = "AWS (botocore, by region)"
+    addressing_origin = "--addressing-style" if base.addressing_style else "default"
+    if name:
+        account_id = opts.get("account_id") or profile_setting(session, "mpusweep_account_id")
+        resolved = providers.resolve(
+            name,
+            region=base.region or profile_setting(session, "region"),
+            account_id=account_id,
+            endpoint_url=explicit,
+            configured_endpoint=configured[0] if configured else None,
+        )
+        if not explicit and not configured:
+            endpoint_origin = resolved.endpoint_origin
+        if not base.addressing_style:
+            addressing_origin = f"preset {resolved.provider}"
+        conn = replace(
+            base,
+            provider=resolved.provider,
+            endpoint_url=resolved.endpoint_url or explicit,
+            region=resolved.region,
+            addressing_style=base.addressing_style or resolved.addressing_style,
+            quirks=resolved.quirks,
+        )
+        return ConnectionSetup(conn, session, endpoint_origin, provider_origin, addressing_origin)
+    match = providers.match_endpoint(explicit or (configured[0] if configured else None))
+    if match:
+        base = replace(base, provider=match.provider, quirks=match.quirks)
+        provider_origin = "recognized from the endpoint"
+    return ConnectionSetup(base, session, endpoint_origin, provider_origin, addressing_origin)
+
+
+def _options_connection(opts: dict[str, Any]) -> Connection:
+    return Connection(
         profile=opts["profile"],
         endpoint_url=opts["endpoint_url"],
         region=opts["region"],
@@ -243,11 +332,24 @@ def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
         verify_ssl=not opts["no_verify_ssl"],
         retry_mode=opts.get("retry_mode", "aimd"),
     )
+
+
+def connection_setup(opts: dict[str, Any]) -> ConnectionSetup:
+    """The connection the options describe, preset applied; credentials are not asked for."""
+    conn = _options_connection(opts)
+    return apply_provider(conn, make_session(conn), opts)
+
+
+def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
+    """The connection the options describe, and a session with credentials (asked for in a
+    terminal when the usual chain finds none)."""
+    conn = _options_connection(opts)
     if opts["no_verify_ssl"]:
         env.err.print(
             "warning: TLS certificates are not verified (--no-verify-ssl)", style="yellow"
         )
     session = make_session(conn)
+    conn = apply_provider(conn, session, opts).conn
     if not has_credentials(session):
         if not env.stdin_is_terminal:
             raise CredentialsError(

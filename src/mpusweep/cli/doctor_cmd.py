@@ -1,0 +1,160 @@
+"""``mpusweep doctor``: what works against an endpoint, checked before any cleanup."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from ..doctor import Check, Setup, Verdict, display_url, failed, run_doctor
+from ..errors import ExitCode
+from ..redact import redact
+from ..report.machine import write_json
+from ..s3.probe import S3Probe, credential_source, tls_setup
+from .common import Env, command_env, connection_options, connection_setup
+
+_USERINFO = re.compile(r"://[^/@\s]*@")
+_STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verdict.UNKNOWN: ""}
+SCHEMA_VERSION = 1
+
+
+@click.command()
+@click.argument("buckets", nargs=-1, metavar="[BUCKET]...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people; json for programs.",
+)
+@connection_options
+def doctor(**opts: Any) -> ExitCode:
+    """Check what works against your endpoint, before any cleanup. Never writes.
+
+    One line per check, each with a verdict (ok, warn, fail, unknown) and the fix where one
+    is needed: credentials (where from, never their values), the endpoint and its TLS, this
+    machine's clock against the service's Date, the server and preset, the credentials
+    accepted, then per bucket the permissions scan and clean need (s3:ListAllMyBuckets,
+    s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, s3:AbortMultipartUpload,
+    s3:GetLifecycleConfiguration), and the addressing style.
+
+    The abort permission is proven by aborting an upload that cannot exist (a made-up random
+    key and upload id): the service answers NoSuchUpload when the permission is there and
+    AccessDenied when it is not. s3:PutLifecycleConfiguration is never tried: it would write.
+    BUCKET may be a name or a glob; none: the first 10 buckets listed.
+
+    \b
+    Examples:
+      mpusweep doctor
+      mpusweep doctor --provider r2 --account-id 0123abcd my-bucket
+      mpusweep doctor --provider dreamobjects 'backup-*' --format json
+    """
+    env = command_env(opts)
+    resolved = connection_setup(opts)
+    offset = opts["now"] - datetime.now(UTC) if opts.get("now") else None
+
+    def clock() -> datetime:
+        # --now pretends this machine's clock reads that time now (to show the clock check).
+        now = datetime.now(UTC)
+        return now + offset if offset is not None else now
+
+    probe = S3Probe(resolved.conn, resolved.session, clock=clock)
+    setup = Setup(
+        endpoint_url=probe.endpoint_url,
+        endpoint_origin=resolved.endpoint_origin,
+        provider=resolved.conn.provider,
+        provider_origin=resolved.provider_origin,
+        region=probe.transport.region,
+        addressing_style=probe.addressing_style,
+        addressing_origin=resolved.addressing_origin,
+        tls=tls_setup(resolved.conn, resolved.session, probe.endpoint_url),
+        credentials=credential_source(resolved.session),
+        quirks=resolved.conn.quirks,
+    )
+    checks: list[Check] = []
+    if opts["fmt"] == "text":
+        _print_header(env, setup)
+    current: str | None = None
+    for check in run_doctor(probe, setup, opts["buckets"]):
+        checks.append(check)
+        if opts["fmt"] == "text":
+            if check.bucket != current and check.bucket is not None:
+                env.out.print(f"bucket {check.bucket}", markup=False, highlight=False)
+            current = check.bucket
+            _print_check(env, check)
+    if opts["fmt"] == "json":
+        write_json(_document(setup, checks), env.out.file)
+    else:
+        _print_summary(env, checks)
+    return ExitCode.CHECK_FAILED if failed(checks) else ExitCode.OK
+
+
+def _print_header(env: Env, setup: Setup) -> None:
+    preset = f", preset {setup.provider} ({setup.provider_origin})" if setup.provider else ""
+    env.out.print(
+        f"mpusweep doctor: {display_url(setup.endpoint_url)}, region {setup.region}{preset}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _safe(text: str) -> str:
+    """Text from the service or botocore, without a URL's user:password or a known secret."""
+    return redact(_USERINFO.sub("://", text))
+
+
+def _print_check(env: Env, check: Check) -> None:
+    indent = "  " if check.bucket else ""
+    env.out.print(
+        f"{indent}{check.verdict.value:<8}{check.name:<32}{_safe(check.detail)}",
+        style=_STYLE[check.verdict],
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    if check.fix:
+        env.out.print(
+            f"{indent}{'':<8}fix: {_safe(check.fix)}", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def _print_summary(env: Env, checks: list[Check]) -> None:
+    counts = {v: sum(c.verdict is v for c in checks) for v in Verdict}
+    env.out.print(
+        f"{counts[Verdict.OK]} ok, {counts[Verdict.WARN]} warnings, "
+        f"{counts[Verdict.FAIL]} failed, {counts[Verdict.UNKNOWN]} unknown",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _document(setup: Setup, checks: list[Check]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "setup": {
+            "endpoint_url": display_url(setup.endpoint_url),
+            "endpoint_origin": setup.endpoint_origin,
+            "provider": setup.provider,
+            "provider_origin": setup.provider_origin or None,
+            "region": setup.region,
+            "addressing_style": setup.addressing_style,
+            "addressing_origin": setup.addressing_origin,
+            "tls": setup.tls,
+            "credentials": setup.credentials.source or None,
+            "quirks": sorted(setup.quirks),
+        },
+        "checks": [
+            {
+                "check": c.name,
+                "bucket": c.bucket,
+                "verdict": c.verdict.value,
+                "detail": _safe(c.detail),
+                "fix": _safe(c.fix) or None,
+            }
+            for c in checks
+        ],
+        "failed": len(failed(checks)),
+    }
