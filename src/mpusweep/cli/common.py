@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..aggregate import Pricing
 from ..errors import CredentialsError, UsageError
 from ..filters import Selection, parse_duration
 from ..models import BucketScan
@@ -231,6 +232,17 @@ def make_selection(
         raise click.UsageError(str(exc)) from None
 
 
+def resolve_price(opts: dict[str, Any]) -> Pricing | None:
+    """The price costs are computed with: ``--price-per-gb-month`` (parsed by its option);
+    None when no price is known (costs are then shown as unknown, never as zero).
+
+    The one place a price is chosen: a provider preset's default price goes here, below
+    an explicit ``--price-per-gb-month``, with its source and the date it was read.
+    """
+    price: Pricing | None = opts.get("price_per_gb_month")
+    return price
+
+
 def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
     """The connection the options describe, and a session with credentials (asked for in a
     terminal when the usual chain finds none)."""
@@ -319,6 +331,22 @@ class ScanProgress:
         if self.bar is not None:
             self.bar.start()
         return self
+
+    @contextmanager
+    def hidden(self) -> Iterator[None]:
+        """The spinner off the screen while the block prints to standard output.
+
+        Rich moves its live display out of the way only of what its own console prints;
+        the tables go through another (stdout), and each would leave a spinner line behind.
+        """
+        if self.bar is None or not self.bar.live.is_started:
+            yield
+            return
+        self.bar.stop()
+        try:
+            yield
+        finally:
+            self.bar.start()
 
     def __exit__(self, *_: object) -> None:
         if self.bar is not None:
