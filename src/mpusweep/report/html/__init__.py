@@ -18,7 +18,15 @@ Modules: ``page`` (the data and the page), ``charts`` (plotly figures and themes
 from __future__ import annotations
 
 from .charts import TrendPoint, axis_unit
-from .page import CHART_ROWS, INSTALL_HINT, LARGEST, ROWS_SHOWN, ReportData, render_report
+from .page import (
+    CHART_ROWS,
+    INSTALL_HINT,
+    LARGEST,
+    ROWS_SHOWN,
+    ReportData,
+    render_report,
+    require_libraries,
+)
 from .words import attr, figure, human_age, human_size, plotly_text, script_json
 
 __all__ = [
@@ -35,5 +43,6 @@ __all__ = [
     "human_size",
     "plotly_text",
     "render_report",
+    "require_libraries",
     "script_json",
 ]

@@ -55,6 +55,11 @@ class ReportData:
     trend: tuple[TrendPoint, ...] = ()
 
 
+def require_libraries() -> None:
+    """Raise ``UsageError`` saying what to install when the report's extra is missing."""
+    _libraries()
+
+
 def _libraries() -> tuple[Any, Any, Callable[[str], str]]:
     """plotly's graph objects, Jinja2, and markupsafe's ``Markup`` (text already safe)."""
     try:
