@@ -132,14 +132,17 @@ class Summary:
                 bar = Text("size unknown", style="yellow")
             else:
                 bar = Bar(size=largest or 1, begin=0, end=value, width=width, color="blue")
+            # A bucket that could not be listed holds what nobody knows: not zero.
+            unknown = bucket.size is None or (bucket.error is not None and not bucket.uploads)
             cells: list[RenderableType] = [
                 Text(bucket.bucket),
                 bar,
-                *(_size_cells(tally, fit=fit) if bucket.size is not None else ["?", "?"]),
-                str(bucket.uploads),
+                *(["?", "?"] if unknown else _size_cells(tally, fit=fit)),
+                "?" if bucket.error and not bucket.uploads else str(bucket.uploads),
             ]
             if price is not None:
-                cells.append(money(cost_of(bucket.size, price), price.currency))
+                cost = None if unknown else cost_of(bucket.size, price)
+                cells.append("?" if cost is None else money(cost, price.currency))
             table.add_row(*cells)
         return table
 
@@ -159,10 +162,12 @@ class Summary:
 
 
 def _band(tally: Tally | None, *, fit: bool) -> str:
-    """``3 uploads, 1.1 GiB`` (``3 uploads, 1.09GB`` when redirected); ``-`` when empty."""
+    """``3 uploads, 1.1 GiB`` (``1.09GB`` when redirected), ``≥`` when some sizes are unknown;
+    ``-`` when empty."""
     if tally is None or not tally.uploads:
         return "-"
     known = tally.known_size
-    size = (iec_size if fit else gb)(known) if known is not None else "size unknown"
-    more = f" (+{tally.unknown} unknown)" if tally.unknown and known is not None else ""
-    return f"{plural(tally.uploads, 'upload')}, {size}{more}"
+    if known is None:
+        return f"{plural(tally.uploads, 'upload')}, size unknown"
+    bound = "≥ " if tally.unknown else ""
+    return f"{plural(tally.uploads, 'upload')}, {bound}{(iec_size if fit else gb)(known)}"

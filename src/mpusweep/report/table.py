@@ -190,8 +190,7 @@ def print_grand_total(
     if shortened:
         console.print(
             Text(
-                "Upload IDs are cut to their shortest start unique in the bucket; "
-                "--wide or --format json shows them whole.",
+                "Upload IDs are cut short; --wide or --format json shows them whole.",
                 style="dim",
             )
         )
