@@ -41,14 +41,23 @@ def test_json_schema_in_the_readme_is_what_scan_prints(buckets, backend, cli):
     import json
 
     bucket = buckets.new()
-    buckets.make_upload(bucket, "k", [1])
+    buckets.make_upload(bucket, "backups/k", [1])
     doc = cli(["scan", bucket, "--format", "json"], env=backend.env()).json()
-    [example] = json_blocks("JSON output")
+    example, group = json_blocks("JSON output")
     documented = json.loads(example)
     assert documented.keys() == doc.keys()
     assert documented["uploads"][0].keys() == doc["uploads"][0].keys()
     assert documented["buckets"][0].keys() == doc["buckets"][0].keys()
     assert documented["total"].keys() == doc["total"].keys()
+    assert doc["price"] is doc["group_by"] is doc["groups"] is None
+    priced = ["--price-per-gb-month", "0.025", "--group-by", "prefix:1"]
+    doc = cli(["scan", bucket, "--format", "json", *priced], env=backend.env()).json()
+    assert documented["price"].keys() == doc["price"].keys()
+    assert doc["group_by"] == "prefix:1"
+    assert [json.loads(group)] == [
+        {**doc["groups"][0], "bucket": "workbackup", "size": 3221225472, "uploads": 3,
+         "cost_per_month": 0.075}
+    ]  # fmt: skip
 
 
 def test_clean_json_fields_in_the_readme_are_what_clean_prints(buckets, backend, cli, tmp_path):
