@@ -173,14 +173,18 @@ def folded_ids(screen: list[str]) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize(
+    "args", [["scan"], ["clean", "--dry-run", "--older-than", "0"]], ids=["scan", "clean"]
+)
 def test_no_spinner_line_is_left_behind(
-    backend: Backend, seeded: dict[str, str], tmp_path: Path
+    backend: Backend, seeded: dict[str, str], tmp_path: Path, args: list[str]
 ) -> None:
     """The progress spinner (stderr) is taken off the screen while each table prints; it used
     to stay behind as a line above every bucket."""
-    command = [sys.executable, "-m", "mpusweep", "scan", *seeded.values()]
+    command = [sys.executable, "-m", "mpusweep", *args, *seeded.values()]
     with tmux_server() as socket:
         code, screen = run_in_terminal(socket, 100, command, child_env(backend), tmp_path)
     assert code == 0
     assert [line for line in screen if "Scanning" in line] == []
     assert len([line for line in screen if line.startswith("Bucket: ")]) == 2
+    assert "Upload IDs are cut short; --wide or --format json shows them whole." in screen

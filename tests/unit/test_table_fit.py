@@ -154,6 +154,7 @@ def test_the_plan_column_keeps_its_reasons_where_they_fit():
     kept = [line for line in upload_lines(narrow, UPLOADS) if " keep" in line]
     assert len(kept) == 3  # initiated in the 30 days before NOW
     assert len(upload_lines(narrow, UPLOADS)) == len(UPLOADS)
+    assert "coreos_production_iso_image.iso" in narrow  # the last layout: no Idle, no Parts
 
 
 def test_costs_with_the_price_and_its_date():

@@ -113,16 +113,20 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
 
     # With --yes the aborts of one bucket run while the next is scanned: each bucket is then
     # printed whole when it is done, so its outcome follows its own table.
+    shortened: list[bool] = []  # whether a fitted table cut upload IDs short
+
     def show_plan(summary: BucketScan, plan: AbortPlan) -> None:
         if human:
-            table.print_bucket(env.out, summary, [], env.now, plan, view)
+            if table.print_bucket(env.out, summary, [], env.now, plan, view):
+                shortened.append(True)
             if plan.kept:
                 reasons = sorted({i.reason for i in plan.kept})
                 env.out.print(f"Keeping {plural(len(plan.kept), 'upload')}: {'; '.join(reasons)}.")
 
     def planned(summary: BucketScan, plan: AbortPlan) -> None:
         if not opts["yes"]:
-            show_plan(summary, plan)
+            with progress.hidden():
+                show_plan(summary, plan)
 
     def confirm(summary: BucketScan, plan: AbortPlan) -> bool:
         return bool(opts["yes"]) or ask(env, "Delete MPU data? (y/n)")
@@ -183,7 +187,10 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
         report.fatal = exc
         _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
         raise
-    return _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
+    code = _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
+    if shortened:
+        table.print_id_note(env.out)
+    return code
 
 
 def _finish_clean(

@@ -34,7 +34,7 @@ class Layout:
     initiated: str
     #: Whether the size in bytes is shown (beside ``GB`` and the readable size).
     size_bytes: bool
-    #: How many units of the idle time are shown (``41d9h30m``: 3; ``41d``: 1).
+    #: How many units of the idle time are shown (``41d9h30m``: 3; ``41d``: 1; 0: no column).
     idle_units: int
     #: Whether a kept upload's reason is in the Plan column (else under the table).
     reasons: bool
@@ -48,6 +48,7 @@ LAYOUTS = (
     Layout("%Y-%m-%d", size_bytes=False, idle_units=1, reasons=True, parts=True),
     Layout("%Y-%m-%d", size_bytes=False, idle_units=1, reasons=False, parts=True),
     Layout("%Y-%m-%d", size_bytes=False, idle_units=1, reasons=False, parts=False),
+    Layout("%Y-%m-%d", size_bytes=False, idle_units=0, reasons=False, parts=False),
 )
 
 
@@ -91,7 +92,8 @@ def _table(
     table.add_column("Size", justify="right", no_wrap=True)
     if layout.parts:
         table.add_column("Parts", justify="right", no_wrap=True)
-    table.add_column("Idle", justify="right", no_wrap=True)
+    if layout.idle_units:
+        table.add_column("Idle", justify="right", no_wrap=True)
     table.add_column("Upload ID", no_wrap=True)
     with_abort_date = any(u.abort_date for u, _ in rows)
     if with_abort_date:
@@ -110,10 +112,9 @@ def _table(
         cells += [gb(upload.size), iec_size(upload.size)]
         if layout.parts:
             cells.append("?" if upload.parts is None else str(upload.parts))
-        cells += [
-            "?" if idle is None else duration(idle, layout.idle_units),
-            Text(ids.get(upload.upload_id, upload.upload_id)),
-        ]
+        if layout.idle_units:
+            cells.append("?" if idle is None else duration(idle, layout.idle_units))
+        cells.append(Text(ids.get(upload.upload_id, upload.upload_id)))
         if with_abort_date:
             cells.append(upload.abort_date.strftime("%Y-%m-%d") if upload.abort_date else "")
         if with_plan:

@@ -188,12 +188,14 @@ def print_grand_total(
     if view.price is not None:
         console.print(Text(f"Price: {price_text(view.price)}", style="dim"))
     if shortened:
-        console.print(
-            Text(
-                "Upload IDs are cut short; --wide or --format json shows them whole.",
-                style="dim",
-            )
-        )
+        print_id_note(console)
+
+
+def print_id_note(console: Console) -> None:
+    """Under fitted tables whose upload IDs were cut short: how to see them whole."""
+    console.print(
+        Text("Upload IDs are cut short; --wide or --format json shows them whole.", style="dim")
+    )
 
 
 def outcome_line(outcomes: Sequence[AbortOutcome]) -> str:
