@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import IO, Any
 
-from ..aggregate import Group, GroupBy, GroupTally, Pricing
+from ..aggregate import GroupBy, GroupTally, Pricing
 from ..models import BucketScan, Upload, total_size
 from . import bucket_record, cost_of, group_record, iso, price_record, upload_record
 
@@ -66,12 +66,14 @@ def scan_document(
     for (``group_by`` and ``groups`` are null without ``--group-by``)."""
     upload_list = list(uploads)
     bucket_list = list(buckets)
-    groups: list[Group] | None = None
+    groups: list[dict[str, Any]] | None = None
     if group_by is not None:
         counter = GroupTally(group_by, now)
         for upload in upload_list:
             counter.add(upload)
-        groups = [g for b in bucket_list for g in counter.pop(b.bucket)]
+        groups = [
+            group_record(g, group_by, price) for b in bucket_list for g in counter.pop(b.bucket)
+        ]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(now),
@@ -80,9 +82,7 @@ def scan_document(
         "buckets": [bucket_record(b, price) for b in bucket_list],
         "total": totals(bucket_list, price),
         "group_by": None if group_by is None else str(group_by),
-        "groups": None
-        if groups is None or group_by is None
-        else [group_record(g, group_by, price) for g in groups],
+        "groups": groups,
     }
 
 
