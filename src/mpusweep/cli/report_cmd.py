@@ -35,7 +35,7 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
-from .views import group_by_option, price_option
+from .views import group_by_callback, price_option
 
 DEFAULT_OUTPUT = Path("mpusweep-report.html")
 
@@ -57,7 +57,12 @@ DEFAULT_OUTPUT = Path("mpusweep-report.html")
     help="The HTML file to write (replaced whole, never half-written); - for standard output.",
 )
 @price_option
-@group_by_option
+@click.option(
+    "--group-by",
+    callback=group_by_callback,
+    metavar="prefix:N",
+    help="How many folders deep the prefix breakdown goes [default: prefix:1].",
+)
 @click.option(
     "--history",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -83,6 +88,13 @@ def report_command(**opts: Any) -> ExitCode:
     env = command_env(opts)
     if opts["idle_for"] and opts["no_sizes"]:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
+    group_by = opts["group_by"]
+    if group_by is not None and group_by.kind is not GroupKind.PREFIX:
+        raise click.BadParameter(
+            "the report always shows storage classes and ages; prefix:N sets the depth of "
+            "its prefix breakdown",
+            param_hint="'--group-by'",
+        )
     require_libraries()  # before scanning: a missing extra is said at once
     output: Path = opts["output"]
     if str(output) != "-" and not output.resolve().parent.is_dir():
@@ -90,7 +102,6 @@ def report_command(**opts: Any) -> ExitCode:
             f"the directory of {str(output)!r} does not exist", param_hint="'--output'"
         )
     history = _history_path(opts["history"])
-    group_by = opts["group_by"]
     selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
     s3 = connect_reader(env, opts)
     targets = resolve_buckets(s3, selection)
@@ -131,7 +142,7 @@ def report_command(**opts: Any) -> ExitCode:
         price_source=None if price is None else price.source,
         price_date=None if price is None else price.as_of,
         currency="USD" if price is None else price.currency,
-        prefix_depth=group_by.depth if group_by and group_by.kind is GroupKind.PREFIX else 1,
+        prefix_depth=group_by.depth if group_by else 1,
         trend=trend,
     )
     write_report(output, render_report(data), env.out.file)

@@ -21,7 +21,9 @@ def _price(ctx: click.Context, param: click.Parameter, value: str | None) -> Pri
         raise click.BadParameter(str(exc).split(": ", 1)[1]) from None
 
 
-def _group_by(ctx: click.Context, param: click.Parameter, value: str | None) -> GroupBy | None:
+def group_by_callback(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> GroupBy | None:
     if value is None:
         return None
     try:
@@ -45,7 +47,7 @@ def group_by_option(func: F) -> F:
     """``--group-by``: totals per prefix, storage class or age band."""
     return click.option(
         "--group-by",
-        callback=_group_by,
+        callback=group_by_callback,
         metavar="GROUP",
         help=f"Totals per group under each bucket: {GROUP_BY_HELP} "
         "(prefix:1 puts backups/2024/x under backups/).",
