@@ -42,6 +42,9 @@ def tmux_server() -> Iterator[str]:
         yield socket
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=30)
+        # kill-server leaves its socket file behind.
+        folder = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (folder / socket).unlink(missing_ok=True)
 
 
 def run_in_terminal(
