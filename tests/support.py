@@ -159,7 +159,7 @@ class Buckets:
                 self.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         for name in self.names:
             try:
-                for key, upload_id in self.listing(name):
+                for key, upload_id in self.listing(name):  # uploads made by others
                     self.s3.abort_multipart_upload(Bucket=name, Key=key, UploadId=upload_id)
                 self.s3.delete_bucket(Bucket=name)
             except Exception:

@@ -10,9 +10,11 @@ carries the known bytes and, beside them, how many uploads are of unknown size.
 from __future__ import annotations
 
 import enum
+import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from .errors import UsageError
 from .models import BucketScan, Upload
@@ -210,6 +212,52 @@ class Group:
     tally: Tally
 
 
+class GroupTally:
+    """Groups counted as uploads stream by: memory grows with the groups, not the uploads.
+
+    ``scan --format jsonl`` and ``csv`` use it to print each bucket's groups when the bucket
+    is done; ``group_uploads`` is the same over a finished list.
+    """
+
+    def __init__(self, by: GroupBy, now: datetime, *, per_bucket: bool = True) -> None:
+        self.by, self.now, self.per_bucket = by, now, per_bucket
+        self._counts: dict[tuple[str | None, str], list[int]] = {}
+
+    def add(self, upload: Upload) -> None:
+        bucket = upload.bucket if self.per_bucket else None
+        count = self._counts.setdefault((bucket, group_label(upload, self.by, self.now)), [0] * 3)
+        count[0] += 1
+        if upload.size is None:
+            count[2] += 1
+        else:
+            count[1] += upload.size
+
+    def groups(self, bucket: str | None = None) -> list[Group]:
+        """The groups counted so far: one bucket's (``per_bucket``), else all of them.
+
+        Age and idle groups come in band order (empty bands left out); the others largest
+        first: by known bytes, then by uploads of unknown size, then by label.
+        """
+        result = [
+            Group(b, label, Tally(*count))
+            for (b, label), count in self._counts.items()
+            if bucket is None or b == bucket
+        ]
+        if self.by.kind in (GroupKind.AGE, GroupKind.IDLE):
+            order = {band.label: n for n, band in enumerate(AGE_BANDS)}
+            result.sort(key=lambda g: (g.bucket or "", order.get(g.label, len(order))))
+        else:
+            result.sort(key=lambda g: (g.bucket or "", -g.tally.size, -g.tally.unknown, g.label))
+        return result
+
+    def pop(self, bucket: str) -> list[Group]:
+        """One bucket's groups, forgotten once returned (a finished bucket's)."""
+        found = self.groups(bucket)
+        for group in found:
+            del self._counts[group.bucket, group.label]
+        return found
+
+
 def group_uploads(
     uploads: Iterable[Upload], by: GroupBy, now: datetime, *, per_bucket: bool = True
 ) -> list[Group]:
@@ -218,20 +266,60 @@ def group_uploads(
     Age and idle groups come in band order (empty bands left out); the others largest first:
     by known bytes, then by uploads of unknown size, then by label.
     """
-    groups: dict[tuple[str | None, str], list[Upload]] = {}
+    counter = GroupTally(by, now, per_bucket=per_bucket)
     for upload in uploads:
-        bucket = upload.bucket if per_bucket else None
-        groups.setdefault((bucket, group_label(upload, by, now)), []).append(upload)
-    result = [Group(bucket, label, tally(items)) for (bucket, label), items in groups.items()]
-    if by.kind in (GroupKind.AGE, GroupKind.IDLE):
-        order = {band.label: n for n, band in enumerate(AGE_BANDS)}
-        result.sort(key=lambda g: (g.bucket or "", order.get(g.label, len(order))))
-    else:
-        result.sort(key=lambda g: (g.bucket or "", -g.tally.size, -g.tally.unknown, g.label))
-    return result
+        counter.add(upload)
+    return counter.groups()
 
 
 # -- cost -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """A storage price, and where it comes from: what every cost figure is computed with."""
+
+    #: Price per GB (2**30 bytes) and month.
+    per_gb_month: float
+    #: ISO 4217 code of the price's currency.
+    currency: str = "USD"
+    #: Where the price comes from: ``--price-per-gb-month``, or a provider's price list.
+    source: str = "--price-per-gb-month"
+    #: When the price was read from its source (a preset's price list); None: given now.
+    as_of: date | None = None
+
+    def cost(self, size: int | None) -> float | None:
+        """What ``size`` bytes cost a month; None when the size is not known.
+
+        >>> Pricing(0.02).cost(5 * 2**30), Pricing(0.02).cost(None)
+        (0.1, None)
+        """
+        return monthly_cost(size, self.per_gb_month)
+
+
+def parse_price(text: str) -> Pricing:
+    """Parse ``--price-per-gb-month``: a number, in USD unless a currency code follows it.
+
+    >>> parse_price("0.023")
+    Pricing(per_gb_month=0.023, currency='USD', source='--price-per-gb-month', as_of=None)
+    >>> parse_price(" 0.0059 eur ").currency, parse_price("6e-3EUR").per_gb_month
+    ('EUR', 0.006)
+    >>> parse_price("-1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mpusweep.errors.UsageError: --price-per-gb-month: expected a price per GB-month ...
+    """
+    match = _PRICE.fullmatch(text.strip())
+    value = float(match.group(1)) if match else math.nan
+    if not match or not math.isfinite(value) or value < 0:
+        raise UsageError(
+            "--price-per-gb-month: expected a price per GB-month (GB = 2^30 bytes) of 0 or "
+            f"more, in USD or followed by a currency code, like 0.023 or 0.0059EUR; got {text!r}"
+        )
+    return Pricing(value, (match.group(2) or "USD").upper())
+
+
+_PRICE = re.compile(r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)\s*([A-Za-z]{3})?")
+
+
 def monthly_cost(size: int | None, price_per_gb_month: float | None) -> float | None:
     """What ``size`` bytes cost a month at a price per GB (2**30 bytes) and month.
 

@@ -1,4 +1,4 @@
-"""The ``browser`` fixture: Debian's Chromium under playwright, one per test session.
+"""The ``browser`` fixture: Debian's Chromium under playwright, one per test module.
 
 Skipped with a message when Chromium cannot be had here (not root, no apt-get, no
 playwright); with ``MPUSWEEP_REQUIRE_BROWSER=1`` that is an error instead.
@@ -15,7 +15,9 @@ import pytest
 from tests.browser import harness
 
 
-@pytest.fixture(scope="session")
+# One browser per module, not per session: playwright keeps a thread while it runs, and later
+# tests that fork sizing workers refuse to while another thread runs.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         harness.ensure_chromium()

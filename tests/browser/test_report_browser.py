@@ -17,7 +17,7 @@ from mpusweep.report import show_key
 from mpusweep.report.html import ReportData, render_report
 from tests.browser.harness import DESKTOP, PHONE, PageLog, open_page, screenshot
 from tests.browser.sample import sample_data
-from tests.support import conn_for
+from tests.support import Buckets, conn_for
 
 pytestmark = pytest.mark.browser
 
@@ -54,10 +54,10 @@ FIGURES_JS = """() => [...document.querySelectorAll('[data-figure]')].map(e => {
 })"""
 
 
-def make_uploads(buckets: Any) -> dict[str, str]:
-    names = {label: buckets.new(label) for label in KEYS}
-    for label, items in KEYS.items():
-        for key, parts in items:
+def make_uploads(buckets: Any, labels: tuple[str, ...] = tuple(KEYS)) -> dict[str, str]:
+    names = {label: buckets.new(label) for label in labels}
+    for label in labels:
+        for key, parts in KEYS[label]:
             buckets.make_upload(names[label], key, parts)
     return names
 
@@ -327,3 +327,56 @@ def test_figures_in_the_page_match_the_data(browser: Any, sample_report: Path) -
         b.size for b in data.buckets
     ]
     assert json.dumps(one(found, "oldest_initiated")).startswith('"2017-08-03')
+
+
+def test_the_report_command_opens_offline_and_equals_scan_json(
+    backend: Any, buckets: Any, cli: Any, browser: Any, tmp_path: Path
+) -> None:
+    """What a user gets from ``mpusweep report``, as a browser shows it."""
+    names = make_uploads(buckets, ("media", "logs", "quiet"))
+    targets = list(names.values())
+    common = [*targets, "--price-per-gb-month", "0.023"]
+    report = tmp_path / "mpusweep-report.html"
+    res = cli(["report", *common, "--group-by", "prefix:2", "-o", str(report)], env=backend.env())
+    assert res.code == 0, res.stderr
+    doc = cli(["scan", *common, "--format", "json"], env=backend.env()).json()
+    url = report.resolve().as_uri()
+    with open_page(browser, report) as (page, log):
+        found = figures(page)
+        assert one(found, "total_uploads") == doc["total"]["uploads"] == 8
+        assert one(found, "total_bytes") == doc["total"]["size"]
+        assert one(found, "cost_per_month") == doc["total"]["cost_per_month"]
+        per_bucket = {
+            (f["bucket"], f["name"]): f["value"] for f in found if f["table"] == "table-buckets"
+        }
+        for b in doc["buckets"]:
+            assert per_bucket[b["bucket"], "bucket_size"] == b["size"]
+            assert per_bucket[b["bucket"], "bucket_cost"] == b["cost_per_month"]
+        sizes = {
+            (f["bucket"], f["key"], f["upload_id"]): f["value"]
+            for f in found
+            if f["name"] == "upload_size" and f["table"] == "table-uploads"
+        }
+        assert sizes == {(u["bucket"], u["key"], u["upload_id"]): u["size"] for u in doc["uploads"]}
+        # Sorting by size puts the largest first, from the numbers themselves.
+        size = page.locator("#table-uploads th", has_text="Size").locator("button")
+        size.click()
+        size.click()
+        assert visible_sizes(page) == sorted((u["size"] for u in doc["uploads"]), reverse=True)
+        assert_clean(log, url)
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        for scheme in ("light", "dark"):
+            with open_page(browser, report, viewport=viewport, scheme=scheme) as (page, log):
+                screenshot(page, tmp_path / f"cli-{name}-{scheme}.png")
+                assert_page_fits(page, viewport["width"])
+                assert_clean(log, url)
+
+
+def test_the_bucket_moto_cannot_list_is_cleaned_up(moto_backend: Any) -> None:
+    """The report tests make a bucket moto cannot list (a control character in a key); the
+    cleanup aborts its uploads by the IDs it made and deletes it, instead of leaving it to fail
+    every later test that scans all of the shared server's buckets."""
+    made = Buckets(moto_backend)
+    names = make_uploads(made, ("ctl",))
+    made.cleanup()
+    assert names["ctl"] not in [b["Name"] for b in made.s3.list_buckets()["Buckets"]]

@@ -43,6 +43,10 @@ def test_help_lists_exit_codes(cli):
         (["scan", "bad/bucket"], "bad bucket 'bad/bucket'"),
         (["scan", "--no-sizes", "--idle-for", "1h"], "--idle-for needs part times"),
         (["clean", "--format", "json"], "add --yes or --dry-run"),
+        (["scan", "--price-per-gb-month", "-1"], "expected a price per GB-month"),
+        (["scan", "--group-by", "prefix:0"], "expected prefix:N (N >= 1)"),
+        (["report", "--group-by", "age"], "prefix:N sets the depth"),
+        (["report", "-o", "/no/such/dir/r.html"], "the directory of '/no/such/dir/r.html'"),
         (["frobnicate"], "No such command"),
     ],
 )

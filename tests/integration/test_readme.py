@@ -22,9 +22,9 @@ def test_library_example_runs(buckets, backend, tmp_path, monkeypatch, capsys):
     first, pool = python_blocks("Library use")
     code = first.replace('"https://objects-us-east-1.dream.io"', repr(backend.endpoint_url))
     code = code.replace('"backup-*"', repr(bucket))
-    # The example keeps uploads younger than 7 days; this one was just made (RGW and LocalStack
-    # give real times; moto's are from 2010).
-    code = code.replace("timedelta(days=7)", "timedelta(0)")
+    # The example aborts uploads older than a week: RGW's are minutes old (moto's are from
+    # 2010), so its clock reads eight days on.
+    code = code.replace("datetime.now(UTC)", "(datetime.now(UTC) + timedelta(days=8))")
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     exec(compile(pool, "README.md", "exec"), namespace)  # noqa: S102
@@ -44,14 +44,23 @@ def test_json_schema_in_the_readme_is_what_scan_prints(buckets, backend, cli):
     import json
 
     bucket = buckets.new()
-    buckets.make_upload(bucket, "k", [1])
+    buckets.make_upload(bucket, "backups/k", [1])
     doc = cli(["scan", bucket, "--format", "json"], env=backend.env()).json()
-    [example] = json_blocks("JSON output")
+    example, group = json_blocks("JSON output")
     documented = json.loads(example)
     assert documented.keys() == doc.keys()
     assert documented["uploads"][0].keys() == doc["uploads"][0].keys()
     assert documented["buckets"][0].keys() == doc["buckets"][0].keys()
     assert documented["total"].keys() == doc["total"].keys()
+    assert doc["price"] is doc["group_by"] is doc["groups"] is None
+    priced = ["--price-per-gb-month", "0.025", "--group-by", "prefix:1"]
+    doc = cli(["scan", bucket, "--format", "json", *priced], env=backend.env()).json()
+    assert documented["price"].keys() == doc["price"].keys()
+    assert doc["group_by"] == "prefix:1"
+    assert [json.loads(group)] == [
+        {**doc["groups"][0], "bucket": "workbackup", "size": 3221225472, "uploads": 3,
+         "cost_per_month": 0.075}
+    ]  # fmt: skip
 
 
 def test_clean_json_fields_in_the_readme_are_what_clean_prints(buckets, backend, cli, tmp_path):

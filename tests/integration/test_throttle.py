@@ -93,5 +93,6 @@ def test_a_throttled_scan_is_exact(buckets, backend):
         "size": 120 * 3 * KIB,
         "failed_buckets": 0,
         "size_errors": 0,
+        "cost_per_month": None,
     }
     assert stats["throttled"] > 0

@@ -18,6 +18,7 @@ from .common import Env
 from .demo_cmd import demo
 from .doctor_cmd import doctor
 from .lifecycle_cmd import lifecycle
+from .report_cmd import report_command
 from .scan_cmd import scan
 
 __all__ = ["Env", "Terminated", "cli", "main"]
@@ -50,6 +51,7 @@ def cli() -> None:
 
 cli.add_command(scan)
 cli.add_command(clean_command)
+cli.add_command(report_command)
 cli.add_command(lifecycle)
 cli.add_command(demo)
 cli.add_command(doctor)

@@ -12,8 +12,8 @@ from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, UsageError
 from ..execute import BucketClean, CleanResult, clean
 from ..filters import AgeFilter
-from ..models import AbortPlan, BucketScan, Verify
-from ..report import plan_record, plural, table
+from ..models import AbortPlan, BucketScan, Verify, known_sum
+from ..report import cost_of, plan_record, plural, price_record, table
 from ..report.machine import write_json
 from ..runreport import RunReport
 from ..s3 import S3Reader
@@ -32,6 +32,7 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
+from .views import price_option, table_view, wide_option
 
 
 @click.command(name="clean")
@@ -67,6 +68,8 @@ from .common import (
     show_default=True,
     help="table for people, json for programs (needs --yes or --dry-run).",
 )
+@price_option
+@wide_option
 @connection_options
 @processes_option
 def clean_command(**opts: Any) -> ExitCode:
@@ -98,6 +101,7 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
         s3 = connect_reader(env, opts) if dry_run else connect_writer(env, opts)
     age = AgeFilter(opts["older_than"], opts["idle_for"])
     human = opts["fmt"] == "table"
+    view = table_view(env, opts, s3.conn.provider)
     audit = None
     if not dry_run:
         try:
@@ -109,16 +113,20 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
 
     # With --yes the aborts of one bucket run while the next is scanned: each bucket is then
     # printed whole when it is done, so its outcome follows its own table.
+    shortened: list[bool] = []  # whether a fitted table cut upload IDs short
+
     def show_plan(summary: BucketScan, plan: AbortPlan) -> None:
         if human:
-            table.print_bucket(env.out, summary, [], env.now, plan)
+            if table.print_bucket(env.out, summary, [], env.now, plan, view):
+                shortened.append(True)
             if plan.kept:
                 reasons = sorted({i.reason for i in plan.kept})
                 env.out.print(f"Keeping {plural(len(plan.kept), 'upload')}: {'; '.join(reasons)}.")
 
     def planned(summary: BucketScan, plan: AbortPlan) -> None:
         if not opts["yes"]:
-            show_plan(summary, plan)
+            with progress.hidden():
+                show_plan(summary, plan)
 
     def confirm(summary: BucketScan, plan: AbortPlan) -> bool:
         return bool(opts["yes"]) or ask(env, "Delete MPU data? (y/n)")
@@ -126,6 +134,10 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
     def done(bucket: BucketClean) -> None:
         if not human:
             return
+        with progress.hidden():
+            finished(bucket)
+
+    def finished(bucket: BucketClean) -> None:
         if opts["yes"]:
             show_plan(bucket.scan, bucket.plan)
         if bucket.confirmed:
@@ -147,12 +159,10 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
         else:
             env.out.print("No changes made to bucket.")
 
+    quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
+    progress = ScanProgress(env, "Scanning", enabled=quiet)
     try:
-        quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
-        with (
-            sizing_workers(s3, opts) as pool,
-            ScanProgress(env, "Scanning", enabled=quiet) as progress,
-        ):
+        with sizing_workers(s3, opts) as pool, progress:
             clean(
                 s3,
                 selection,
@@ -175,25 +185,34 @@ def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> Exi
         # Whatever ended the run (Ctrl-C, rejected credentials, a bug), what was done is
         # reported: every bucket finished, the summary, every intent's outcome in the log.
         report.fatal = exc
-        _finish_clean(env, result, report, human=human, dry_run=dry_run, audit=audit)
+        _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
         raise
-    return _finish_clean(env, result, report, human=human, dry_run=dry_run, audit=audit)
+    code = _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
+    if shortened:
+        table.print_id_note(env.out)
+    return code
 
 
 def _finish_clean(
     env: Env,
     result: CleanResult,
     report: RunReport,
+    view: table.TableView,
     *,
     human: bool,
     dry_run: bool,
     audit: AuditLog | None,
 ) -> ExitCode:
     summary = result.summary
+    price = view.price
     if audit is not None:
         audit.close()  # any intent still open is recorded as "unknown"
     if human:
-        table.print_clean_summary(env.out, summary, dry_run=dry_run)
+        # A dry run frees nothing; what it would free is what its plans would abort.
+        planned = known_sum(u.size for b in result.buckets for u in b.plan.to_abort)
+        table.print_clean_summary(
+            env.out, summary, dry_run=dry_run, price=price, planned_size=planned
+        )
     else:
         buckets = []
         for b in result.buckets:
@@ -204,7 +223,9 @@ def _finish_clean(
                     "error": b.scan.error,
                     "confirmed": b.confirmed,
                     "uploads": [
-                        plan_record(i, by_upload.get((i.upload.key, i.upload.upload_id)), env.now)
+                        plan_record(
+                            i, by_upload.get((i.upload.key, i.upload.upload_id)), env.now, price
+                        )
                         for i in b.plan.items
                     ],
                 }
@@ -215,8 +236,12 @@ def _finish_clean(
                 "dry_run": dry_run,
                 "interrupted": result.interrupted,
                 "error": None if report.fatal is None else _fatal_text(report.fatal),
+                "price": price_record(price),
                 "buckets": buckets,
-                "summary": asdict(summary),
+                "summary": {
+                    **asdict(summary),
+                    "cost_per_month_freed": cost_of(summary.bytes_freed, price),
+                },
             },
             env.out.file,
         )

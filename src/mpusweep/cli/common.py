@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import providers
+from ..aggregate import Pricing
 from ..errors import CredentialsError, UsageError
 from ..filters import Selection, parse_duration
 from ..models import BucketScan
@@ -249,6 +250,24 @@ def make_selection(
         raise click.UsageError(str(exc)) from None
 
 
+def resolve_price(opts: dict[str, Any], provider: str | None = None) -> Pricing | None:
+    """The price costs are computed with: ``--price-per-gb-month`` (parsed by its option), else
+    the provider preset's list price, with its source and the date it was read; None when no
+    price is known (costs are then shown as unknown, never as zero)."""
+    price: Pricing | None = opts.get("price_per_gb_month")
+    if price is not None or not provider:
+        return price
+    listed = providers.price(provider)
+    if listed is None:
+        return None
+    return Pricing(
+        listed.per_gb_month,
+        listed.currency,
+        source=f"{provider} list price, {listed.source}",
+        as_of=listed.read,
+    )
+
+
 @dataclass(frozen=True)
 class ConnectionSetup:
     """A connection with a preset applied, and where each setting came from (``doctor``)."""
@@ -421,6 +440,22 @@ class ScanProgress:
         if self.bar is not None:
             self.bar.start()
         return self
+
+    @contextmanager
+    def hidden(self) -> Iterator[None]:
+        """The spinner off the screen while the block prints to standard output.
+
+        Rich moves its live display out of the way only of what its own console prints;
+        the tables go through another (stdout), and each would leave a spinner line behind.
+        """
+        if self.bar is None or not self.bar.live.is_started:
+            yield
+            return
+        self.bar.stop()
+        try:
+            yield
+        finally:
+            self.bar.start()
 
     def __exit__(self, *_: object) -> None:
         if self.bar is not None:

@@ -11,6 +11,7 @@ from ..filters import AgeFilter
 from ..models import BucketScan, Upload
 from ..report import table
 from ..report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
+from ..report.summary import Summary
 from ..runreport import RunReport
 from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
 from .common import (
@@ -27,6 +28,7 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
+from .views import group_by_option, price_option, table_options, table_view, wants_summary
 
 
 @click.command()
@@ -50,6 +52,9 @@ from .common import (
     is_flag=True,
     help=f"Exit {int(ExitCode.FOUND)} when any upload matched (for cron and monitoring).",
 )
+@price_option
+@group_by_option
+@table_options
 @connection_options
 @processes_option
 def scan(**opts: Any) -> ExitCode:
@@ -62,6 +67,7 @@ def scan(**opts: Any) -> ExitCode:
       mpusweep scan
       mpusweep scan 'backup-*' --older-than 7d
       mpusweep scan my-bucket --prefix videos/ --format json
+      mpusweep scan --group-by prefix:1 --price-per-gb-month 0.023
       mpusweep --help   (exit codes)
     """
     env = command_env(opts)
@@ -71,7 +77,12 @@ def scan(**opts: Any) -> ExitCode:
     s3 = connect_reader(env, opts)
     age = AgeFilter(opts["older_than"], opts["idle_for"])
     targets = resolve_buckets(s3, selection)
-    with sizing_workers(s3, opts) as pool, ScanProgress(env, "Scanning") as progress:
+    # Streamed lines to a terminal would land beside a spinner: none then.
+    spinner = opts["fmt"] in ("table", "json") or not env.out.is_terminal
+    with (
+        sizing_workers(s3, opts) as pool,
+        ScanProgress(env, "Scanning", enabled=spinner) as progress,
+    ):
         events = iter_scan(
             s3,
             selection,
@@ -84,7 +95,9 @@ def scan(**opts: Any) -> ExitCode:
             check_lifecycle=True,
             sizer=pool,
         )
-        summaries = _render_scan(env, opts["fmt"], events, [b.name for b in targets])
+        summaries = _render_scan(
+            env, opts, events, [b.name for b in targets], progress, s3.conn.provider
+        )
     warn_failures(env, summaries)
     report = RunReport()
     report.add_buckets(summaries)
@@ -93,30 +106,50 @@ def scan(**opts: Any) -> ExitCode:
     return report.exit_code
 
 
-def _render_scan(env: Env, fmt: str, events: Any, order: list[str]) -> list[BucketScan]:
+def _render_scan(
+    env: Env,
+    opts: dict[str, Any],
+    events: Any,
+    order: list[str],
+    progress: ScanProgress,
+    provider: str | None,
+) -> list[BucketScan]:
+    fmt = opts["fmt"]
+    view = table_view(env, opts, provider)
     summaries: list[BucketScan] = []
     out = env.out.file
     if fmt in ("jsonl", "csv"):
-        writer = JsonLinesWriter(out, env.now) if fmt == "jsonl" else CsvWriter(out, env.now)
+        writer_type = JsonLinesWriter if fmt == "jsonl" else CsvWriter
+        writer = writer_type(out, env.now, price=view.price, group_by=view.group_by)
         for event in events:
             if isinstance(event, Upload):
                 writer.upload(event)
                 continue
             summaries.append(event)
-            if isinstance(writer, JsonLinesWriter):
-                writer.bucket(event)
+            writer.bucket(event)
         if isinstance(writer, JsonLinesWriter):
             writer.total(summaries)
         return summaries
     uploads: list[Upload] = []
-    for summary, bucket_uploads in iter_bucket_groups(events, order):
-        summaries.append(summary)
+    summary = Summary(env.now) if fmt == "table" and wants_summary(env, opts) else None
+    shortened = False
+    for bucket, bucket_uploads in iter_bucket_groups(events, order):
+        summaries.append(bucket)
         if fmt == "json":
             uploads.extend(bucket_uploads)
-        else:
-            table.print_bucket(env.out, summary, bucket_uploads, env.now)
-    if fmt == "json":
-        write_json(scan_document(uploads, summaries, env.now), out)
-    else:
-        table.print_grand_total(env.out, summaries)
+            continue
+        with progress.hidden():
+            shortened |= table.print_bucket(env.out, bucket, bucket_uploads, env.now, view=view)
+        if summary is not None:
+            summary.add(bucket, bucket_uploads)
+    with progress.hidden():
+        if fmt == "json":
+            doc = scan_document(
+                uploads, summaries, env.now, price=view.price, group_by=view.group_by
+            )
+            write_json(doc, out)
+            return summaries
+        table.print_grand_total(env.out, summaries, view, shortened=shortened)
+        if summary is not None:
+            env.out.print(summary.render(env.out, fit=view.fit, price=view.price))
     return summaries

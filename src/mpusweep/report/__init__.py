@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..aggregate import Group, GroupBy, Pricing
 from ..models import AbortOutcome, BucketScan, PlanItem, Upload
 
 GIB = 1024**3
+#: Upload IDs are shown at least this long in a terminal, however few uploads a bucket has.
+SHORT_ID_MIN = 8
 
 
 def gb(size: int | None) -> str:
@@ -19,6 +23,71 @@ def gb(size: int | None) -> str:
     '?'
     """
     return "?" if size is None else f"{size / GIB:.2f}GB"
+
+
+def iec_size(size: int | None) -> str:
+    """A size a person reads at a glance, in binary units named as such (IEC).
+
+    >>> iec_size(1174405120), iec_size(251658240), iec_size(3072), iec_size(512)
+    ('1.1 GiB', '240.0 MiB', '3.0 KiB', '512 B')
+    >>> iec_size(None)
+    '?'
+    """
+    if size is None:
+        return "?"
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def money(amount: float | None, currency: str) -> str:
+    """A cost with two decimals; a cost too small to show as such says so.
+
+    >>> money(1234.5, "USD"), money(0.001, "EUR"), money(0, "USD"), money(None, "USD")
+    ('1,234.50 USD', '< 0.01 EUR', '0.00 USD', 'unknown')
+    """
+    if amount is None:
+        return "unknown"
+    return f"{amount:,.2f} {currency}" if amount >= 0.01 or amount == 0 else f"< 0.01 {currency}"
+
+
+def price_text(price: Pricing) -> str:
+    """The price and where it comes from, with the date it was read when there is one.
+
+    >>> price_text(Pricing(0.023))
+    '0.023 USD per GB-month (--price-per-gb-month)'
+    >>> from datetime import date
+    >>> price_text(Pricing(0.0059, "EUR", "Wasabi's price list", date(2026, 11, 1)))
+    "0.0059 EUR per GB-month (Wasabi's price list, as of 2026-11-01)"
+    """
+    source = price.source + (f", as of {price.as_of.isoformat()}" if price.as_of else "")
+    return f"{price.per_gb_month:g} {price.currency} per GB-month ({source})"
+
+
+def short_ids(upload_ids: Iterable[str], minimum: int = SHORT_ID_MIN) -> dict[str, str]:
+    """Each upload ID's shortest prefix that no other ID shares (as git shortens hashes),
+    at least ``minimum`` characters; an ID that is a prefix of another stays whole.
+
+    >>> short_ids(["2~abcdefgh1", "2~abcdefgh2", "2~zzzzzzzzz"], minimum=4)
+    {'2~abcdefgh1': '2~abcdefgh1', '2~abcdefgh2': '2~abcdefgh2', '2~zzzzzzzzz': '2~zz'}
+    >>> short_ids(["VXBsb2FkIElE", "VXBsb2FkX"], minimum=2)
+    {'VXBsb2FkIElE': 'VXBsb2FkI', 'VXBsb2FkX': 'VXBsb2FkX'}
+    """
+    ids = sorted(set(upload_ids))
+
+    def common(a: str, b: str) -> int:
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        return n
+
+    shared = [0] * len(ids)
+    for n in range(len(ids) - 1):
+        length = common(ids[n], ids[n + 1])
+        shared[n] = max(shared[n], length)
+        shared[n + 1] = max(shared[n + 1], length)
+    return {i: i[: max(minimum, shared[n] + 1)] for n, i in enumerate(ids)}
 
 
 def plural(count: int, noun: str) -> str:
@@ -50,7 +119,24 @@ def show_key(key: str) -> str:
     return repr(key)
 
 
-def upload_record(upload: Upload, now: datetime) -> dict[str, Any]:
+def cost_of(size: int | None, price: Pricing | None) -> float | None:
+    """The ``cost_per_month`` field: None without a price or a known size."""
+    return None if price is None else price.cost(size)
+
+
+def price_record(price: Pricing | None) -> dict[str, Any] | None:
+    """The ``price`` field of the JSON documents: null when no price is known."""
+    if price is None:
+        return None
+    return {
+        "per_gb_month": price.per_gb_month,
+        "currency": price.currency,
+        "source": price.source,
+        "as_of": None if price.as_of is None else price.as_of.isoformat(),
+    }
+
+
+def upload_record(upload: Upload, now: datetime, price: Pricing | None = None) -> dict[str, Any]:
     """The JSON/CSV fields of one upload (see the README's schema)."""
     idle = upload.idle(now)
     return {
@@ -67,10 +153,11 @@ def upload_record(upload: Upload, now: datetime) -> dict[str, Any]:
         "abort_date": iso(upload.abort_date),
         "abort_rule_id": upload.abort_rule_id,
         "size_error": upload.size_error,
+        "cost_per_month": cost_of(upload.size, price),
     }
 
 
-def bucket_record(summary: BucketScan) -> dict[str, Any]:
+def bucket_record(summary: BucketScan, price: Pricing | None = None) -> dict[str, Any]:
     """The JSON fields of one bucket's totals."""
     return {
         "bucket": summary.bucket,
@@ -83,12 +170,28 @@ def bucket_record(summary: BucketScan) -> dict[str, Any]:
         if summary.abort_rules is None
         else [{"prefix": prefix, "days": days} for prefix, days in summary.abort_rules],
         "lifecycle_error": summary.lifecycle_error,
+        "cost_per_month": cost_of(summary.size, price),
     }
 
 
-def plan_record(item: PlanItem, outcome: AbortOutcome | None, now: datetime) -> dict[str, Any]:
+def group_record(group: Group, by: GroupBy, price: Pricing | None = None) -> dict[str, Any]:
+    """The JSON/CSV fields of one group's totals (``--group-by``)."""
+    return {
+        "group_by": str(by),
+        "bucket": group.bucket,
+        "group": group.label,
+        "uploads": group.tally.uploads,
+        "size": group.tally.known_size,
+        "unknown_size_uploads": group.tally.unknown,
+        "cost_per_month": cost_of(group.tally.known_size, price),
+    }
+
+
+def plan_record(
+    item: PlanItem, outcome: AbortOutcome | None, now: datetime, price: Pricing | None = None
+) -> dict[str, Any]:
     """An upload record with what ``clean`` decided and did."""
-    record = upload_record(item.upload, now)
+    record = upload_record(item.upload, now, price)
     record.update(
         action=item.action.value,
         reason=item.reason,

@@ -1,8 +1,14 @@
-"""The human report: per bucket, a line per upload as in the seed, a total, a grand total."""
+"""The human report: per bucket, a line per upload as in the seed, a total, a grand total.
+
+Two layouts: the full one (every column whole, as the seed printed it) for redirected output,
+which scripts read, and ``--wide``; and in a terminal, the fitted one of ``report.fit``. Costs
+(with a price) and groups (``--group-by``) are added lines, the same in both.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich import box
@@ -10,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..aggregate import GroupBy, GroupTally, Pricing
 from ..filters import format_duration
 from ..lifecycle import LifecycleChange, LifecycleStatus, rule_prefix
 from ..models import (
@@ -19,10 +26,26 @@ from ..models import (
     BucketScan,
     CleanSummary,
     Outcome,
+    PlanItem,
     Upload,
     total_size,
 )
-from . import gb, iso, plural, show_key
+from . import cost_of, gb, iso, money, plural, price_text, show_key
+from .fit import fitted_table
+from .summary import groups_table
+
+
+@dataclass(frozen=True, slots=True)
+class TableView:
+    """How the human table is laid out, and what it adds."""
+
+    #: Fit the terminal (``report.fit``): short upload IDs, readable sizes, compact times.
+    #: False: the full layout, as redirected output and ``--wide`` show it.
+    fit: bool = False
+    #: The price costs are computed with; None: no costs shown.
+    price: Pricing | None = None
+    #: Totals per group under each bucket (``--group-by``).
+    group_by: GroupBy | None = None
 
 
 def _uploads_table(
@@ -66,18 +89,27 @@ def print_bucket(
     uploads: Sequence[Upload],
     now: datetime,
     plan: AbortPlan | None = None,
-) -> None:
-    """``Bucket: name``, the uploads, ``Total: N GB``, as the seed prints them."""
+    view: TableView = TableView(),
+) -> bool:
+    """``Bucket: name``, the uploads, ``Total: N GB``, as the seed prints them.
+
+    Returns whether upload IDs were shown cut short (the fitted layout).
+    """
     console.print(Text(f"\nBucket: {summary.bucket}", style="bold"))
-    rows: list[tuple[Upload, str | None]]
+    items: list[tuple[Upload, PlanItem | None]]
     if plan is not None:
-        rows = [
-            (i.upload, "abort" if i.action is Action.ABORT else f"keep: {i.reason}")
-            for i in plan.items
-        ]
+        items = [(i.upload, i) for i in plan.items]
     else:
-        rows = [(u, None) for u in uploads]
-    if rows:
+        items = [(u, None) for u in uploads]
+    rows: list[tuple[Upload, str | None]] = [
+        (u, None if i is None else "abort" if i.action is Action.ABORT else f"keep: {i.reason}")
+        for u, i in items
+    ]
+    shortened = False
+    if rows and view.fit:
+        fitted, shortened = fitted_table(console, items, now, with_plan=plan is not None)
+        console.print(fitted)
+    elif rows:
         console.print(_uploads_table(rows, now, with_plan=plan is not None))
     for upload, _ in rows:
         if upload.size_error:
@@ -106,7 +138,22 @@ def print_bucket(
         console.print(Text(f"Lifecycle: {summary.lifecycle_error}", style="yellow"))
     console.print(
         f"Total: {gb(summary.size)} ({_totals(summary.uploads, summary.size, summary.size_errors)})"
+        + _cost(summary.size, view.price)
     )
+    if view.group_by is not None and rows:
+        counter = GroupTally(view.group_by, now)
+        for upload, _ in rows:
+            counter.add(upload)
+        console.print(groups_table(counter.groups(), view.group_by, fit=view.fit, price=view.price))
+    return shortened
+
+
+def _cost(size: int | None, price: Pricing | None) -> str:
+    """``; 0.14 USD a month`` (``; cost unknown`` without a size); "" without a price."""
+    if price is None:
+        return ""
+    cost = cost_of(size, price)
+    return "; cost unknown" if cost is None else f"; {money(cost, price.currency)} a month"
 
 
 def _totals(uploads: int, size: int | None, unknown: int) -> str:
@@ -119,7 +166,14 @@ def _totals(uploads: int, size: int | None, unknown: int) -> str:
     return text
 
 
-def print_grand_total(console: Console, buckets: Sequence[BucketScan]) -> None:
+def print_grand_total(
+    console: Console,
+    buckets: Sequence[BucketScan],
+    view: TableView = TableView(),
+    *,
+    shortened: bool = False,
+) -> None:
+    """The grand total, its cost and price; ``shortened``: say how to see whole upload IDs."""
     uploads = sum(b.uploads for b in buckets)
     size = total_size(buckets)
     unknown = sum(b.size_errors for b in buckets)
@@ -130,7 +184,18 @@ def print_grand_total(console: Console, buckets: Sequence[BucketScan]) -> None:
     )
     if failed:
         line += f"; {failed} could not be listed"
-    console.print(line)
+    console.print(line + _cost(size, view.price))
+    if view.price is not None:
+        console.print(Text(f"Price: {price_text(view.price)}", style="dim"))
+    if shortened:
+        print_id_note(console)
+
+
+def print_id_note(console: Console) -> None:
+    """Under fitted tables whose upload IDs were cut short: how to see them whole."""
+    console.print(
+        Text("Upload IDs are cut short; --wide or --format json shows them whole.", style="dim")
+    )
 
 
 def outcome_line(outcomes: Sequence[AbortOutcome]) -> str:
@@ -147,12 +212,25 @@ def outcome_line(outcomes: Sequence[AbortOutcome]) -> str:
     )
 
 
-def print_clean_summary(console: Console, summary: CleanSummary, *, dry_run: bool) -> None:
+def print_clean_summary(
+    console: Console,
+    summary: CleanSummary,
+    *,
+    dry_run: bool,
+    price: Pricing | None = None,
+    planned_size: int | None = None,
+) -> None:
+    """The closing line; with a price, what the aborts free (would free) a month.
+
+    ``planned_size``: a dry run's bytes that would be freed (None: not known).
+    """
     if dry_run:
         console.print(
             f"\nDry run: would abort {summary.declined} uploads; kept {summary.kept}. "
             "No changes made."
         )
+        if price is not None and summary.declined:
+            console.print(_freed("Would free", planned_size, price))
         return
     if summary.bytes_freed is None:
         freed = "size unknown"
@@ -167,6 +245,15 @@ def print_clean_summary(console: Console, summary: CleanSummary, *, dry_run: boo
         + (f", buckets not listed {summary.failed_buckets}" if summary.failed_buckets else "")
         + "."
     )
+    if price is not None and summary.aborted:
+        partly = " (at least: some sizes unknown)" if summary.aborted_size_unknown else ""
+        console.print(_freed("Freed", summary.bytes_freed, price) + partly)
+
+
+def _freed(verb: str, size: int | None, price: Pricing) -> str:
+    cost = cost_of(size, price)
+    amount = "an unknown amount" if cost is None else money(cost, price.currency)
+    return f"{verb} {amount} a month, at {price_text(price)}."
 
 
 def print_lifecycle_status(console: Console, statuses: Sequence[LifecycleStatus]) -> None:

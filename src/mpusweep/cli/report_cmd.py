@@ -1,0 +1,270 @@
+"""``mpusweep report``: scan as ``scan`` does and write one self-contained HTML file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from .. import __version__
+from ..aggregate import GroupKind
+from ..errors import ExitCode, UsageError
+from ..filters import AgeFilter, format_duration
+from ..history import History, HistoryError, Observation, default_history_path
+from ..models import BucketScan, Upload, total_size
+from ..report import gb, plural
+from ..report.html import ReportData, TrendPoint, render_report, require_libraries
+from ..runreport import RunReport
+from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
+from .common import (
+    ScanProgress,
+    command_env,
+    connect_reader,
+    connection_options,
+    duration_callback,
+    make_selection,
+    processes_option,
+    resolve_price,
+    selection_options,
+    sizing_workers,
+    warn_failures,
+)
+from .views import group_by_callback, price_option
+
+DEFAULT_OUTPUT = Path("mpusweep-report.html")
+
+
+@click.command(name="report")
+@selection_options
+@click.option(
+    "--older-than",
+    callback=duration_callback,
+    metavar="DURATION",
+    help="Only uploads initiated longer ago than this (90m, 36h, 7d, 2w).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    help="The HTML file to write (replaced whole, never half-written); - for standard output.",
+)
+@price_option
+@click.option(
+    "--group-by",
+    callback=group_by_callback,
+    metavar="prefix:N",
+    help="How many folders deep the prefix breakdown goes [default: prefix:1].",
+)
+@click.option(
+    "--history",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw the trend from this history file [default: "
+    "~/.local/state/mpusweep/history.sqlite3, when there is one].",
+)
+@connection_options
+@processes_option
+def report_command(**opts: Any) -> ExitCode:
+    """Scan, and write the findings as one HTML file that opens offline.
+
+    Headline figures, charts (per bucket, by age, by prefix, by storage class, over time
+    from the history), lifecycle coverage, the largest uploads and a table of every upload
+    that sorts and filters. Read-only, as scan; the same filters, options and exit codes.
+    Needs the report extra: pip install 'mpusweep[report]'.
+
+    \b
+    Examples:
+      mpusweep report
+      mpusweep report 'backup-*' --older-than 7d --price-per-gb-month 0.023 -o backups.html
+      mpusweep report --group-by prefix:2       # the prefix breakdown two folders deep
+    """
+    env = command_env(opts)
+    if opts["idle_for"] and opts["no_sizes"]:
+        raise click.UsageError("--idle-for needs part times: drop --no-sizes")
+    group_by = opts["group_by"]
+    if group_by is not None and group_by.kind is not GroupKind.PREFIX:
+        raise click.BadParameter(
+            "the report always shows storage classes and ages; prefix:N sets the depth of "
+            "its prefix breakdown",
+            param_hint="'--group-by'",
+        )
+    require_libraries()  # before scanning: a missing extra is said at once
+    output: Path = opts["output"]
+    if str(output) != "-" and not output.resolve().parent.is_dir():
+        raise click.BadParameter(
+            f"the directory of {str(output)!r} does not exist", param_hint="'--output'"
+        )
+    history = _history_path(opts["history"])
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    s3 = connect_reader(env, opts)
+    targets = resolve_buckets(s3, selection)
+    uploads: list[Upload] = []
+    summaries: list[BucketScan] = []
+    with sizing_workers(s3, opts) as pool, ScanProgress(env, "Scanning") as progress:
+        events = iter_scan(
+            s3,
+            selection,
+            now=env.now,
+            age=AgeFilter(opts["older_than"], opts["idle_for"]),
+            sizes=not opts["no_sizes"],
+            concurrency=opts["concurrency"],
+            buckets=targets,
+            progress=progress,
+            check_lifecycle=True,
+            sizer=pool,
+        )
+        for summary, bucket_uploads in iter_bucket_groups(events, [b.name for b in targets]):
+            summaries.append(summary)
+            uploads.extend(bucket_uploads)
+    price = resolve_price(opts, s3.conn.provider)
+    trend: tuple[TrendPoint, ...] = ()
+    if history is not None:
+        try:
+            trend = load_trend(history, summaries, env.now)
+        except HistoryError as exc:
+            env.err.print(f"warning: no trend chart: {exc}", style="yellow", markup=False)
+    data = ReportData(
+        generated_at=env.now,
+        version=__version__,
+        endpoint=public_endpoint(s3.endpoint_url),
+        targets=tuple(opts["buckets"]),
+        filters=filters_text(opts),
+        uploads=tuple(uploads),
+        buckets=tuple(summaries),
+        price_per_gb_month=None if price is None else price.per_gb_month,
+        price_source=None if price is None else price.source,
+        price_date=None if price is None else price.as_of,
+        currency="USD" if price is None else price.currency,
+        prefix_depth=group_by.depth if group_by else 1,
+        trend=trend,
+    )
+    write_report(output, render_report(data), env.out.file)
+    warn_failures(env, summaries)
+    if str(output) != "-":
+        size = total_size(summaries)
+        env.err.print(
+            f"Report written to {output}: {plural(len(uploads), 'upload')}, {gb(size)} in "
+            f"{plural(len(summaries), 'bucket')}.",
+            markup=False,
+            soft_wrap=True,
+        )
+    report = RunReport()
+    report.add_buckets(summaries)
+    return report.exit_code
+
+
+def _history_path(given: Path | None) -> Path | None:
+    """The history to draw the trend from: the one named (which must exist), else the
+    default one when it exists (reading never creates a history)."""
+    if given is not None:
+        if not given.is_file():
+            raise UsageError(
+                f"--history: no history file at {str(given)!r}; scan and clean record one "
+                "(or leave --history out for no trend chart)"
+            )
+        return given
+    default = default_history_path()
+    return default if default.is_file() else None
+
+
+def load_trend(
+    path: Path, summaries: Sequence[BucketScan], now: datetime
+) -> tuple[TrendPoint, ...]:
+    """Past figures of the scanned buckets from the history, each bucket's and their total per
+    run, ending with this scan's. Empty when the history has none of these buckets.
+
+    Buckets are matched by name across every target in the history: a history shared by
+    several endpoints with buckets of the same name adds them up.
+    """
+    names = [s.bucket for s in summaries]
+    if not names:
+        return ()
+    with History(path) as history:
+        past = [o for o in history.series(buckets=names) if o.uploads is not None]
+    if not past:
+        return ()
+    points = [TrendPoint(o.observed_at, o.bucket, o.uploads or 0, o.size) for o in past]
+    runs: dict[str, list[Observation]] = {}
+    for item in past:
+        runs.setdefault(item.run_id, []).append(item)
+    for items in runs.values():
+        sizes = [o.size for o in items if o.size is not None]
+        points.append(
+            TrendPoint(
+                min(o.observed_at for o in items),
+                None,
+                sum(o.uploads or 0 for o in items),
+                sum(sizes) if sizes else None,
+            )
+        )
+    listed = [s for s in summaries if s.error is None]
+    points += [TrendPoint(now, s.bucket, s.uploads, s.size) for s in listed]
+    sizes = [s.size for s in listed if s.size is not None]
+    points.append(
+        TrendPoint(now, None, sum(s.uploads for s in listed), sum(sizes) if sizes else None)
+    )
+    return tuple(points)
+
+
+def public_endpoint(url: str | None) -> str:
+    """The endpoint as the report may show it: no user:password part, query or fragment.
+
+    >>> public_endpoint("https://key:secret@objects.example.com:8443/base?X-Amz-Signature=1")
+    'https://objects.example.com:8443/base'
+    """
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def filters_text(opts: dict[str, Any]) -> str:
+    """The filters in words, as options: ``--older-than 7d --prefix logs/``."""
+    words: list[str] = []
+    for name in ("older_than", "idle_for"):
+        if opts.get(name):
+            words += [f"--{name.replace('_', '-')}", format_duration(opts[name])]
+    for prefix in opts.get("prefixes") or ():
+        words += ["--prefix", prefix]
+    for pattern in opts.get("exclude_bucket") or ():
+        words += ["--exclude-bucket", pattern]
+    if opts.get("no_sizes"):
+        words.append("--no-sizes")
+    return " ".join(words)
+
+
+def write_report(output: Path, text: str, stdout: IO[str]) -> None:
+    """Write the page whole: to a temporary file beside ``output``, then renamed over it, so
+    a reader (or a web server) never sees half a report. ``-``: to ``stdout``."""
+    if str(output) == "-":
+        stdout.write(text)
+        stdout.flush()
+        return
+    target = output.resolve()
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {str(output)!r}: {exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        # mkstemp makes the file 0600; a report is made to be shared, as any new file is.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {str(output)!r}: {exc}") from exc
+    finally:
+        Path(temporary).unlink(missing_ok=True)
