@@ -334,3 +334,25 @@ def test_clean_says_what_it_frees_a_month(
     assert res.code == 0, res.stderr
     assert "Freed < 0.01 USD a month, at 2 USD per GB-month (--price-per-gb-month)." in res.stdout
     assert buckets.listing(bucket) == []
+
+
+def test_a_presets_list_price_is_the_default_and_says_its_date(buckets, backend, cli):
+    """--provider brings its list price (with its source and read date); an explicit
+    --price-per-gb-month wins; a self-hosted service has none (unknown, not 0)."""
+    from mpusweep import providers
+
+    bucket = buckets.new()
+    buckets.make_upload(bucket, "k", [1024])
+    base = ["scan", bucket, "--endpoint-url", backend.endpoint_url, "--format", "json"]
+    listed = providers.price("wasabi")
+    assert listed is not None
+    doc = cli([*base, "--provider", "wasabi"], env=backend.env()).json()
+    assert doc["price"]["per_gb_month"] == listed.per_gb_month
+    assert doc["price"]["as_of"] == listed.read.isoformat()
+    assert "wasabi" in doc["price"]["source"]
+    assert doc["total"]["cost_per_month"] is not None
+    doc = cli([*base, "--provider", "wasabi", "--price-per-gb-month", "0.5"], env=backend.env())
+    assert doc.json()["price"]["per_gb_month"] == 0.5
+    doc = cli([*base, "--provider", "minio"], env=backend.env()).json()
+    assert doc["price"] is None
+    assert doc["total"]["cost_per_month"] is None
