@@ -5,8 +5,9 @@ audit log and history; cron jobs have no ``XDG_RUNTIME_DIR``), named from a hash
 endpoint (without any userinfo), so the name carries no credential. The lock is per endpoint,
 not per target: two configured targets (or a target and a plain ``--endpoint-url`` run) on the
 same service never overlap; AWS's own endpoints, in every region, count as one. The holder
-writes who it is into the file (pid, host, command line with secrets masked, start time); a second run reads that to say who holds the lock, and waits up to a deadline or fails
-at once with ``LockedError`` (exit code 75, ``EX_TEMPFAIL``: "temporary failure, retry later").
+writes who it is into the file (pid, host, command line with secrets masked, start time); a
+second run reads that to say who holds the lock, and waits up to a deadline or fails at once
+with ``LockedError`` (exit code 75, ``EX_TEMPFAIL``: "temporary failure, retry later").
 
 ``flock`` rather than ``fcntl``/``lockf`` record locks: those are dropped when the process
 closes *any* descriptor of the file, which reading the holder's details would do. The kernel
