@@ -276,6 +276,15 @@ class Caps:
         return self.max_aborts is not None or self.max_bytes is not None
 
 
+#: The start of the reason of an outcome a cap held back (``held_by_cap``).
+CAP_HELD = "not sent: held back by a cap"
+
+
+def held_by_cap(outcome: AbortOutcome) -> bool:
+    """Whether this upload was not aborted because a cap (``Caps``) held it back."""
+    return outcome.outcome is Outcome.SKIPPED and (outcome.error or "").startswith(CAP_HELD)
+
+
 class _Budget:
     """What is left of the caps as aborts are handed out, in listing order."""
 
@@ -300,7 +309,7 @@ class _Budget:
                     self.reached = f"the cap of {caps.max_aborts} aborts was reached"
                 elif max_bytes is not None and upload.size is None:
                     self.unsized += 1
-                    why = "not sent: its size is unknown, so the cap on bytes cannot count it"
+                    why = f"{CAP_HELD}: its size is unknown, so the cap on bytes cannot count it"
                     held.append(AbortOutcome(upload, Outcome.SKIPPED, 0, why))
                     continue
                 elif (
@@ -308,7 +317,7 @@ class _Budget:
                 ):
                     self.reached = f"the cap of {caps.max_bytes} bytes was reached"
             if self.reached is not None:
-                held.append(AbortOutcome(upload, Outcome.SKIPPED, 0, f"not sent: {self.reached}"))
+                held.append(AbortOutcome(upload, Outcome.SKIPPED, 0, f"{CAP_HELD}: {self.reached}"))
                 continue
             self.aborts += 1
             self.bytes += upload.size or 0
