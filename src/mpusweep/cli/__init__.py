@@ -16,6 +16,7 @@ from ..redact import install_debug_logging
 from .clean_cmd import clean_command
 from .common import Env
 from .demo_cmd import demo
+from .history_cmd import history_command
 from .lifecycle_cmd import lifecycle
 from .scan_cmd import scan
 
@@ -51,6 +52,7 @@ cli.add_command(scan)
 cli.add_command(clean_command)
 cli.add_command(lifecycle)
 cli.add_command(demo)
+cli.add_command(history_command)
 
 
 # -- entry point -----------------------------------------------------------------------------
