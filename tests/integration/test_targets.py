@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -521,5 +522,41 @@ def test_a_signal_stops_every_target_and_every_abort_is_recorded(moto_backend, t
             assert 0 < remaining < 600
             assert remaining == 600 - aborted
         assert set(outcomes.values()) <= {"aborted", "unknown"}
+    finally:
+        made.cleanup()
+
+
+def test_a_target_assumes_its_role_with_the_profiles_keys(moto_backend, cli, tmp_path):
+    made = Buckets(moto_backend)
+    role = "arn:aws:iam::123456789012:role/mpusweep"
+    try:
+        bucket = made.new()
+        made.make_upload(bucket, "k", [KIB])
+        with recording_proxy(moto_backend.endpoint_url) as proxy:
+            setup = Setup(tmp_path)
+            setup.target("moto", proxy.url, [bucket], role_arn=role)
+            setup.profiles["moto"] = (moto_backend.access_key, moto_backend.secret_key)
+            # STS is moto's too (botocore reads the service's own endpoint variable).
+            env = {**setup.env(), "AWS_ENDPOINT_URL_STS": proxy.url}
+            res = cli(["scan", "--all-targets", *setup.args(), "--format", "json"], env=env)
+            seen = list(proxy.seen)
+            debug = cli(["scan", "--all-targets", *setup.args(), "--debug"], env=env)
+        assert res.code == 0, res.stderr
+        # The role's keys are in STS's answer, which --debug logs: masked.
+        assert debug.code == 0
+        assert "<SecretAccessKey><redacted></SecretAccessKey>" in debug.stderr
+        assert re.findall(r"<(SecretAccessKey|SessionToken)>(?!<redacted>)", debug.stderr) == []
+        assert res.json()["total"]["uploads"] == 1
+        (assume,) = [s for s in seen if b"Action=AssumeRole" in s.body]
+        assert b"RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fmpusweep" in assume.body
+        assert f"Credential={moto_backend.access_key}/" in assume.headers["Authorization"]
+        s3_calls = [s for s in seen if s is not assume]
+        assert s3_calls
+        for call in s3_calls:
+            credential = call.headers["Authorization"].split("Credential=")[1].split("/")[0]
+            assert credential != moto_backend.access_key  # the role's temporary key
+            assert "X-Amz-Security-Token" in call.headers or (
+                "x-amz-security-token" in {h.lower() for h in call.headers}
+            )
     finally:
         made.cleanup()

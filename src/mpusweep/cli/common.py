@@ -242,6 +242,7 @@ def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
         ca_bundle=opts["ca_bundle"],
         verify_ssl=not opts["no_verify_ssl"],
         retry_mode=opts.get("retry_mode", "aimd"),
+        role_arn=opts.get("role_arn"),  # a configured target's (config.py)
     )
     if opts["no_verify_ssl"]:
         env.err.print(
