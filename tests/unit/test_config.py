@@ -89,7 +89,7 @@ def test_unknown_target_lists_the_known_ones():
         ("[targets.a]\nbuckets = 'logs'", r"buckets: expected a list of strings, got a string"),
         ("[targets.a]\nbuckets = [1]", r"buckets: expected a list of strings, got a list"),
         ("[targets.a]\nbuckets = ['a/b']", r"\[targets\.a\] buckets: bad bucket 'a/b'"),
-        ("[targets.a]\nexclude_buckets = ['[x']", r"exclude_buckets: bad --exclude-bucket"),
+        ("[targets.a]\nexclude_buckets = ['[x']", r"exclude_buckets: bad excluded bucket"),
         ("[targets.a]\nendpoint_url = 'ftp://x'", r"endpoint_url: 'ftp://x' is not an http"),
         ("[targets.a]\nendpoint_url = 'https://me@x'", r"endpoint_url: must not name a user"),
         (
