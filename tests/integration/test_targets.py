@@ -560,3 +560,57 @@ def test_a_target_assumes_its_role_with_the_profiles_keys(moto_backend, cli, tmp
             )
     finally:
         made.cleanup()
+
+
+def test_lifecycle_status_on_targets(moto_backend, cli, tmp_path):
+    made = Buckets(moto_backend)
+    try:
+        bucket = made.new()
+        setup = Setup(tmp_path)
+        setup.target("moto", moto_backend, [bucket])
+        setup.target("down", unreachable(), ["anything"])
+        args = ["lifecycle", "status", "--all-targets", *setup.args()]
+        res = cli([*args, "--format", "json"], env=setup.env())
+        assert res.code == 3, res.stderr
+        doc = res.json()
+        first = doc["buckets"][0]
+        assert (first["target"], first["bucket"], first["error"]) == ("moto", bucket, None)
+        assert [(t["target"], t["exit_code"]) for t in doc["targets"]] == [
+            ("moto", 0),
+            ("down", 3),  # its bucket's lifecycle could not be read
+        ]
+        table = cli(args, env=setup.env())
+        assert table.stdout.index("=== Target: moto") < table.stdout.index("=== Target: down")
+    finally:
+        made.cleanup()
+
+
+def test_a_clean_without_a_state_directory_fails_that_target_only(
+    moto_backend, cli, tmp_path, monkeypatch
+):
+    made = Buckets(moto_backend)
+    try:
+        bucket = made.new()
+        made.make_upload(bucket, "k", [KIB])
+        blocker = tmp_path / "not-a-directory"
+        blocker.write_text("")
+        monkeypatch.setenv("XDG_STATE_HOME", str(blocker))  # locks cannot be made under it
+        res = cli(
+            [
+                "clean",
+                bucket,
+                "--yes",
+                "--older-than",
+                "0",
+                "--no-history",
+                "--audit-log",
+                str(tmp_path / "audit.jsonl"),
+            ],
+            env=moto_backend.env(),
+        )
+        assert res.code == 2, res.stderr
+        assert "cannot open lock file" in res.stderr
+        assert "set XDG_STATE_HOME to a writable directory" in res.stderr
+        assert len(made.listing(bucket)) == 1
+    finally:
+        made.cleanup()

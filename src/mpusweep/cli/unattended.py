@@ -452,9 +452,9 @@ class TargetRunner:
         never = threading.Event()  # Ctrl-C arrives in this thread itself
         for result, s3 in connected:
             try:
-                with self._lock_for([result], s3, never) as locked:
-                    if locked:
-                        self._say_locked(self.env, result)
+                with self._lock_for([result], s3, never) as skip:
+                    if skip:
+                        self._say_why(self.env, result)
                     else:
                         self._run_one(self.env, result, s3, work, never, alone=True)
             except KeyboardInterrupt as exc:  # while waiting for the lock
@@ -530,11 +530,11 @@ class TargetRunner:
     ) -> None:
         held = {result.name: _held_back(self.env) for result, _ in group}
         try:
-            with self._lock_for([r for r, _ in group], group[0][1], cancel) as locked:
+            with self._lock_for([r for r, _ in group], group[0][1], cancel) as skip:
                 for result, s3 in group:
                     env = held[result.name][0]
-                    if locked:
-                        self._say_locked(env, result)
+                    if skip:
+                        self._say_why(env, result)
                     elif cancel.is_set():
                         result.report.interrupted = ExitCode.INTERRUPTED
                         result.error = "interrupted before it started"
@@ -560,8 +560,9 @@ class TargetRunner:
     def _lock_for(
         self, results: list[TargetResult], s3: S3Reader, cancel: threading.Event
     ) -> Iterator[bool]:
-        """Hold the endpoint's lock for the block when the work writes; yields True (and marks
-        the targets locked) when another run holds it past ``--wait-lock``."""
+        """Hold the endpoint's lock for the block when the work writes; yields True when the
+        targets must be skipped: another run holds it past ``--wait-lock`` (they are marked
+        locked), or the lock file cannot be made (they failed)."""
         if not self.writes:
             yield False
             return
@@ -588,14 +589,24 @@ class TargetRunner:
                 result.error = str(exc)
             yield True
             return
+        except MpuSweepError as exc:  # no state directory to keep the lock in
+            for result in results:
+                result.report.fatal = exc
+                result.error = error_text(exc)
+            yield True
+            return
         try:
             yield False
         finally:
             lock.release()
 
-    def _say_locked(self, env: Env, result: TargetResult) -> None:
+    def _say_why(self, env: Env, result: TargetResult) -> None:
+        """Why a target did not run (its endpoint was locked, or could not be)."""
         where = f"target {result.name!r}: " if self.configured else ""
-        env.err.print(f"mpusweep: {where}{result.error}", style="red", markup=False, soft_wrap=True)
+        what = "" if result.locked else "error: "
+        env.err.print(
+            f"mpusweep: {what}{where}{result.error}", style="red", markup=False, soft_wrap=True
+        )
 
     def _run_one(
         self,
