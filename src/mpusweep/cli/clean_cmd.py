@@ -33,17 +33,8 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
-from .unattended import (
-    DEFAULT_TARGET,
-    TargetContext,
-    TargetResult,
-    TargetRunner,
-    TargetSpec,
-    cap_options,
-    record_options,
-    resolve_targets,
-    target_options,
-)
+from .targets import DEFAULT_TARGET, TargetContext, TargetResult, TargetRunner, TargetSpec
+from .unattended import cap_options, record_options, resolve_targets, target_options
 
 
 @click.command(name="clean")

@@ -27,7 +27,8 @@ from .common import (
     connection_options,
     make_selection,
 )
-from .unattended import TargetContext, TargetRunner, resolve_targets, target_options
+from .targets import TargetContext, TargetRunner
+from .unattended import resolve_targets, target_options
 
 
 @click.group()

@@ -28,10 +28,8 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
+from .targets import TargetContext, TargetResult, TargetRunner
 from .unattended import (
-    TargetContext,
-    TargetResult,
-    TargetRunner,
     check_thresholds,
     record_options,
     resolve_targets,
