@@ -32,6 +32,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+@pytest.fixture(autouse=True)
+def private_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every test gets its own state and configuration directories: runs record history and
+    take locks under XDG_STATE_HOME, and read targets from XDG_CONFIG_HOME; never the real
+    ones of whoever runs the tests. Child processes inherit them."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    return home
+
+
 @pytest.fixture(scope="session")
 def moto_backend() -> Iterator[Backend]:
     with running_moto() as url:

@@ -29,9 +29,10 @@ class ExitCode(enum.IntEnum):
     PARTIAL = (
         3,
         (
-            "partial: a bucket or upload failed (AccessDenied, NoSuchBucket, throttling past the "
-            "retries, an upload that could not be sized or aborted); the others were done. "
-            "Re-run to finish"
+            "partial: a bucket, upload or target failed (AccessDenied, NoSuchBucket, throttling "
+            "past the retries, an upload that could not be sized or aborted, a target that could "
+            "not be reached), or a clean stopped at its `--max-aborts`/`--max-bytes` cap; the "
+            "others were done. Re-run to finish"
         ),
     )
     FOUND = 4, "a `--fail-if-*` threshold was crossed (`scan`)"
@@ -44,6 +45,13 @@ class ExitCode(enum.IntEnum):
     )
     ENDPOINT = 6, "the endpoint cannot be reached"
     CHECK_FAILED = 7, "`doctor`: a check failed; each failed check says how to fix it"
+    LOCKED = (
+        75,
+        (
+            "another run holds the lock of this endpoint (`clean`): nothing was done; retry "
+            "later, or wait for it with `--wait-lock DURATION`"
+        ),
+    )
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
     TERMINATED = 143, "terminated (SIGTERM)"
 

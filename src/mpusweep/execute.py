@@ -141,6 +141,9 @@ class AbortRun:
     now: datetime | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: Set from outside (Ctrl-C in a run of several targets, seen by the main thread only):
+    #: no new abort starts, as after ``interrupt()``.
+    stop: threading.Event | None = None
     #: The exception that stopped the run, if one did.
     fatal: Exception | None = None
     _pool: ThreadPoolExecutor | None = None
@@ -155,6 +158,8 @@ class AbortRun:
         return 2 * self.max_attempts * self.s3.transport.longest_request()
 
     def _run_one(self, upload: Upload) -> AbortOutcome:
+        if self.stop is not None and self.stop.is_set():
+            self.cancel.set()
         if self.cancel.is_set():
             why = "interrupted" if self.fatal is None else f"stopped: {_describe(self.fatal)}"
             return AbortOutcome(upload, Outcome.SKIPPED, 0, f"not sent: {why}")
@@ -256,6 +261,71 @@ class AbortRun:
 
 
 @dataclass(frozen=True, slots=True)
+class Caps:
+    """How much one clean run may abort at most (``--max-aborts``, ``--max-bytes``); None: no
+    limit. Reaching a cap stops the run: no later bucket is scanned."""
+
+    #: Abort requests for at most this many uploads.
+    max_aborts: int | None = None
+    #: At most this many bytes (the sum of the uploads' sizes). An upload of unknown size
+    #: (``--no-sizes``, sizing failed) cannot be counted, so it is never aborted under this cap.
+    max_bytes: int | None = None
+
+    @property
+    def limited(self) -> bool:
+        return self.max_aborts is not None or self.max_bytes is not None
+
+
+#: The start of the reason of an outcome a cap held back (``held_by_cap``).
+CAP_HELD = "not sent: held back by a cap"
+
+
+def held_by_cap(outcome: AbortOutcome) -> bool:
+    """Whether this upload was not aborted because a cap (``Caps``) held it back."""
+    return outcome.outcome is Outcome.SKIPPED and (outcome.error or "").startswith(CAP_HELD)
+
+
+class _Budget:
+    """What is left of the caps as aborts are handed out, in listing order."""
+
+    def __init__(self, caps: Caps) -> None:
+        self.caps = caps
+        self.aborts = 0
+        self.bytes = 0
+        #: Why the run stopped, once a cap is reached.
+        self.reached: str | None = None
+        #: Uploads held back because their size is unknown under ``max_bytes``.
+        self.unsized = 0
+
+    def take(self, uploads: Iterable[Upload]) -> tuple[list[Upload], list[AbortOutcome]]:
+        """The uploads that fit, and a SKIPPED outcome (with the reason) for the others."""
+        allowed: list[Upload] = []
+        held: list[AbortOutcome] = []
+        caps = self.caps
+        max_bytes = caps.max_bytes
+        for upload in uploads:
+            if self.reached is None:
+                if caps.max_aborts is not None and self.aborts >= caps.max_aborts:
+                    self.reached = f"the cap of {caps.max_aborts} aborts was reached"
+                elif max_bytes is not None and upload.size is None:
+                    self.unsized += 1
+                    why = f"{CAP_HELD}: its size is unknown, so the cap on bytes cannot count it"
+                    held.append(AbortOutcome(upload, Outcome.SKIPPED, 0, why))
+                    continue
+                elif (
+                    caps.max_bytes is not None and self.bytes + (upload.size or 0) > caps.max_bytes
+                ):
+                    self.reached = f"the cap of {caps.max_bytes} bytes was reached"
+            if self.reached is not None:
+                held.append(AbortOutcome(upload, Outcome.SKIPPED, 0, f"{CAP_HELD}: {self.reached}"))
+                continue
+            self.aborts += 1
+            self.bytes += upload.size or 0
+            allowed.append(upload)
+        return allowed, held
+
+
+@dataclass(frozen=True, slots=True)
 class BucketClean:
     """One bucket of a clean run: what was found, planned, confirmed and done."""
 
@@ -275,6 +345,10 @@ class CleanResult:
 
     buckets: list[BucketClean] = field(default_factory=list)
     interrupted: bool = False
+    #: Why the run stopped at a cap (``Caps``), when it did; later buckets were not scanned.
+    capped: str | None = None
+    #: Uploads not aborted because their size was unknown under a cap on bytes.
+    unsized_under_cap: int = 0
 
     @property
     def summary(self) -> CleanSummary:
@@ -282,7 +356,10 @@ class CleanResult:
         return CleanSummary.of(
             outcomes,
             kept=sum(len(b.plan.kept) for b in self.buckets),
-            declined=sum(len(b.plan.to_abort) for b in self.buckets if not b.confirmed),
+            # A dry run holds only the outcomes of uploads a cap held back.
+            declined=sum(
+                len(b.plan.to_abort) - len(b.outcomes) for b in self.buckets if not b.confirmed
+            ),
             failed_buckets=sum(1 for b in self.buckets if b.scan.error),
         )
 
@@ -305,6 +382,9 @@ def clean(
     result: CleanResult | None = None,
     pipeline: bool = False,
     sizer: SizingPool | None = None,
+    caps: Caps = Caps(),
+    check_lifecycle: bool = False,
+    cancel: threading.Event | None = None,
 ) -> CleanResult:
     """Scan, plan, confirm per bucket and abort: the seed's workflow, as a library call.
 
@@ -323,12 +403,19 @@ def clean(
         pipeline: go on scanning while a confirmed bucket's aborts run (for ``--yes``:
             nothing to ask); buckets are still reported in order.
         sizer: worker processes to size uploads in; aborts always run in this process.
+        caps: stop after this many aborts or bytes (``result.capped`` says so); the uploads
+            a cap holds back get a SKIPPED outcome, and no later bucket is scanned. A dry run
+            stops where the real run would.
+        check_lifecycle: read each bucket's lifecycle rules, as ``iter_scan`` does.
+        cancel: set by another thread to stop the run as Ctrl-C does (no new abort starts,
+            those in flight finish and are recorded): KeyboardInterrupt is raised.
     """
     run = None
     if not dry_run:
         if audit is None or not isinstance(s3, S3Writer):
             raise ValueError("a clean that is not a dry run needs an S3Writer and an audit log")
-        run = AbortRun(s3, audit, concurrency, verify, now)
+        run = AbortRun(s3, audit, concurrency, verify, now, stop=cancel)
+    budget = _Budget(caps) if caps.limited else None
     targets = resolve_buckets(s3, selection)
     result = result if result is not None else CleanResult()
     events: Generator[ScanEvent, None, None] = iter_scan(
@@ -340,42 +427,58 @@ def clean(
         buckets=targets,
         progress=progress,
         sizer=sizer,
+        check_lifecycle=check_lifecycle,
+        cancel=cancel,
     )
-    # Buckets whose aborts are under way: (summary, plan, futures), in bucket order.
-    # None instead of futures: not confirmed, waiting only for its turn to be reported.
-    under_way: deque[tuple[BucketScan, AbortPlan, list[Future[AbortOutcome]] | None]] = deque()
+    # Buckets whose aborts are under way, in bucket order (futures None: not confirmed,
+    # waiting only for its turn to be reported).
+    under_way: deque[_UnderWay] = deque()
 
-    def finish(summary: BucketScan, plan: AbortPlan, outcomes: list[AbortOutcome] | None) -> None:
-        bucket = BucketClean(summary, plan, outcomes is not None, tuple(outcomes or ()))
+    def finish(item: _UnderWay, outcomes: list[AbortOutcome]) -> None:
+        confirmed = item.futures is not None
+        bucket = BucketClean(item.summary, item.plan, confirmed, (*outcomes, *item.held))
         result.buckets.append(bucket)
         if on_bucket_done is not None:
             on_bucket_done(bucket)
 
     def report_finished(wait: bool) -> None:
-        while under_way and run is not None and (wait or run.done(under_way[0][2] or [])):
-            summary, plan, futures = under_way[0]
-            outcomes = None if futures is None else run.collect(futures)
+        while under_way and run is not None and (wait or run.done(under_way[0].futures or [])):
+            item = under_way[0]
+            outcomes = [] if item.futures is None else run.collect(item.futures)
             under_way.popleft()
-            finish(summary, plan, outcomes)
+            finish(item, outcomes)
         if run is not None and run.fatal is not None:
             # Rejected credentials or a bug: no new bucket, no new abort.
             raise run.fatal
+        if cancel is not None and cancel.is_set():
+            raise KeyboardInterrupt
 
     try:
         for summary, uploads in iter_bucket_groups(events, [b.name for b in targets]):
             plan = plan_uploads(uploads, age, now=now)
             if on_bucket_planned is not None:
                 on_bucket_planned(summary, plan)
+            held: list[AbortOutcome] = []
             if plan.to_abort and run is not None and confirm(summary, plan):
-                under_way.append((summary, plan, run.submit(plan.to_abort)))
+                allowed: list[Upload] = list(plan.to_abort)
+                if budget is not None:
+                    allowed, held = budget.take(allowed)
+                under_way.append(_UnderWay(summary, plan, run.submit(allowed), held))
                 # Interactive runs report each bucket before the next question; with
                 # `pipeline` the scan goes on while earlier buckets' aborts run.
                 report_finished(wait=not pipeline)
-            elif under_way:
-                under_way.append((summary, plan, None))  # keeps the report in bucket order
             else:
-                finish(summary, plan, None)
+                if run is None and budget is not None:  # a dry run stops where a run would
+                    _allowed, held = budget.take(plan.to_abort)
+                item = _UnderWay(summary, plan, None, held)
+                if under_way:
+                    under_way.append(item)  # keeps the report in bucket order
+                else:
+                    finish(item, [])
             report_finished(wait=False)
+            if budget is not None and budget.reached is not None:
+                result.capped = budget.reached
+                break
         report_finished(wait=True)
     except BaseException as exc:
         result.interrupted = isinstance(exc, KeyboardInterrupt)
@@ -383,13 +486,29 @@ def clean(
             try:
                 run.interrupt()  # a second Ctrl-C may land here: the outcomes are kept all the same
             finally:
-                for summary, plan, futures in under_way:
-                    outcomes = run.outcomes(futures or [])
-                    confirmed = futures is not None
-                    result.buckets.append(BucketClean(summary, plan, confirmed, tuple(outcomes)))
+                for item in under_way:
+                    outcomes = run.outcomes(item.futures or [])
+                    confirmed = item.futures is not None
+                    result.buckets.append(
+                        BucketClean(item.summary, item.plan, confirmed, (*outcomes, *item.held))
+                    )
         raise
     finally:
         events.close()  # stops the scan's workers when we leave early
         if run is not None:
             run.close()
+        if budget is not None:
+            result.unsized_under_cap = budget.unsized
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _UnderWay:
+    """A planned bucket waiting for its aborts (or its turn) to be reported."""
+
+    summary: BucketScan
+    plan: AbortPlan
+    #: The aborts sent; None when not confirmed.
+    futures: list[Future[AbortOutcome]] | None
+    #: SKIPPED outcomes of the uploads a cap held back.
+    held: list[AbortOutcome]

@@ -1,11 +1,13 @@
-"""One run at a time per endpoint and target: an ``flock(2)`` on a small file.
+"""One clean at a time per endpoint: an ``flock(2)`` on a small file.
 
 The lock file lives in ``$XDG_STATE_HOME/mpusweep/locks/`` (``~/.local/state/...``, beside the
 audit log and history; cron jobs have no ``XDG_RUNTIME_DIR``), named from a hash of the
-endpoint (without any userinfo) and the target name, so the name carries no credential. The
-holder writes who it is into the file (pid, host, command line with secrets masked, start
-time); a second run reads that to say who holds the lock, and waits up to a deadline or fails
-at once with ``LockedError``.
+endpoint (without any userinfo), so the name carries no credential. The lock is per endpoint,
+not per target: two configured targets (or a target and a plain ``--endpoint-url`` run) on the
+same service never overlap; AWS's own endpoints, in every region, count as one. The holder
+writes who it is into the file (pid, host, command line with secrets masked, start time); a
+second run reads that to say who holds the lock, and waits up to a deadline or fails at once
+with ``LockedError`` (exit code 75, ``EX_TEMPFAIL``: "temporary failure, retry later").
 
 ``flock`` rather than ``fcntl``/``lockf`` record locks: those are dropped when the process
 closes *any* descriptor of the file, which reading the holder's details would do. The kernel
@@ -25,6 +27,7 @@ import os
 import re
 import shlex
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,18 +36,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .config import looks_like_secret
-from .errors import MpuSweepError, UsageError
+from .errors import ExitCode, MpuSweepError, UsageError
 from .filters import format_duration
 from .redact import redact
 
 
 class LockedError(MpuSweepError):
-    """Another run holds the lock for this endpoint and target.
+    """Another run holds the lock of this endpoint: ``ExitCode.LOCKED`` (75, ``EX_TEMPFAIL``
+    in sysexits.h, which cron wrappers and systemd units can test for)."""
 
-    Exit code: the project should give this its own code; 75 (``EX_TEMPFAIL`` in sysexits.h,
-    "temporary failure, retry later") is what cron wrappers and systemd units can test for.
-    Until ``ExitCode`` has it, the generic error code.
-    """
+    exit_code = ExitCode.LOCKED
 
     def __init__(self, message: str, holder: Holder | None) -> None:
         super().__init__(message)
@@ -147,8 +148,8 @@ def endpoint_key(endpoint: str | None) -> str:
     'https://s3.example.com:8443/base'
     >>> endpoint_key("https://s3.example.com:443/")
     'https://s3.example.com'
-    >>> endpoint_key(None)
-    'aws'
+    >>> endpoint_key(None), endpoint_key("https://s3.eu-west-1.amazonaws.com")
+    ('aws', 'aws')
     """
     if not endpoint:
         # botocore's own endpoints: one account's buckets, whatever the region.
@@ -156,14 +157,16 @@ def endpoint_key(endpoint: str | None) -> str:
     parts = urlsplit(endpoint.strip())
     scheme = parts.scheme.lower()
     netloc = (parts.hostname or "").lower()
+    if netloc == "amazonaws.com" or netloc.endswith(".amazonaws.com"):
+        return "aws"  # a region's endpoint: the same buckets as every other region's
     if parts.port and (scheme, parts.port) not in (("https", 443), ("http", 80)):
         netloc = f"{netloc}:{parts.port}"
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def lock_path(endpoint: str | None, target: str, lock_dir: Path | None = None) -> Path:
-    """The lock file of an endpoint and target: a hash, so no credential can show in it."""
-    digest = hashlib.sha256(f"{endpoint_key(endpoint)}\0{target}".encode()).hexdigest()
+def lock_path(endpoint: str | None, lock_dir: Path | None = None) -> Path:
+    """The lock file of an endpoint: a hash, so no credential can show in it."""
+    digest = hashlib.sha256(endpoint_key(endpoint).encode()).hexdigest()
     return (lock_dir or default_lock_dir()) / f"{digest[:24]}.lock"
 
 
@@ -180,17 +183,16 @@ def read_holder(path: Path) -> Holder | None:
 
 
 class EndpointLock:
-    """The lock of one endpoint and target. ``acquire`` it, or use ``hold_lock``.
+    """The lock of one endpoint. ``acquire`` it, or use ``hold_lock``.
 
     Args:
         endpoint: The endpoint URL (None: AWS's own endpoints).
-        target: The target name (``"default"`` without a configured target).
         lock_dir: Where lock files live; ``default_lock_dir()`` when None.
     """
 
-    def __init__(self, endpoint: str | None, target: str, lock_dir: Path | None = None) -> None:
-        self.endpoint, self.target = endpoint, target
-        self.path = lock_path(endpoint, target, lock_dir)
+    def __init__(self, endpoint: str | None, lock_dir: Path | None = None) -> None:
+        self.endpoint = endpoint
+        self.path = lock_path(endpoint, lock_dir)
         self._fd = -1
 
     @property
@@ -214,6 +216,7 @@ class EndpointLock:
         wait: timedelta = timedelta(0),
         on_wait: Callable[[Holder | None], None] | None = None,
         poll: float = 0.05,
+        cancel: threading.Event | None = None,
     ) -> None:
         """Take the lock, waiting up to ``wait`` for another run to finish.
 
@@ -222,10 +225,13 @@ class EndpointLock:
             wait: How long to wait; zero fails at once when the lock is held.
             on_wait: Called once, with the other holder, when we start waiting.
             poll: First interval between attempts; it doubles up to one second.
+            cancel: Set by another thread to stop waiting (Ctrl-C in a run of several
+                targets): raises KeyboardInterrupt.
 
         Raises:
             LockedError: another run still holds it after ``wait``.
             UsageError: the lock file cannot be created.
+            KeyboardInterrupt: ``cancel`` was set while waiting.
         """
         if self.held:
             raise RuntimeError("lock already held")
@@ -247,7 +253,10 @@ class EndpointLock:
                 if not waiting and on_wait is not None:
                     on_wait(other)
                 waiting = True
-                time.sleep(min(poll, remaining))
+                if cancel is None:
+                    time.sleep(min(poll, remaining))
+                elif cancel.wait(min(poll, remaining)):
+                    raise KeyboardInterrupt
                 poll = min(poll * 2, 1.0)
             os.ftruncate(fd, 0)
             os.pwrite(fd, (holder.to_json() + "\n").encode(), 0)
@@ -258,7 +267,7 @@ class EndpointLock:
 
     def _locked_message(self, other: Holder | None, wait: timedelta) -> str:
         who = other.describe() if other else "another process"
-        where = f"{endpoint_key(self.endpoint)} (target {self.target!r})"
+        where = endpoint_key(self.endpoint)
         after = f" after waiting {format_duration(wait)}" if wait > timedelta(0) else ""
         return (
             f"another mpusweep run holds the lock for {where}{after}: {who}; let it finish, "
@@ -285,25 +294,25 @@ class EndpointLock:
 @contextlib.contextmanager
 def hold_lock(
     endpoint: str | None,
-    target: str,
     holder: Holder,
     *,
     wait: timedelta = timedelta(0),
     on_wait: Callable[[Holder | None], None] | None = None,
     lock_dir: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[EndpointLock]:
     """Hold the endpoint's lock for the ``with`` block; see ``EndpointLock.acquire``.
 
     >>> import sys, tempfile
     >>> now = datetime(2026, 11, 24, tzinfo=UTC)
     >>> with tempfile.TemporaryDirectory() as d, hold_lock(
-    ...     "https://s3.example.com", "prod", Holder.this_process(sys.argv, now), lock_dir=Path(d)
+    ...     "https://s3.example.com", Holder.this_process(sys.argv, now), lock_dir=Path(d)
     ... ) as lock:
     ...     read_holder(lock.path).pid == os.getpid()
     True
     """
-    lock = EndpointLock(endpoint, target, lock_dir)
-    lock.acquire(holder, wait=wait, on_wait=on_wait)
+    lock = EndpointLock(endpoint, lock_dir)
+    lock.acquire(holder, wait=wait, on_wait=on_wait, cancel=cancel)
     try:
         yield lock
     finally:

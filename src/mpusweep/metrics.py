@@ -32,6 +32,9 @@ Per clean run, label ``target``: ``mpusweep_clean_aborted_uploads``,
 ``mpusweep_clean_already_gone_uploads``, ``mpusweep_clean_failed_uploads``,
 ``mpusweep_clean_freed_bytes``.
 
+A target that did not run (another run held its endpoint's lock) keeps every series it had
+in the file being replaced, so its figures and alerts do not vanish for a day.
+
 node_exporter refuses a series found in two files, and per-bucket series carry no ``command``
 label: give each scheduled command its own file, and let only one of them write buckets.
 
@@ -40,7 +43,7 @@ prometheus_client is imported only when a file is written or read (it costs abou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,6 +84,9 @@ METRICS: Mapping[str, str] = {
 }
 
 _LAST_SUCCESS = "mpusweep_last_success_timestamp_seconds"
+_BUCKET_LABELS = ("target", "bucket")
+_RUN_LABELS = ("command", "target")
+_CLEAN_LABELS = ("target",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +296,7 @@ _BUCKET_VALUES: Mapping[str, Callable[[BucketFigures], float | None]] = {
 def _bucket_families(figures: Sequence[BucketFigures]) -> Iterator[GaugeMetricFamily]:
     ordered = sorted_figures(figures)
     for name, value_of in _BUCKET_VALUES.items():
-        family = _family(name, ("target", "bucket"))
+        family = _family(name, _BUCKET_LABELS)
         for item in ordered:
             value = value_of(item)
             if value is not None:
@@ -306,7 +312,7 @@ def sorted_figures(figures: Iterable[BucketFigures]) -> list[BucketFigures]:
 def _run_families(
     runs: Sequence[RunFigures], last_success: Mapping[tuple[str, str], float]
 ) -> Iterator[GaugeMetricFamily]:
-    labels = ("command", "target")
+    labels = _RUN_LABELS
     duration = _family("mpusweep_run_duration_seconds", labels)
     success = _family("mpusweep_run_success", labels)
     finished = _family("mpusweep_run_timestamp_seconds", labels)
@@ -323,8 +329,6 @@ def _run_families(
     yield from (duration, success, finished, last)
 
     cleans = [run for run in runs if run.clean is not None]
-    if not cleans:
-        return
     counts: Mapping[str, Callable[[CleanSummary], int | None]] = {
         "mpusweep_clean_aborted_uploads": lambda s: s.aborted,
         "mpusweep_clean_already_gone_uploads": lambda s: s.already_gone,
@@ -332,7 +336,7 @@ def _run_families(
         "mpusweep_clean_freed_bytes": lambda s: s.bytes_freed,
     }
     for name, value_of in counts.items():
-        family = _family(name, ("target",))
+        family = _family(name, _CLEAN_LABELS)
         for run in cleans:
             value = value_of(run.clean) if run.clean is not None else None
             if value is not None:
@@ -359,6 +363,21 @@ class _Collector:
         return iter(self._families)
 
 
+#: A sample of a metrics file: name, labels, value.
+_Sample = tuple[str, dict[str, str], float]
+
+
+def _read_samples(path: Path) -> list[_Sample]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = path.read_text(encoding="utf-8")
+    return [
+        (sample.name, dict(sample.labels), sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
 def read_last_success(path: Path) -> dict[tuple[str, str], float]:
     """``mpusweep_last_success_timestamp_seconds`` from a metrics file, by (command, target).
 
@@ -366,30 +385,61 @@ def read_last_success(path: Path) -> dict[tuple[str, str], float]:
         ValueError: the file is not Prometheus text.
         OSError: it cannot be read (FileNotFoundError when there is none yet).
     """
-    from prometheus_client.parser import text_string_to_metric_families
+    return _last_success(_read_samples(path))
 
-    text = path.read_text(encoding="utf-8")
-    found: dict[tuple[str, str], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == _LAST_SUCCESS:
-                found[(sample.labels.get("command", ""), sample.labels.get("target", ""))] = (
-                    sample.value
-                )
-    return found
+
+def _last_success(samples: Iterable[_Sample]) -> dict[tuple[str, str], float]:
+    return {
+        (labels.get("command", ""), labels.get("target", "")): value
+        for name, labels, value in samples
+        if name == _LAST_SUCCESS
+    }
+
+
+def _carry_over(
+    families: Sequence[GaugeMetricFamily], samples: Iterable[_Sample], targets: Collection[str]
+) -> None:
+    """Add the previous file's samples of ``targets`` (which did not run) to ``families``."""
+    label_names = {
+        **dict.fromkeys(_BUCKET_VALUES, _BUCKET_LABELS),
+        **dict.fromkeys(
+            (
+                "mpusweep_run_duration_seconds",
+                "mpusweep_run_success",
+                "mpusweep_run_timestamp_seconds",
+                _LAST_SUCCESS,
+            ),
+            _RUN_LABELS,
+        ),
+    }
+    by_name = {family.name: family for family in families}
+    for name, labels, value in samples:
+        if labels.get("target") not in targets or name not in by_name:
+            continue
+        names = label_names.get(name, _CLEAN_LABELS)
+        if set(labels) != set(names):
+            continue  # not a series this version writes: leave it out
+        by_name[name].add_metric([labels[n] for n in names], value)
 
 
 def write_metrics(
-    path: Path, runs: Sequence[RunFigures], buckets: Sequence[BucketFigures] = ()
+    path: Path,
+    runs: Sequence[RunFigures],
+    buckets: Sequence[BucketFigures] = (),
+    *,
+    keep_targets: Collection[str] = (),
 ) -> list[str]:
     """Write the run's metrics to ``path`` atomically, replacing the previous run's file.
 
-    For a failed run the last success is carried over from the file being replaced.
+    For a failed run the last success is carried over from the file being replaced, and so is
+    every series of the targets in ``keep_targets``.
 
     Args:
         path: The ``.prom`` file, in node_exporter's ``--collector.textfile.directory``.
         runs: One entry per (command, target) the run covered.
         buckets: Per-bucket figures (``bucket_figures`` or ``FiguresBuilder``).
+        keep_targets: Targets that did not run this time (their endpoint was locked by
+            another run): their previous series stay as they were.
 
     Returns:
         Warnings for the user (the previous file could not be read), one line each.
@@ -399,25 +449,28 @@ def write_metrics(
     """
     from prometheus_client import CollectorRegistry, write_to_textfile
 
+    ran = {run.target for run in runs} | {f.target for f in buckets}
+    if ran & set(keep_targets):
+        raise ValueError(f"targets both ran and did not: {sorted(ran & set(keep_targets))}")
     warnings: list[str] = []
-    last_success: dict[tuple[str, str], float] = {}
-    if not all(run.success for run in runs):
+    previous: list[_Sample] = []
+    if keep_targets or not all(run.success for run in runs):
         try:
-            last_success = read_last_success(path)
+            previous = _read_samples(path)
         except FileNotFoundError:
             pass
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             warnings.append(
-                f"cannot read the previous metrics file {str(path)!r} ({exc}): "
-                "the time of the last success is not carried over"
+                f"cannot read the previous metrics file {str(path)!r} ({exc}): the time of "
+                "the last success, and the figures of targets that did not run, are not "
+                "carried over"
             )
     _check_unique([(f.target, f.bucket) for f in buckets], "bucket figures for")
     _check_unique([(r.command, r.target) for r in runs], "runs of")
-    families = [
-        family
-        for family in (*_bucket_families(buckets), *_run_families(runs, last_success))
-        if family.samples
-    ]
+    families = [*_bucket_families(buckets), *_run_families(runs, _last_success(previous))]
+    if keep_targets:
+        _carry_over(families, previous, keep_targets)
+    families = [family for family in families if family.samples]
     registry = CollectorRegistry()
     registry.register(_Collector(families))
     try:

@@ -239,3 +239,20 @@ class CleanSummary:
             declined=declined,
             failed_buckets=failed_buckets,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TargetStatus:
+    """How one target of a run ended. A target is a named endpoint and account of the
+    configuration file (``"default"`` for the one the command line describes)."""
+
+    #: The target's name.
+    name: str
+    #: Its endpoint URL, without any user:password part; None for AWS's own endpoints.
+    endpoint: str | None
+    #: The exit code this target alone would have ended with.
+    exit_code: int
+    #: What stopped it early (unreachable, rejected credentials, locked), if anything did.
+    error: str | None = None
+    #: Whether it did not run because another run held its endpoint's lock.
+    locked: bool = False

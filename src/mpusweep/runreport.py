@@ -6,7 +6,7 @@ crossed) and ask ``exit_code`` at the end; no command decides its exit code by i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import ExitCode, MpuSweepError
@@ -81,3 +81,28 @@ class RunReport:
         if self.crossed:
             return ExitCode.FOUND
         return ExitCode.OK
+
+
+def aggregate(codes: Sequence[ExitCode]) -> ExitCode:
+    """The exit code of a run over several targets, from each target's own.
+
+    Interrupted (130, 143) wins, then a bug (1); the same code everywhere is that code;
+    only successes and crossed thresholds make 4; any other mix (some targets done, some not)
+    is partial (3): the others were done, re-run to finish.
+
+    >>> aggregate([ExitCode.OK, ExitCode.ENDPOINT])
+    <ExitCode.PARTIAL: 3>
+    >>> aggregate([ExitCode.LOCKED, ExitCode.LOCKED])
+    <ExitCode.LOCKED: 75>
+    >>> aggregate([ExitCode.FOUND, ExitCode.OK]), aggregate([])
+    (<ExitCode.FOUND: 4>, <ExitCode.OK: 0>)
+    """
+    found = set(codes)
+    for first in (ExitCode.TERMINATED, ExitCode.INTERRUPTED, ExitCode.ERROR):
+        if first in found:
+            return first
+    if len(found) == 1:
+        return found.pop()
+    if found <= {ExitCode.OK, ExitCode.FOUND}:
+        return ExitCode.FOUND if found else ExitCode.OK
+    return ExitCode.PARTIAL

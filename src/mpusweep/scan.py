@@ -248,6 +248,7 @@ def iter_scan(
     progress: Progress | None = None,
     check_lifecycle: bool = False,
     sizer: SizingPool | None = None,
+    cancel: threading.Event | None = None,
 ) -> Generator[ScanEvent, None, None]:
     """Scan concurrently, yielding each upload when known and each bucket's summary when done.
 
@@ -264,6 +265,8 @@ def iter_scan(
             say whether the service will abort them by itself.
         sizer: worker processes to size uploads in (``sizing.sizing_pool``); default: threads
             of this process. The caller owns the pool; ``concurrency`` should match its own.
+        cancel: set by another thread to stop the scan (Ctrl-C reaches only the main thread,
+            and a run of several targets scans in others): raises KeyboardInterrupt.
 
     Raises:
         CredentialsError: the service rejected the credentials.
@@ -283,8 +286,10 @@ def iter_scan(
             listers.submit(scanner.scan_bucket, bucket)
         remaining = len(targets)
         while remaining:
+            if cancel is not None and cancel.is_set():
+                raise KeyboardInterrupt
             try:
-                event = scanner.events.get(timeout=1.0)
+                event = scanner.events.get(timeout=_POLL if cancel is not None else 1.0)
             except queue.Empty:
                 if time.monotonic() - scanner.last_progress > scanner.stall_timeout:
                     raise Stalled(

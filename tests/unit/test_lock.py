@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -38,9 +39,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from mpusweep.lock import Holder, hold_lock
-lock_dir, endpoint, target, *argv = sys.argv[1:]
+lock_dir, endpoint, *argv = sys.argv[1:]
 holder = Holder.this_process(argv, datetime.now(UTC))
-with hold_lock(endpoint, target, holder, lock_dir=Path(lock_dir)):
+with hold_lock(endpoint, holder, lock_dir=Path(lock_dir)):
     print("locked", flush=True)
     sys.stdin.readline()
 """
@@ -54,7 +55,7 @@ from mpusweep.lock import Holder, hold_lock
 lock_dir, log, rounds = sys.argv[1:]
 holder = Holder.this_process(["worker"], datetime.now(UTC))
 for _ in range(int(rounds)):
-    with hold_lock("http://127.0.0.1:9000", "t", holder, wait=timedelta(seconds=60),
+    with hold_lock("http://127.0.0.1:9000", holder, wait=timedelta(seconds=60),
                    lock_dir=Path(lock_dir)):
         with open(log, "a") as f:
             f.write(f"start {os.getpid()}\\n")
@@ -81,13 +82,12 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def held_elsewhere(lock_dir: Path, *argv: str, target: str = "prod") -> Iterator[subprocess.Popen]:
-    """Another process holding the lock of ENDPOINT and ``target`` until its stdin closes."""
+def held_elsewhere(lock_dir: Path, *argv: str) -> Iterator[subprocess.Popen]:
+    """Another process holding the lock of ENDPOINT until its stdin closes."""
     proc = python(
         HOLDER,
         str(lock_dir),
         ENDPOINT,
-        target,
         *argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -108,7 +108,7 @@ def me() -> Holder:
 def test_second_run_fails_at_once_naming_the_holder(tmp_path):
     argv = ["mpusweep", "clean", "--endpoint-url", f"https://AKIAIOSFODNN7EXAMPLE:{SECRET}@h"]
     with held_elsewhere(tmp_path, *argv) as other:
-        lock = EndpointLock(ENDPOINT, "prod", tmp_path)
+        lock = EndpointLock(ENDPOINT, tmp_path)
         with pytest.raises(LockedError) as caught:
             lock.acquire(me())
         assert not lock.held
@@ -124,7 +124,7 @@ def test_second_run_fails_at_once_naming_the_holder(tmp_path):
 
 
 def test_holder_file_is_private_and_emptied_on_release(tmp_path):
-    with hold_lock(ENDPOINT, "prod", me(), lock_dir=tmp_path) as lock:
+    with hold_lock(ENDPOINT, me(), lock_dir=tmp_path) as lock:
         assert stat.S_IMODE(lock.path.stat().st_mode) == 0o600
         holder = read_holder(lock.path)
         assert holder == me()
@@ -141,7 +141,7 @@ def test_waiting_run_gets_the_lock_when_the_holder_finishes(tmp_path):
             other.stdin.write("done\n")  # let the holder finish
             other.stdin.flush()
 
-        lock = EndpointLock(ENDPOINT, "prod", tmp_path)
+        lock = EndpointLock(ENDPOINT, tmp_path)
         lock.acquire(me(), wait=timedelta(seconds=60), on_wait=on_wait)
         try:
             assert [h.pid for h in seen] == [other.pid]
@@ -153,7 +153,7 @@ def test_waiting_run_gets_the_lock_when_the_holder_finishes(tmp_path):
 def test_wait_is_bounded(tmp_path):
     seen = []
     with held_elsewhere(tmp_path, "mpusweep", "scan"):
-        lock = EndpointLock(ENDPOINT, "prod", tmp_path)
+        lock = EndpointLock(ENDPOINT, tmp_path)
         with pytest.raises(LockedError, match="after waiting 0s: pid"):
             lock.acquire(me(), wait=timedelta(seconds=0.3), on_wait=seen.append)
     assert len(seen) == 1
@@ -163,19 +163,32 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     with held_elsewhere(tmp_path, "mpusweep", "scan") as other:
         os.kill(other.pid, signal.SIGKILL)
         other.wait(timeout=30)
-        with hold_lock(ENDPOINT, "prod", me(), lock_dir=tmp_path) as lock:
+        with hold_lock(ENDPOINT, me(), lock_dir=tmp_path) as lock:
             assert lock.held
 
 
-def test_other_targets_and_endpoints_are_not_blocked(tmp_path):
-    with held_elsewhere(tmp_path, "mpusweep", "scan", target="prod"):
-        with hold_lock(ENDPOINT, "staging", me(), lock_dir=tmp_path):
-            pass
-        with hold_lock("https://other.example.com", "prod", me(), lock_dir=tmp_path):
+def test_other_endpoints_are_not_blocked_and_the_same_one_written_differently_is(tmp_path):
+    with held_elsewhere(tmp_path, "mpusweep", "clean", "--target", "prod"):
+        with hold_lock("https://other.example.com", me(), lock_dir=tmp_path):
             pass
         with pytest.raises(LockedError):
-            # The same endpoint written differently is the same lock.
-            EndpointLock("HTTPS://u:p@S3.example.com:443/", "prod", tmp_path).acquire(me())
+            EndpointLock("HTTPS://u:p@S3.example.com:443/", tmp_path).acquire(me())
+
+
+def test_aws_regions_share_one_lock(tmp_path):
+    with hold_lock(None, me(), lock_dir=tmp_path), pytest.raises(LockedError):
+        EndpointLock("https://s3.eu-west-1.amazonaws.com", tmp_path).acquire(me())
+
+
+def test_waiting_stops_when_cancelled(tmp_path):
+    cancel = threading.Event()
+    with held_elsewhere(tmp_path, "mpusweep", "clean"):
+        lock = EndpointLock(ENDPOINT, tmp_path)
+        with pytest.raises(KeyboardInterrupt):
+            lock.acquire(
+                me(), wait=timedelta(seconds=60), on_wait=lambda _: cancel.set(), cancel=cancel
+            )
+        assert not lock.held
 
 
 def test_runs_waiting_for_each_other_never_overlap(tmp_path):
@@ -197,12 +210,11 @@ def test_runs_waiting_for_each_other_never_overlap(tmp_path):
 def test_lock_names_are_hashes_without_credentials(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert default_lock_dir() == tmp_path / "mpusweep" / "locks"
-    path = lock_path("https://key:secret@s3.example.com/", "prod")
+    path = lock_path("https://key:secret@s3.example.com/")
     assert path.parent == default_lock_dir()
-    assert path == lock_path("https://S3.EXAMPLE.COM", "prod")
-    assert path != lock_path("https://s3.example.com", "prod2")
-    assert path != lock_path("https://s3.example.com:8443", "prod")
-    assert lock_path(None, "prod") != path
+    assert path == lock_path("https://S3.EXAMPLE.COM")
+    assert path != lock_path("https://s3.example.com:8443")
+    assert lock_path(None) != path
     assert "secret" not in path.name
     assert "example" not in path.name
 

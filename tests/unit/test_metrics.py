@@ -258,3 +258,36 @@ def test_promtool_finds_no_lint_problems(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_targets_that_did_not_run_keep_their_previous_series(tmp_path):
+    path = tmp_path / "m.prom"
+    summary = CleanSummary(aborted=3, bytes_freed=30)
+    first = NOW - DAY
+    write_metrics(
+        path,
+        [run("clean", "locked", at=first, clean=summary), run("clean", "ran", at=first)],
+        [
+            *bucket_figures("locked", UPLOADS, BUCKETS, first),
+            *bucket_figures("ran", [], [BucketScan("x")], first),
+        ],
+    )
+    before = parse(path.read_text())
+    # The next run: "locked" found its endpoint locked and did not run; "ran" ran again.
+    write_metrics(
+        path,
+        [run("clean", "ran")],
+        bucket_figures("ran", [], [BucketScan("y")], NOW),
+        keep_targets={"locked"},
+    )
+    after = parse(path.read_text())
+    mine = {key: value for key, value in before.items() if ("target", "locked") in key[1]}
+    assert len(mine) > 10
+    assert {key: value for key, value in after.items() if ("target", "locked") in key[1]} == mine
+    assert series("mpusweep_bucket_uploads", target="ran", bucket="x") not in after
+    assert after[series("mpusweep_bucket_uploads", target="ran", bucket="y")] == 0
+
+
+def test_a_target_cannot_both_run_and_be_kept(tmp_path):
+    with pytest.raises(ValueError, match="both ran and did not"):
+        write_metrics(tmp_path / "m.prom", [run(target="a")], keep_targets={"a"})

@@ -17,6 +17,7 @@ from .clean_cmd import clean_command
 from .common import Env
 from .demo_cmd import demo
 from .doctor_cmd import doctor
+from .history_cmd import history_command
 from .lifecycle_cmd import lifecycle
 from .report_cmd import report_command
 from .scan_cmd import scan
@@ -55,6 +56,7 @@ cli.add_command(report_command)
 cli.add_command(lifecycle)
 cli.add_command(demo)
 cli.add_command(doctor)
+cli.add_command(history_command)
 
 
 # -- entry point -----------------------------------------------------------------------------

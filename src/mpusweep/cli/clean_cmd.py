@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.text import Text
 
+from ..aggregate import Pricing
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, UsageError
-from ..execute import BucketClean, CleanResult, clean
+from ..execute import BucketClean, Caps, CleanResult, clean, held_by_cap
 from ..filters import AgeFilter
+from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, Verify, known_sum
 from ..report import cost_of, plan_record, plural, price_record, table
 from ..report.machine import write_json
-from ..runreport import RunReport
+from ..report.trend import human_size
 from ..s3 import S3Reader
 from .common import (
     Env,
     ScanProgress,
     ask,
     command_env,
-    connect_reader,
-    connect_writer,
     connection_options,
     duration_callback,
     make_selection,
@@ -32,6 +34,8 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
+from .targets import DEFAULT_TARGET, TargetContext, TargetResult, TargetRunner, TargetSpec
+from .unattended import cap_options, record_options, resolve_targets, target_options
 from .views import price_option, table_view, wide_option
 
 
@@ -70,6 +74,9 @@ from .views import price_option, table_view, wide_option
 )
 @price_option
 @wide_option
+@cap_options
+@target_options
+@record_options
 @connection_options
 @processes_option
 def clean_command(**opts: Any) -> ExitCode:
@@ -77,183 +84,297 @@ def clean_command(**opts: Any) -> ExitCode:
 
     Only the uploads listed and confirmed are aborted, by their exact (key, upload id).
     Uploads younger than --older-than are shown and kept. Each abort is verified with
-    ListParts and written to an audit log. End of input answers no.
+    ListParts and written to an audit log. End of input answers no. One clean at a time
+    per endpoint: a second one exits 75, or waits with --wait-lock.
 
     \b
     Examples:
       mpusweep clean                       # every bucket, asks per bucket
       mpusweep clean 'logs-*' --older-than 7d --yes
       mpusweep clean my-bucket --dry-run --format json
+      mpusweep clean --all-targets --yes --max-aborts 10000 --metrics-file clean.prom
     """
     env = command_env(opts)
     return run_clean(env, opts)
 
 
 def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> ExitCode:
-    """The clean flow behind ``clean`` and ``demo``."""
+    """The clean flow behind ``clean`` and ``demo`` (which passes its own server as ``s3``:
+    one target, no lock, no metrics or history)."""
     if opts["idle_for"] and opts["no_sizes"]:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
     if opts["fmt"] == "json" and not (opts["yes"] or opts["dry_run"]):
         raise click.UsageError("--format json cannot ask questions: add --yes or --dry-run")
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    if opts.get("max_bytes") is not None and opts["no_sizes"]:
+        raise click.UsageError("--max-bytes needs sizes to count: drop --no-sizes")
+    make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
     dry_run = opts["dry_run"]
-    if s3 is None:
-        s3 = connect_reader(env, opts) if dry_run else connect_writer(env, opts)
-    age = AgeFilter(opts["older_than"], opts["idle_for"])
-    human = opts["fmt"] == "table"
-    view = table_view(env, opts, s3.conn.provider)
-    audit = None
     if not dry_run:
-        try:
-            audit = AuditLog(opts["audit_log"] or default_audit_path(), endpoint=s3.endpoint_url)
-        except UsageError as exc:
-            raise click.UsageError(f"{exc} with --audit-log") from None
-    result = CleanResult()
-    report = RunReport()
-
-    # With --yes the aborts of one bucket run while the next is scanned: each bucket is then
-    # printed whole when it is done, so its outcome follows its own table.
-    shortened: list[bool] = []  # whether a fitted table cut upload IDs short
-
-    def show_plan(summary: BucketScan, plan: AbortPlan) -> None:
-        if human:
-            if table.print_bucket(env.out, summary, [], env.now, plan, view):
-                shortened.append(True)
-            if plan.kept:
-                reasons = sorted({i.reason for i in plan.kept})
-                env.out.print(f"Keeping {plural(len(plan.kept), 'upload')}: {'; '.join(reasons)}.")
-
-    def planned(summary: BucketScan, plan: AbortPlan) -> None:
-        if not opts["yes"]:
-            with progress.hidden():
-                show_plan(summary, plan)
-
-    def confirm(summary: BucketScan, plan: AbortPlan) -> bool:
-        return bool(opts["yes"]) or ask(env, "Delete MPU data? (y/n)")
-
-    def done(bucket: BucketClean) -> None:
-        if not human:
-            return
-        with progress.hidden():
-            finished(bucket)
-
-    def finished(bucket: BucketClean) -> None:
-        if opts["yes"]:
-            show_plan(bucket.scan, bucket.plan)
-        if bucket.confirmed:
-            if opts["yes"]:
-                env.out.print("Delete MPU data? (y/n) y (--yes)")
-            env.out.print(table.outcome_line(bucket.outcomes))
-            for o in bucket.outcomes:
-                if o.error:
-                    env.err.print(
-                        f"error: {o.upload.bucket}/{o.upload.key!r}: {o.error}",
-                        style="red",
-                        markup=False,
-                    )
-        elif dry_run and bucket.plan.to_abort:
-            env.out.print(
-                f"Dry run: would abort {plural(len(bucket.plan.to_abort), 'upload')}. "
-                "No changes made to bucket."
-            )
-        else:
-            env.out.print("No changes made to bucket.")
-
-    quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
-    progress = ScanProgress(env, "Scanning", enabled=quiet)
-    try:
-        with sizing_workers(s3, opts) as pool, progress:
-            clean(
-                s3,
-                selection,
-                age,
-                now=env.now,
-                audit=audit,
-                confirm=confirm,
-                on_bucket_planned=planned,
-                on_bucket_done=done,
-                sizes=not opts["no_sizes"],
-                dry_run=dry_run,
-                concurrency=opts["concurrency"],
-                verify=Verify(opts.get("verify", "auto")),
-                pipeline=opts["yes"],
-                result=result,
-                progress=progress,
-                sizer=pool,
-            )
-    except BaseException as exc:
-        # Whatever ended the run (Ctrl-C, rejected credentials, a bug), what was done is
-        # reported: every bucket finished, the summary, every intent's outcome in the log.
-        report.fatal = exc
-        _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
-        raise
-    code = _finish_clean(env, result, report, view, human=human, dry_run=dry_run, audit=audit)
-    if shortened:
-        table.print_id_note(env.out)
-    return code
-
-
-def _finish_clean(
-    env: Env,
-    result: CleanResult,
-    report: RunReport,
-    view: table.TableView,
-    *,
-    human: bool,
-    dry_run: bool,
-    audit: AuditLog | None,
-) -> ExitCode:
-    summary = result.summary
-    price = view.price
-    if audit is not None:
-        audit.close()  # any intent still open is recorded as "unknown"
-    if human:
-        # A dry run frees nothing; what it would free is what its plans would abort.
-        planned = known_sum(u.size for b in result.buckets for u in b.plan.to_abort)
-        table.print_clean_summary(
-            env.out, summary, dry_run=dry_run, price=price, planned_size=planned
-        )
+        _check_audit_log(opts["audit_log"] or default_audit_path())
+    if s3 is None:
+        specs = resolve_targets(env, opts, "clean")
     else:
-        buckets = []
-        for b in result.buckets:
-            by_upload = {(o.upload.key, o.upload.upload_id): o for o in b.outcomes}
-            buckets.append(
-                {
-                    "bucket": b.scan.bucket,
-                    "error": b.scan.error,
-                    "confirmed": b.confirmed,
-                    "uploads": [
-                        plan_record(
-                            i, by_upload.get((i.upload.key, i.upload.upload_id)), env.now, price
-                        )
-                        for i in b.plan.items
-                    ],
-                }
+        specs = [TargetSpec(DEFAULT_TARGET, dict(opts))]
+    runner = TargetRunner(
+        env,
+        opts,
+        "clean",
+        writes=not dry_run and s3 is None,
+        asks=not (opts["yes"] or dry_run),
+        records=s3 is None,
+    )
+    flow = CleanFlow(env, opts)
+    results = runner.run(specs, flow.clean_target, s3=s3)
+    flow.finish(results, interrupted=runner.interrupted is not None)
+    return runner.finish(results)
+
+
+def _check_audit_log(path: Path) -> None:
+    try:
+        AuditLog(path, endpoint=None).close()
+    except UsageError as exc:
+        raise click.UsageError(f"{exc} with --audit-log") from None
+
+
+class CleanFlow:
+    """One target's clean (``clean_target``) and what follows them all (``finish``)."""
+
+    def __init__(self, env: Env, opts: dict[str, Any]) -> None:
+        self.env, self.opts = env, opts
+        self.human = opts["fmt"] == "table"
+        self.audit_path: Path | None = None
+        #: The price of the JSON document: the first target's (see ``views.table_view``).
+        self.price: Pricing | None = None
+        self.shortened = False  # whether a fitted table cut upload IDs short
+
+    def clean_target(self, ctx: TargetContext) -> None:
+        opts, env = ctx.opts, ctx.env
+        dry_run = opts["dry_run"]
+        selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+        audit = None
+        if not dry_run:
+            self.audit_path = opts["audit_log"] or default_audit_path()
+            audit = AuditLog(self.audit_path, endpoint=ctx.s3.endpoint_url, run_id=ctx.run_id)
+        done = CleanResult()
+        ctx.result.data = done
+        view = table_view(env, opts, ctx.s3.conn.provider)
+        if self.price is None:
+            self.price = view.price
+        quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
+        progress = ScanProgress(env, "Scanning", enabled=quiet)
+        callbacks = _Callbacks(env, opts, self.human, view, progress)
+        pool_opts = opts if ctx.alone else {**opts, "processes": 1}
+        try:
+            with sizing_workers(ctx.s3, pool_opts) as pool, progress:
+                clean(
+                    ctx.s3,
+                    selection,
+                    AgeFilter(opts["older_than"], opts["idle_for"]),
+                    now=env.now,
+                    audit=audit,
+                    confirm=callbacks.confirm,
+                    on_bucket_planned=callbacks.planned,
+                    on_bucket_done=callbacks.done,
+                    sizes=not opts["no_sizes"],
+                    dry_run=dry_run,
+                    concurrency=opts["concurrency"],
+                    verify=Verify(opts.get("verify", "auto")),
+                    pipeline=opts["yes"],
+                    result=done,
+                    progress=progress,
+                    sizer=pool,
+                    caps=Caps(opts.get("max_aborts"), opts.get("max_bytes")),
+                    check_lifecycle=opts.get("metrics_file") is not None,
+                    cancel=ctx.cancel,
+                )
+        finally:
+            # Whatever ended the run (Ctrl-C, rejected credentials, a bug), what was done is
+            # reported: every bucket finished, the summary, every intent's outcome in the log.
+            if audit is not None:
+                audit.close()  # any intent still open is recorded as "unknown"
+            self.shortened |= callbacks.shortened
+            self._finish_target(ctx, done, view.price)
+
+    def _finish_target(self, ctx: TargetContext, done: CleanResult, price: Pricing | None) -> None:
+        env, opts, result = ctx.env, ctx.opts, ctx.result
+        summary = done.summary
+        if self.human:
+            # A dry run frees nothing; what it would free is what its plans would abort.
+            planned = known_sum(u.size for b in done.buckets for u in b.plan.to_abort)
+            table.print_clean_summary(
+                env.out, summary, dry_run=opts["dry_run"], price=price, planned_size=planned
             )
+        scans = [b.scan for b in done.buckets]
+        warn_failures(env, scans)
+        result.buckets = scans
+        result.clean = summary
+        result.report.add_buckets(scans)
+        result.report.add_outcomes(o for b in done.buckets for o in b.outcomes)
+        listed = [i.upload for b in done.buckets for i in b.plan.items]
+        outcomes = [o for b in done.buckets for o in b.outcomes]
+        result.figures = bucket_figures(ctx.name, left_after(listed, outcomes), scans, env.now)
+        for line in _cap_lines(opts, done):
+            result.report.capped = result.report.capped or line
+            env.err.print(line, style="yellow", markup=False, soft_wrap=True)
+
+    def finish(self, results: Sequence[TargetResult], *, interrupted: bool) -> None:
+        """The JSON document, or (several targets) the summary over every target; where the
+        audit log is."""
+        done = [r.data if isinstance(r.data, CleanResult) else CleanResult() for r in results]
+        every = CleanResult([b for d in done for b in d.buckets])
+        if not self.human:
+            self._write_json(results, done, every, interrupted=interrupted)
+        elif len(results) > 1:
+            self.env.out.print(Text("\n=== All targets", style="bold"))
+            table.print_clean_summary(
+                self.env.out, every.summary, dry_run=self.opts["dry_run"], price=self.price
+            )
+        if self.human and self.shortened:
+            table.print_id_note(self.env.out)
+        if self.audit_path is not None:
+            self.env.err.print(f"Audit log: {self.audit_path}", markup=False)
+
+    def _write_json(
+        self,
+        results: Sequence[TargetResult],
+        done: list[CleanResult],
+        every: CleanResult,
+        *,
+        interrupted: bool,
+    ) -> None:
+        now, price = self.env.now, self.price
+        summary = every.summary
+        buckets = []
+        for result, part in zip(results, done, strict=True):
+            for b in part.buckets:
+                by_upload = {(o.upload.key, o.upload.upload_id): o for o in b.outcomes}
+                buckets.append(
+                    {
+                        "target": result.name,
+                        "bucket": b.scan.bucket,
+                        "error": b.scan.error,
+                        "confirmed": b.confirmed,
+                        "uploads": [
+                            plan_record(
+                                i, by_upload.get((i.upload.key, i.upload.upload_id)), now, price
+                            )
+                            for i in b.plan.items
+                        ],
+                    }
+                )
+        # One target: what stopped it; several: see each target's own.
+        error = results[0].error if len(results) == 1 else None
         write_json(
             {
                 "schema_version": 1,
-                "dry_run": dry_run,
-                "interrupted": result.interrupted,
-                "error": None if report.fatal is None else _fatal_text(report.fatal),
+                "dry_run": self.opts["dry_run"],
+                "interrupted": interrupted or any(d.interrupted for d in done),
+                "error": error,
                 "price": price_record(price),
                 "buckets": buckets,
                 "summary": {
                     **asdict(summary),
                     "cost_per_month_freed": cost_of(summary.bytes_freed, price),
                 },
+                "targets": [
+                    {
+                        "target": r.name,
+                        "endpoint": r.endpoint,
+                        "exit_code": int(r.exit_code),
+                        "error": r.error,
+                        "locked": r.locked,
+                        "summary": None if r.clean is None else asdict(r.clean),
+                    }
+                    for r in results
+                ],
             },
-            env.out.file,
+            self.env.out.file,
         )
-    if audit is not None:
-        env.err.print(f"Audit log: {audit.path}", markup=False)
-    warn_failures(env, [b.scan for b in result.buckets])
-    report.add_buckets(b.scan for b in result.buckets)
-    report.add_outcomes(o for b in result.buckets for o in b.outcomes)
-    return report.exit_code
 
 
-def _fatal_text(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    return str(exc) or type(exc).__name__
+def _cap_lines(opts: dict[str, Any], done: CleanResult) -> list[str]:
+    """What a cap held back, said in one line each."""
+    lines = []
+    if done.capped is not None:
+        held = sum(1 for b in done.buckets for o in b.outcomes if held_by_cap(o))
+        caps = []
+        if opts.get("max_aborts") is not None:
+            caps.append(f"--max-aborts {opts['max_aborts']}")
+        if opts.get("max_bytes") is not None:
+            caps.append(f"--max-bytes {human_size(opts['max_bytes'])}")
+        would = "a run would stop" if opts["dry_run"] else "stopped"
+        lines.append(
+            f"{would}: {done.capped} ({', '.join(caps)}): {plural(held, 'upload')} not aborted "
+            "and later buckets not scanned; re-run to go on"
+        )
+    if done.unsized_under_cap:
+        lines.append(
+            f"{plural(done.unsized_under_cap, 'upload')} of unknown size not aborted: "
+            "--max-bytes cannot count them"
+        )
+    return lines
+
+
+class _Callbacks:
+    """What ``clean`` calls per bucket: show the plan, ask, report the outcome."""
+
+    def __init__(
+        self,
+        env: Env,
+        opts: dict[str, Any],
+        human: bool,
+        view: table.TableView,
+        progress: ScanProgress,
+    ) -> None:
+        self.env, self.opts, self.human = env, opts, human
+        self.view, self.progress = view, progress
+        self.shortened = False
+
+    # With --yes the aborts of one bucket run while the next is scanned: each bucket is then
+    # printed whole when it is done, so its outcome follows its own table.
+    def show_plan(self, summary: BucketScan, plan: AbortPlan) -> None:
+        if self.human:
+            self.shortened |= table.print_bucket(
+                self.env.out, summary, [], self.env.now, plan, self.view
+            )
+            if plan.kept:
+                reasons = sorted({i.reason for i in plan.kept})
+                self.env.out.print(
+                    f"Keeping {plural(len(plan.kept), 'upload')}: {'; '.join(reasons)}."
+                )
+
+    def planned(self, summary: BucketScan, plan: AbortPlan) -> None:
+        if not self.opts["yes"]:
+            with self.progress.hidden():
+                self.show_plan(summary, plan)
+
+    def confirm(self, summary: BucketScan, plan: AbortPlan) -> bool:
+        return bool(self.opts["yes"]) or ask(self.env, "Delete MPU data? (y/n)")
+
+    def done(self, bucket: BucketClean) -> None:
+        if self.human:
+            with self.progress.hidden():
+                self._finished(bucket)
+
+    def _finished(self, bucket: BucketClean) -> None:
+        env, opts = self.env, self.opts
+        if opts["yes"]:
+            self.show_plan(bucket.scan, bucket.plan)
+        if bucket.confirmed:
+            if opts["yes"]:
+                env.out.print("Delete MPU data? (y/n) y (--yes)")
+            env.out.print(table.outcome_line(bucket.outcomes))
+            for o in bucket.outcomes:
+                if o.error and not held_by_cap(o):
+                    env.err.print(
+                        f"error: {o.upload.bucket}/{o.upload.key!r}: {o.error}",
+                        style="red",
+                        markup=False,
+                    )
+        elif opts["dry_run"] and bucket.plan.to_abort:
+            would = len(bucket.plan.to_abort) - len(bucket.outcomes)
+            env.out.print(
+                f"Dry run: would abort {plural(would, 'upload')}. No changes made to bucket."
+            )
+        else:
+            env.out.print("No changes made to bucket.")

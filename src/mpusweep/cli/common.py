@@ -350,6 +350,7 @@ def _options_connection(opts: dict[str, Any]) -> Connection:
         ca_bundle=opts["ca_bundle"],
         verify_ssl=not opts["no_verify_ssl"],
         retry_mode=opts.get("retry_mode", "aimd"),
+        role_arn=opts.get("role_arn"),  # a configured target's (config.py)
     )
 
 

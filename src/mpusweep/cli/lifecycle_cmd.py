@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..errors import ExitCode
-from ..lifecycle import LifecycleChange
+from ..lifecycle import LifecycleChange, LifecycleStatus
 from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
 from ..report import table
 from ..report.machine import write_json
@@ -27,6 +27,8 @@ from .common import (
     connection_options,
     make_selection,
 )
+from .targets import TargetContext, TargetRunner
+from .unattended import resolve_targets, target_options
 
 
 @click.group()
@@ -76,33 +78,56 @@ def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@target_options
 @connection_options
 def lifecycle_status_command(**opts: Any) -> ExitCode:
     """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
     env = command_env(opts)
-    s3, names = _lifecycle_buckets(env, opts, write=False)
-    statuses = _map_buckets(names, lambda b: lifecycle_status(s3, b), opts["concurrency"])
+    make_selection(opts["buckets"], opts["exclude_bucket"], ())
+    specs = resolve_targets(env, opts, "lifecycle-status")
+    runner = TargetRunner(env, opts, "lifecycle-status")
+    results = runner.run(specs, _status_target)
     if opts["fmt"] == "json":
         write_json(
             {
                 "schema_version": 1,
                 "buckets": [
+                    {"target": r.name, **_status_record(st)} for r in results for st in r.data or []
+                ],
+                "targets": [
                     {
-                        "bucket": st.bucket,
-                        "supported": st.supported,
-                        "rules": st.rules,
-                        "error": st.error,
-                        "abort_rules": [asdict(r) for r in st.abort_rules],
+                        "target": r.name,
+                        "endpoint": r.endpoint,
+                        "exit_code": int(r.exit_code),
+                        "error": r.error,
                     }
-                    for st in statuses
+                    for r in results
                 ],
             },
             env.out.file,
         )
-    else:
-        table.print_lifecycle_status(env.out, statuses)
-    report = RunReport(other_failures=sum(1 for st in statuses if st.error))
-    return report.exit_code
+    return runner.finish(results)
+
+
+def _status_target(ctx: TargetContext) -> None:
+    opts = ctx.opts
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], ())
+    names = [b.name for b in resolve_buckets(ctx.s3, selection)]
+    statuses = _map_buckets(names, lambda b: lifecycle_status(ctx.s3, b), opts["concurrency"])
+    ctx.result.data = statuses
+    if opts["fmt"] != "json":
+        table.print_lifecycle_status(ctx.env.out, statuses)
+    ctx.result.report.other_failures += sum(1 for st in statuses if st.error)
+
+
+def _status_record(st: LifecycleStatus) -> dict[str, Any]:
+    return {
+        "bucket": st.bucket,
+        "supported": st.supported,
+        "rules": st.rules,
+        "error": st.error,
+        "abort_rules": [asdict(r) for r in st.abort_rules],
+    }
 
 
 def _run_lifecycle(

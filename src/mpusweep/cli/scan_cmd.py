@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
 
 from ..errors import ExitCode
 from ..filters import AgeFilter
-from ..models import BucketScan, Upload
+from ..metrics import FiguresBuilder
+from ..models import Upload
 from ..report import table
-from ..report.machine import CsvWriter, JsonLinesWriter, scan_document, write_json
+from ..report import targets as target_report
+from ..report.machine import CsvWriter, JsonLinesWriter, targets_scan_document, write_json
 from ..report.summary import Summary
-from ..runreport import RunReport
-from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
+from ..report.table import TableView
+from ..scan import ScanEvent, iter_bucket_groups, iter_scan, resolve_buckets
 from .common import (
     FORMATS,
     Env,
     ScanProgress,
     command_env,
-    connect_reader,
     connection_options,
     duration_callback,
     make_selection,
@@ -28,7 +31,21 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
-from .views import group_by_option, price_option, table_options, table_view, wants_summary
+from .targets import TargetContext, TargetResult, TargetRunner
+from .unattended import (
+    check_thresholds,
+    record_options,
+    resolve_targets,
+    target_options,
+    threshold_options,
+)
+from .views import (
+    group_by_option,
+    price_option,
+    table_options,
+    table_view,
+    wants_summary,
+)
 
 
 @click.command()
@@ -55,12 +72,16 @@ from .views import group_by_option, price_option, table_options, table_view, wan
 @price_option
 @group_by_option
 @table_options
+@threshold_options
+@target_options
+@record_options
 @connection_options
 @processes_option
 def scan(**opts: Any) -> ExitCode:
     """List incomplete multipart uploads with their sizes. Read-only.
 
-    Every bucket by default; BUCKET may be a name or a glob.
+    Every bucket by default; BUCKET may be a name or a glob. Each run's per-bucket totals go
+    to the history (see `mpusweep history`).
 
     \b
     Examples:
@@ -68,88 +89,150 @@ def scan(**opts: Any) -> ExitCode:
       mpusweep scan 'backup-*' --older-than 7d
       mpusweep scan my-bucket --prefix videos/ --format json
       mpusweep scan --group-by prefix:1 --price-per-gb-month 0.023
+      mpusweep scan --all-targets --fail-if-bytes 10GiB --metrics-file scan.prom
       mpusweep --help   (exit codes)
     """
     env = command_env(opts)
     if opts["idle_for"] and opts["no_sizes"]:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    s3 = connect_reader(env, opts)
-    age = AgeFilter(opts["older_than"], opts["idle_for"])
-    targets = resolve_buckets(s3, selection)
-    # Streamed lines to a terminal would land beside a spinner: none then.
-    spinner = opts["fmt"] in ("table", "json") or not env.out.is_terminal
-    with (
-        sizing_workers(s3, opts) as pool,
-        ScanProgress(env, "Scanning", enabled=spinner) as progress,
-    ):
-        events = iter_scan(
-            s3,
-            selection,
-            now=env.now,
-            age=age,
-            sizes=not opts["no_sizes"],
-            concurrency=opts["concurrency"],
-            buckets=targets,
-            progress=progress,
-            check_lifecycle=True,
-            sizer=pool,
-        )
-        summaries = _render_scan(
-            env, opts, events, [b.name for b in targets], progress, s3.conn.provider
-        )
-    warn_failures(env, summaries)
-    report = RunReport()
-    report.add_buckets(summaries)
-    if opts["fail_if_found"] and report.uploads:
-        report.crossed.append(f"--fail-if-found: {report.uploads} uploads found")
-    return report.exit_code
+    if opts["fail_if_bytes"] is not None and opts["no_sizes"]:
+        raise click.UsageError("--fail-if-bytes needs sizes: drop --no-sizes")
+    make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    specs = resolve_targets(env, opts, "scan")
+    output = ScanOutput(env, opts)
+    runner = TargetRunner(env, opts, "scan", records=True)
+    results = runner.run(specs, output.scan_target)
+    output.finish(results)
+    return runner.finish(results)
 
 
-def _render_scan(
-    env: Env,
-    opts: dict[str, Any],
-    events: Any,
-    order: list[str],
-    progress: ScanProgress,
-    provider: str | None,
-) -> list[BucketScan]:
-    fmt = opts["fmt"]
-    view = table_view(env, opts, provider)
-    summaries: list[BucketScan] = []
-    out = env.out.file
-    if fmt in ("jsonl", "csv"):
-        writer_type = JsonLinesWriter if fmt == "jsonl" else CsvWriter
-        writer = writer_type(out, env.now, price=view.price, group_by=view.group_by)
-        for event in events:
-            if isinstance(event, Upload):
-                writer.upload(event)
+class ScanOutput:
+    """Where a scan's results go, for one target or several (see ``unattended``): tables
+    per target; JSON Lines and CSV lines as they come, each naming its target; one JSON
+    document at the end."""
+
+    def __init__(self, env: Env, opts: dict[str, Any]) -> None:
+        self.env, self.opts, self.fmt = env, opts, opts["fmt"]
+        # The price: --price-per-gb-month, else the first target's preset (see _view).
+        self.view: TableView | None = None
+        self.lines: JsonLinesWriter | None = None
+        self.rows: CsvWriter | None = None
+        self._lock = threading.Lock()
+
+    def _view(self, provider: str | None) -> TableView:
+        """The layout and price, set by the first target to report (its preset's price when
+        no --price-per-gb-month is given); the streamed writers follow it."""
+        with self._lock:
+            if self.view is None:
+                view = table_view(self.env, self.opts, provider)
+                self.view = view
+                out, now = self.env.out.file, self.env.now
+                if self.fmt == "jsonl":
+                    self.lines = JsonLinesWriter(out, now, price=view.price, group_by=view.group_by)
+                elif self.fmt == "csv":
+                    self.rows = CsvWriter(out, now, price=view.price, group_by=view.group_by)
+            return self.view
+
+    def scan_target(self, ctx: TargetContext) -> None:
+        """One target's scan: render it, and fill in its result (figures for metrics and
+        history, thresholds crossed)."""
+        opts, env, result = ctx.opts, ctx.env, ctx.result
+        selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+        buckets = resolve_buckets(ctx.s3, selection)
+        figures = FiguresBuilder(ctx.name, env.now)
+        # Sizing processes are forked only by a target running alone in this thread.
+        pool_opts = opts if ctx.alone else {**opts, "processes": 1}
+        view = self._view(ctx.s3.conn.provider)
+        # Streamed lines to a terminal would land beside a spinner: none then.
+        spinner = self.fmt in ("table", "json") or not env.out.is_terminal
+        try:
+            with (
+                sizing_workers(ctx.s3, pool_opts) as pool,
+                ScanProgress(env, "Scanning", enabled=spinner) as progress,
+            ):
+                events = iter_scan(
+                    ctx.s3,
+                    selection,
+                    now=env.now,
+                    age=AgeFilter(opts["older_than"], opts["idle_for"]),
+                    sizes=not opts["no_sizes"],
+                    concurrency=opts["concurrency"],
+                    buckets=buckets,
+                    progress=progress,
+                    check_lifecycle=True,
+                    sizer=pool,
+                    cancel=ctx.cancel,
+                )
+                self._render(
+                    ctx, _counted(events, figures), [b.name for b in buckets], view, progress
+                )
+        finally:
+            result.figures = figures.figures()
+            result.report.add_buckets(result.buckets)
+        warn_failures(env, result.buckets)
+        check_thresholds(ctx)
+
+    def _render(
+        self,
+        ctx: TargetContext,
+        events: Iterator[ScanEvent],
+        order: list[str],
+        view: TableView,
+        progress: ScanProgress,
+    ) -> None:
+        result, env = ctx.result, ctx.env
+        writer = self.lines or self.rows
+        if writer is not None:
+            for event in events:
+                if isinstance(event, Upload):
+                    writer.upload(event, ctx.name)
+                    continue
+                result.buckets.append(event)
+                writer.bucket(event, ctx.name)
+            return
+        uploads: list[Upload] = []
+        result.data = uploads
+        summary = Summary(env.now) if self.fmt == "table" and wants_summary(env, ctx.opts) else None
+        shortened = False
+        for bucket, bucket_uploads in iter_bucket_groups(events, order):
+            result.buckets.append(bucket)
+            if self.fmt == "json":
+                uploads.extend(bucket_uploads)
                 continue
-            summaries.append(event)
-            writer.bucket(event)
-        if isinstance(writer, JsonLinesWriter):
-            writer.total(summaries)
-        return summaries
-    uploads: list[Upload] = []
-    summary = Summary(env.now) if fmt == "table" and wants_summary(env, opts) else None
-    shortened = False
-    for bucket, bucket_uploads in iter_bucket_groups(events, order):
-        summaries.append(bucket)
-        if fmt == "json":
-            uploads.extend(bucket_uploads)
-            continue
-        with progress.hidden():
-            shortened |= table.print_bucket(env.out, bucket, bucket_uploads, env.now, view=view)
-        if summary is not None:
-            summary.add(bucket, bucket_uploads)
-    with progress.hidden():
-        if fmt == "json":
-            doc = scan_document(
-                uploads, summaries, env.now, price=view.price, group_by=view.group_by
+            with progress.hidden():
+                shortened |= table.print_bucket(env.out, bucket, bucket_uploads, env.now, view=view)
+            if summary is not None:
+                summary.add(bucket, bucket_uploads)
+        if self.fmt == "table":
+            with progress.hidden():
+                table.print_grand_total(env.out, result.buckets, view, shortened=shortened)
+                if summary is not None:
+                    env.out.print(summary.render(env.out, fit=view.fit, price=view.price))
+
+    def finish(self, results: Sequence[TargetResult]) -> None:
+        """What follows every target: JSON Lines' target and total lines, the JSON document,
+        or (several targets) a closing line per target."""
+        every = [b for r in results for b in r.buckets]
+        view = self._view(None)  # (no target reported: no price, the writers made now)
+        if self.lines is not None:
+            for result in results:
+                self.lines.target(result.status, result.buckets)
+            self.lines.total(every)
+        elif self.fmt == "json":
+            document = targets_scan_document(
+                [(r.status, r.data or [], r.buckets) for r in results],
+                self.env.now,
+                price=view.price,
+                group_by=view.group_by,
             )
-            write_json(doc, out)
-            return summaries
-        table.print_grand_total(env.out, summaries, view, shortened=shortened)
-        if summary is not None:
-            env.out.print(summary.render(env.out, fit=view.fit, price=view.price))
-    return summaries
+            write_json(document, self.env.out.file)
+        elif self.fmt == "table" and len(results) > 1:
+            target_report.print_targets_total(
+                self.env.out, [(r.status, r.buckets) for r in results]
+            )
+
+
+def _counted(events: Iterator[ScanEvent], figures: FiguresBuilder) -> Iterator[ScanEvent]:
+    for event in events:
+        figures.add(event)
+        yield event

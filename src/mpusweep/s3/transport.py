@@ -9,6 +9,7 @@ botocore's exceptions into ``errors``. The quirks handled are listed in docs/com
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import botocore.credentials
 import botocore.exceptions as bce
 import botocore.session
 from botocore.config import Config
@@ -91,6 +93,8 @@ class Connection:
     #: Quirks the service is known to have (names in docs/compatibility.md); the reader also
     #: detects some of them from the service's answers.
     quirks: frozenset[str] = frozenset()
+    #: An IAM role to assume (STS AssumeRole) with the credentials found otherwise.
+    role_arn: str | None = None
 
     def __repr__(self) -> str:
         # Never let a secret reach a log or a traceback through repr().
@@ -125,15 +129,60 @@ def make_session(conn: Connection) -> botocore.session.Session:
     core.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=parse_timestamp
     )
-    if conn.access_key and conn.secret_key:
-        core.set_credentials(conn.access_key, conn.secret_key, conn.session_token)
     try:
         core.get_scoped_config()  # an unknown profile fails here, not at the first request
     except bce.ProfileNotFound as exc:
         raise CredentialsError(
             f"profile {conn.profile!r} not found: check ~/.aws/config and AWS_PROFILE"
         ) from exc
+    if conn.role_arn:
+        _assume_role(core, conn, conn.role_arn)
+    elif conn.access_key and conn.secret_key:
+        core.set_credentials(conn.access_key, conn.secret_key, conn.session_token)
     return core
+
+
+class _Given(botocore.credentials.CredentialProvider):
+    """A credential provider that hands out credentials made elsewhere."""
+
+    METHOD = CANONICAL_NAME = "mpusweep-assume-role"
+
+    def __init__(self, credentials: botocore.credentials.Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> botocore.credentials.Credentials:
+        return self._credentials
+
+
+def _assume_role(core: botocore.session.Session, conn: Connection, role_arn: str) -> None:
+    """Make ``core`` sign with ``role_arn``'s temporary credentials, assumed (STS
+    AssumeRole) with the keys given or else those its chain finds, and refreshed by botocore
+    before they expire. No request is sent until the first one that needs them."""
+    resolver = core.get_component("credential_provider")
+    if conn.access_key and conn.secret_key:
+        source = botocore.credentials.Credentials(
+            conn.access_key, conn.secret_key, conn.session_token
+        )
+    else:
+        source = resolver.load_credentials()
+    if source is None:
+        raise CredentialsError(
+            f"no credentials to assume {role_arn} with: name a profile that has keys, or "
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    # STS needs a region, as S3 does: the connection's, the profile's, else us-east-1.
+    region = conn.region or core.get_config_variable("region") or "us-east-1"
+    fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
+        client_creator=functools.partial(core.create_client, region_name=region),
+        source_credentials=source,
+        role_arn=role_arn,
+        extra_args={"RoleSessionName": "mpusweep"},
+    )
+    assumed = botocore.credentials.DeferredRefreshableCredentials(
+        refresh_using=fetcher.fetch_credentials, method="assume-role"
+    )
+    resolver.providers.insert(0, _Given(assumed))
 
 
 def has_credentials(session: botocore.session.Session) -> bool:

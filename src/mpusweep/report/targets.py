@@ -1,0 +1,55 @@
+"""Runs over several targets, for people: a heading per target and a closing line each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.text import Text
+
+from ..models import BucketScan, TargetStatus, total_size
+from . import gb, plural
+
+
+def print_target_heading(
+    console: Console, status: TargetStatus | str, endpoint: str | None
+) -> None:
+    """``Target: NAME (endpoint)``, above the target's buckets."""
+    name = status.name if isinstance(status, TargetStatus) else status
+    where = f" ({endpoint})" if endpoint else ""
+    console.print(Text(f"\n=== Target: {name}{where}", style="bold"))
+
+
+def target_line(status: TargetStatus, buckets: Sequence[BucketScan]) -> str:
+    """One target's result in one line: its totals, or why it did not finish."""
+    if status.locked:
+        return f"{status.name}: not run: {status.error}"
+    uploads = sum(b.uploads for b in buckets)
+    size = total_size(buckets)
+    failed = sum(1 for b in buckets if b.error)
+    sized = "size unknown" if size is None else f"{size} bytes"
+    line = (
+        f"{status.name}: {gb(size)} ({plural(uploads, 'upload')}, {sized}) in "
+        f"{plural(len(buckets), 'bucket')}"
+    )
+    if failed:
+        line += f"; {failed} could not be listed"
+    if status.error:
+        line += f"; stopped: {status.error}"
+    return line + f" [exit {status.exit_code}]"
+
+
+def print_targets_total(
+    console: Console, parts: Sequence[tuple[TargetStatus, Sequence[BucketScan]]]
+) -> None:
+    """A line per target, then the total over every target."""
+    console.print(Text("\nTargets:", style="bold"))
+    for status, buckets in parts:
+        console.print(Text("  " + target_line(status, buckets)))
+    every = [b for _, buckets in parts for b in buckets]
+    size = total_size(every)
+    sized = "size unknown" if size is None else f"{size} bytes"
+    console.print(
+        f"All targets: {gb(size)} ({plural(sum(b.uploads for b in every), 'upload')}, {sized}) "
+        f"in {plural(len(every), 'bucket')} of {plural(len(parts), 'target')}"
+    )

@@ -1,0 +1,126 @@
+"""``mpusweep history`` for people: per bucket, how its incomplete uploads changed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..history import BucketTrend, Change
+from . import plural
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def human_size(size: int) -> str:
+    """A byte count in binary units, one decimal.
+
+    >>> human_size(13314398617), human_size(512), human_size(-1536)
+    ('12.4 GiB', '512 B', '-1.5 KiB')
+    """
+    if abs(size) < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1024
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+def signed(text: str, delta: int) -> str:
+    """``text`` with a plus sign when ``delta`` grew (a minus sign is already there)."""
+    return f"+{text}" if delta > 0 else text
+
+
+def period_words(period: timedelta) -> str:
+    """A period in whole days, hours or minutes, as a person says it.
+
+    >>> period_words(timedelta(days=6, hours=23)), period_words(timedelta(hours=1))
+    ('7 days', '1 hour')
+    >>> period_words(timedelta(seconds=30))
+    '0 minutes'
+    """
+    seconds = period.total_seconds()
+    if seconds >= 86400 - 3600:
+        return plural(round(seconds / 86400), "day")
+    if seconds >= 3600 - 60:
+        return plural(round(seconds / 3600), "hour")
+    return plural(int(seconds // 60), "minute")
+
+
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def change_words(size: Change | None, uploads: Change | None) -> str:
+    """``+12.4 GiB, +5 uploads``; ``?`` when neither figure was measured twice."""
+    words = []
+    if size is not None:
+        words.append(signed(human_size(size.delta), size.delta))
+    if uploads is not None:
+        words.append(signed(plural(uploads.delta, "upload"), uploads.delta))
+    return ", ".join(words) or "?"
+
+
+def _period(trend: BucketTrend) -> Text:
+    change = trend.size or trend.uploads
+    if change is None or trend.observations < 2:
+        return Text("first run in the period", style="dim")
+    text = f"{change_words(trend.size, trend.uploads)} in {period_words(change.period)}"
+    return Text(text, style="yellow" if (trend.size and trend.size.delta > 0) else "")
+
+
+def _since_previous(trend: BucketTrend) -> Text:
+    change = trend.size_since_previous or trend.uploads_since_previous
+    if change is None:
+        return Text("no earlier run", style="dim")
+    words = change_words(trend.size_since_previous, trend.uploads_since_previous)
+    grew = trend.size_since_previous is not None and trend.size_since_previous.delta > 0
+    return Text(f"{words} since {_when(change.since)}", style="bold yellow" if grew else "")
+
+
+def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: datetime) -> None:
+    """One row per (target, bucket): the last run's figures, the change over the period, and
+    the change since the run before the last (new orphaned data: the figure to act on)."""
+    if not trends:
+        console.print(f"No run recorded since {_when(since)}.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("Target", overflow="fold")
+    table.add_column("Bucket", overflow="fold")
+    table.add_column("Uploads", justify="right", no_wrap=True)
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column(f"Change since {_when(since)}")
+    table.add_column("New since the previous run")
+    table.add_column("Runs", justify="right", no_wrap=True)
+    for trend in trends:
+        last = trend.last
+        if last.listing_error is not None:
+            uploads, size = Text("?", style="red"), Text("not listed", style="red")
+        else:
+            uploads = Text("?" if last.uploads is None else str(last.uploads))
+            size = Text("?" if last.size is None else human_size(last.size))
+        table.add_row(
+            Text(trend.target),
+            Text(trend.bucket),
+            uploads,
+            size,
+            _period(trend),
+            _since_previous(trend),
+            str(trend.observations),
+        )
+    console.print(table)
+    failed = [t for t in trends if t.last.listing_error is not None]
+    for trend in failed:
+        console.print(
+            Text(
+                f"{trend.target}/{trend.bucket}: the last run could not list it: "
+                f"{trend.last.listing_error}",
+                style="red",
+            )
+        )
