@@ -126,7 +126,13 @@ def targets_scan_document(
     """``scan --format json``: ``scan_document``'s fields over every target (one target is
     named ``default``), each upload and bucket naming its target, and a ``targets`` list."""
     every = [b for _, _, buckets in parts for b in buckets]
-    uploads = [u for _, target_uploads, _ in parts for u in target_uploads]
+    groups = None
+    if group_by is not None:
+        groups = [
+            {"target": status.name, **g}
+            for status, uploads, buckets in parts
+            for g in _groups(uploads, buckets, now, price, group_by) or []
+        ]
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(now),
@@ -144,7 +150,7 @@ def targets_scan_document(
         "total": totals(every, price),
         "targets": [target_record(status, buckets, price) for status, _, buckets in parts],
         "group_by": None if group_by is None else str(group_by),
-        "groups": _groups(uploads, every, now, price, group_by),
+        "groups": groups,
     }
 
 
