@@ -19,6 +19,7 @@ from ..models import BucketScan
 from ..report import plural
 from ..s3 import (
     DEFAULT_CONCURRENCY,
+    REQUEST_PAYERS,
     RETRY_MODES,
     Connection,
     S3Reader,
@@ -140,6 +141,12 @@ def connection_options(func: F) -> F:
                 "--no-verify-ssl", is_flag=True, help="Do not verify TLS certificates (unsafe)."
             ),
             click.option(
+                "--request-payer",
+                type=click.Choice(REQUEST_PAYERS),
+                help="Agree to pay for the requests to requester-pays buckets (listings, "
+                "ListParts, aborts), which refuse them (403) otherwise.",
+            ),
+            click.option(
                 "--concurrency",
                 type=click.IntRange(1, 256),
                 default=DEFAULT_CONCURRENCY,
@@ -242,6 +249,7 @@ def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
         ca_bundle=opts["ca_bundle"],
         verify_ssl=not opts["no_verify_ssl"],
         retry_mode=opts.get("retry_mode", "aimd"),
+        request_payer=opts.get("request_payer"),
     )
     if opts["no_verify_ssl"]:
         env.err.print(

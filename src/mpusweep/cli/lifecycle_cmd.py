@@ -93,6 +93,7 @@ def lifecycle_status_command(**opts: Any) -> ExitCode:
                         "rules": st.rules,
                         "error": st.error,
                         "abort_rules": [asdict(r) for r in st.abort_rules],
+                        "notes": list(st.notes),
                     }
                     for st in statuses
                 ],

@@ -53,12 +53,13 @@ def show_key(key: str) -> str:
 def upload_record(upload: Upload, now: datetime) -> dict[str, Any]:
     """The JSON/CSV fields of one upload (see the README's schema)."""
     idle = upload.idle(now)
+    age = upload.age(now)
     return {
         "bucket": upload.bucket,
         "key": upload.key,
         "upload_id": upload.upload_id,
         "initiated": iso(upload.initiated),
-        "age_seconds": int(upload.age(now).total_seconds()),
+        "age_seconds": None if age is None else int(age.total_seconds()),
         "storage_class": upload.storage_class,
         "parts": upload.parts,
         "size": upload.size,
@@ -83,6 +84,7 @@ def bucket_record(summary: BucketScan) -> dict[str, Any]:
         if summary.abort_rules is None
         else [{"prefix": prefix, "days": days} for prefix, days in summary.abort_rules],
         "lifecycle_error": summary.lifecycle_error,
+        "notes": list(summary.notes),
     }
 
 
