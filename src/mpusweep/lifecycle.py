@@ -242,9 +242,37 @@ def abort_rules(rules: list[Rule]) -> list[AbortRule]:
 
 def others_unchanged(before: list[Rule], after: list[Rule], our_id: str) -> bool:
     """Whether every rule but ours reads back exactly as it was."""
-    return [r for r in before if r.get("ID") != our_id] == [
-        r for r in after if r.get("ID") != our_id
-    ]
+    return same_rules(
+        [r for r in before if r.get("ID") != our_id], [r for r in after if r.get("ID") != our_id]
+    )
+
+
+def same_rules(before: list[Rule], after: list[Rule]) -> bool:
+    """Whether two rule lists say the same, in any order: the same rules by ID, each exactly
+    as it was but for the spelling of "every key" (``Filter: {}``, ``Filter: {Prefix: ""}``
+    and a legacy ``Prefix: ""`` are one filter: Ceph RGW stores the first as the last). RGW
+    also gives rules back sorted by ID.
+
+    >>> same_rules([{"ID": "a", "Filter": {}}], [{"ID": "a", "Prefix": ""}])
+    True
+    >>> same_rules([{"ID": "a", "Filter": {}}], [{"ID": "a", "Filter": {"Prefix": "x"}}])
+    False
+    """
+
+    def key(rule: Rule) -> str:
+        return str(rule.get("ID", ""))
+
+    def plain(rule: Rule) -> Rule:
+        if rule_prefix(rule) == "" and ("Filter" in rule or "Prefix" in rule):
+            flt = rule.get("Filter") or {}
+            if "Prefix" in rule or not (set(flt) - {"Prefix"}):
+                return {
+                    **{k: v for k, v in rule.items() if k not in ("Filter", "Prefix")},
+                    "Prefix": "",
+                }
+        return rule
+
+    return [plain(r) for r in sorted(before, key=key)] == [plain(r) for r in sorted(after, key=key)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from .lifecycle import (
     remove_rule,
     rule_id,
     rule_prefix,
+    same_rules,
 )
 from .s3 import S3Reader, S3Writer
 from .s3.quirks import LIFECYCLE_NOT_ENFORCED, LIFECYCLE_REWRITES_RULES
@@ -87,9 +88,10 @@ def _verify(
     # Every rule but ours (under its ID, the one it replaced, and the one the service keeps)
     # must read back exactly as it was.
     ids = {our_id, *(r.get("ID") for r in (change.before, ours) if r is not None)}
-    if [r for r in before.rules if r.get("ID") not in ids] != [
-        r for r in after if r.get("ID") not in ids
-    ]:
+    if not same_rules(
+        [r for r in before.rules if r.get("ID") not in ids],
+        [r for r in after if r.get("ID") not in ids],
+    ):
         return "the other rules read back differently than before: check the configuration", ours
     # A setting the service adds with its default (moto, AWS: TransitionDefaultMinimumObjectSize
     # on a new configuration) is fine; one we had must come back as it was.

@@ -215,6 +215,13 @@ class S3Reader:
                         "aborted by its key and upload id",
                         code="Unparsable",
                     ) from None
+                if exc.bad_char_ref and encoded:
+                    raise ListingError(
+                        f"a key in bucket {bucket!r} holds a character its XML cannot carry, and "
+                        "the service does not url-encode keys when asked: the bucket cannot be "
+                        "listed exactly",
+                        code="Unparsable",
+                    ) from None
                 if exc.bad_char_ref and self.transport.has_quirk(URL_ENCODING_BROKEN):
                     raise ListingError(
                         f"a key in bucket {bucket!r} holds a character its XML cannot carry, "

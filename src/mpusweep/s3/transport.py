@@ -218,6 +218,20 @@ def repair_char_refs(body: bytes) -> bytes:
     return _BAD_CHAR_REF.sub(fix, body)
 
 
+_KEY_ELEMENT = re.compile(rb"<Key>(.*?)</Key>", re.S)
+
+
+def _refs_in_keys(body: bytes) -> bool:
+    """Whether a forbidden character reference stands inside a ``<Key>`` element.
+
+    >>> _refs_in_keys(b"<Key>a%01b</Key><NextKeyMarker>a&#x01;b</NextKeyMarker>")
+    False
+    >>> _refs_in_keys(b"<Key>a&#x01;b</Key>")
+    True
+    """
+    return any(repair_char_refs(m.group(1)) != m.group(1) for m in _KEY_ELEMENT.finditer(body))
+
+
 def _content_md5_instead_of_crc32(request: Any, **_: Any) -> None:
     """Send Content-MD5 on PutBucketLifecycleConfiguration, which botocore no longer does.
 
@@ -378,7 +392,13 @@ class Transport:
         ask again url-encoded (ListMultipartUploads), or repair the character references
         (ListParts, whose ``<Key>`` we do not read). A 200 answer that is well-formed but not
         the listing asked for (a gateway's HTML page) would parse as an empty listing: refused.
+
+        A reference inside a listing's ``<Key>`` is never repaired: the key would be read
+        wrong, and its upload then sized and aborted under a key that does not exist. An
+        url-encoded answer can only be repaired where the service encoded its keys (RGW
+        leaves only its markers raw); a service that does not encode them fails the bucket.
         """
+        self._detect(response_dict)  # before anything is refused: the answer names its service
         # AWS and RGW name the root ListPartsResult, moto ListPartsResponse.
         root = f"<{operation_model.name}".encode()
         body = response_dict.get("body") or b""
@@ -394,7 +414,9 @@ class Transport:
             return
         fixed = repair_char_refs(body)
         bad_char_ref = fixed != body
-        repairable = operation_model.name == "ListParts" or getattr(self._repairing, "on", False)
+        repairable = operation_model.name == "ListParts" or (
+            getattr(self._repairing, "on", False) and not _refs_in_keys(body)
+        )
         if bad_char_ref and repairable and parses(fixed):
             response_dict["body"] = fixed
             response_dict["status_code"] = 200
