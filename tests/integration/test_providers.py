@@ -191,6 +191,7 @@ def test_seaweedfs_upload_without_initiated_is_listed_and_kept(buckets, backend,
     assert uploads["undated/1"]["size"] == 2
     assert uploads["dated/1"]["age_seconds"] >= 2 * 86400 - 60
     assert table.code == 0, table.stderr
+    assert re.search(r"\n\s*\?\s+undated/1 ", table.stdout), table.stdout  # Initiated: unknown
     assert done.code == 0, done.stderr
     (entry,) = done.json()["buckets"]
     decided = {u["key"]: (u["action"], u["reason"], u["outcome"]) for u in entry["uploads"]}

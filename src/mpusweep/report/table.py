@@ -44,7 +44,7 @@ def _uploads_table(
     for upload, plan in rows:
         idle = upload.idle(now)
         cells: list[str | Text] = [
-            iso(upload.initiated) or "",
+            iso(upload.initiated) or "?",
             Text(show_key(upload.key)),
             "?" if upload.size is None else str(upload.size),
             gb(upload.size),
