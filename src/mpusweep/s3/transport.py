@@ -299,8 +299,9 @@ class Transport:
         self._lock = threading.Lock()
         self._regional: dict[str, Any] = {}
         self._bucket_region: dict[str, str] = {}
-        #: Services recognised from their answers ("minio", "localstack"; see quirks.py).
-        self.detected: set[str] = set()
+        #: Services recognised from their answers ("minio", "localstack"; see quirks.py);
+        #: replaced, never changed in place, so threads may read it without the lock.
+        self.detected: frozenset[str] = frozenset()
         self.client = self._make_client(conn.region)
         self.region: str = self.client.meta.region_name
 
@@ -351,7 +352,8 @@ class Transport:
         service = detect_service(response_dict.get("headers") or {})
         if service is not None and service not in self.detected:
             log.debug("the service answers as %s", service)
-            self.detected.add(service)
+            with self._lock:
+                self.detected = self.detected | {service}
 
     def remember_region(self, bucket: str, region: str, *, demanded: bool = False) -> None:
         """Record a bucket's region for later requests: from ListBuckets' ``BucketRegion``,
