@@ -81,9 +81,15 @@ def localstack_backend() -> Iterator[Backend]:
         yield Backend("localstack", url, localstack_server.ACCESS_KEY, localstack_server.SECRET_KEY)
 
 
-@pytest.fixture(params=["moto", pytest.param("rgw", marks=pytest.mark.rgw)])
+@pytest.fixture(
+    params=[
+        "moto",
+        pytest.param("rgw", marks=pytest.mark.rgw),
+        pytest.param("localstack", marks=pytest.mark.localstack),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> Backend:
-    """Each integration test runs on every real server: moto and Ceph RGW."""
+    """Each integration test runs on every real server: moto, Ceph RGW and LocalStack's S3."""
     backend: Backend = request.getfixturevalue(f"{request.param}_backend")
     return backend
 

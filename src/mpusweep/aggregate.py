@@ -392,8 +392,8 @@ def headline(
         total=total,
         size_errors=sum(1 for u in uploads if u.size_error is not None),
         cost_per_month=monthly_cost(total.known_size, price_per_gb_month),
-        oldest=min((u.initiated for u in uploads), default=None),
-        stale=tally(u for u in uploads if u.age(now) >= STALE_AFTER),
+        oldest=min((u.initiated for u in uploads if u.initiated is not None), default=None),
+        stale=tally(u for u in uploads if (age := u.age(now)) is not None and age >= STALE_AFTER),
     )
 
 

@@ -129,7 +129,7 @@ class AuditLog:
             "key": upload.key,
             "upload_id": upload.upload_id,
             "size": upload.size,
-            "initiated": upload.initiated.isoformat(),
+            "initiated": None if upload.initiated is None else upload.initiated.isoformat(),
         }
 
     def intent(self, upload: Upload) -> bool:

@@ -20,7 +20,7 @@ from .errors import MpuSweepError, S3Error
 from .filters import AgeFilter, Selection
 from .models import AbortOutcome, AbortPlan, BucketScan, CleanSummary, Outcome, Upload, Verify
 from .plan import plan_uploads
-from .s3 import DEFAULT_CONCURRENCY, S3Reader, S3Writer
+from .s3 import DEFAULT_CONCURRENCY, Remaining, S3Reader, S3Writer
 from .scan import (
     Progress,
     ScanEvent,
@@ -54,6 +54,9 @@ def abort_one(
     ``Verify.AUTO`` checks the uploads that can have parts in flight: written to within
     ``ACTIVE_WINDOW`` of ``now``, of unknown activity, or answered with a 404 rather than a
     clean abort. An upload idle for longer has nothing in flight: its 204 is the answer.
+    Only listed parts call for another abort: a 200 ListParts answer without parts proves
+    nothing (SeaweedFS answers so for an upload that is gone), and the abort's own answer
+    decides the outcome.
 
     Every intent gets its outcome, whatever happens: an S3 error fails this upload only; any
     other exception (rejected credentials, a bug) is recorded as this upload's outcome and then
@@ -86,7 +89,7 @@ def _abort_one(
             done = s3.abort_upload(upload)
             aborted = aborted or done
             check = verify is Verify.ALWAYS or not done or _maybe_active(upload, now)
-            if not check or not s3.upload_exists(upload):
+            if not check or s3.remaining(upload) is not Remaining.PARTS:
                 outcome = Outcome.ABORTED if aborted else Outcome.ALREADY_GONE
                 result = AbortOutcome(upload, outcome, attempts)
                 break
@@ -95,7 +98,7 @@ def _abort_one(
                     upload,
                     Outcome.FAILED,
                     attempts,
-                    f"the upload still exists after {attempts} aborts",
+                    f"parts of the upload still exist after {attempts} aborts",
                 )
                 break
     except S3Error as exc:

@@ -145,8 +145,13 @@ class AgeFilter:
 
         An upload whose parts are unknown is never called idle: we cannot show it is.
         """
-        if self.older_than and upload.age(now) < self.older_than:
-            return f"initiated less than {format_duration(self.older_than)} ago"
+        if self.older_than:
+            age = upload.age(now)
+            if age is None:
+                # SeaweedFS (older) lists uploads without Initiated: no age filter can pass one.
+                return "initiation time unknown (the service did not send it)"
+            if age < self.older_than:
+                return f"initiated less than {format_duration(self.older_than)} ago"
         if self.idle_for:
             idle = upload.idle(now)
             if idle is None:
@@ -156,8 +161,10 @@ class AgeFilter:
         return None
 
     def passes_initiated(self, upload: Upload, now: datetime) -> bool:
-        """The part of the test that needs no ListParts: ``older_than`` alone."""
-        return not self.older_than or upload.age(now) >= self.older_than
+        """The part of the test that needs no ListParts: ``older_than`` alone. An upload of
+        unknown age passes (it is listed, and kept by the plan with the reason)."""
+        age = upload.age(now)
+        return not self.older_than or age is None or age >= self.older_than
 
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")

@@ -87,8 +87,45 @@ class Change:
         return self.before != self.after
 
 
-def apply_rule(rules: list[Rule], days: int, prefix: str = "") -> Change:
-    """Add or update our rule; every other rule is kept exactly as given."""
+#: The keys of a rule that does nothing but abort incomplete uploads under a prefix.
+_ABORT_ONLY_KEYS = frozenset({"ID", "Status", "Filter", "Prefix", "AbortIncompleteMultipartUpload"})
+
+
+def aborts_only(rule: Rule) -> bool:
+    """Whether a rule only aborts incomplete uploads, under a plain prefix (no tag or size).
+
+    >>> aborts_only(make_rule(7, "a/"))
+    True
+    >>> aborts_only({**make_rule(7), "Expiration": {"Days": 30}})
+    False
+    """
+    filtered = rule_prefix(rule) is None
+    return abort_days(rule) is not None and not filtered and set(rule) <= _ABORT_ONLY_KEYS
+
+
+def equivalent(rule: Rule, days: int, prefix: str) -> bool:
+    """Whether a rule does exactly what our rule for (days, prefix) would do, whatever its ID:
+    enabled, abort only, the same prefix and days. Cloudflare R2's default rule (7 days, every
+    key) is equivalent to ``--days 7``; Backblaze B2 gives our own rule back under another ID.
+    """
+    return (
+        aborts_only(rule)
+        and rule.get("Status") == "Enabled"
+        and rule_prefix(rule) == prefix
+        and abort_days(rule) == days
+    )
+
+
+def apply_rule(
+    rules: list[Rule], days: int, prefix: str = "", *, rewritten: bool = False
+) -> Change:
+    """Add or update our rule; every other rule is kept exactly as given.
+
+    Our rule is found by its ID. Where none has it, a rule that already does exactly what ours
+    would (``equivalent``) is left in place instead of being doubled. ``rewritten``: the
+    service gives rules back under IDs of its own (Backblaze B2), so the rule that only aborts
+    uploads under exactly our prefix is taken for ours and updated in place.
+    """
     ours = make_rule(days, prefix)
     new_rules = [copy.deepcopy(r) for r in rules]
     for index, rule in enumerate(new_rules):
@@ -96,6 +133,17 @@ def apply_rule(rules: list[Rule], days: int, prefix: str = "") -> Change:
             before = rule
             new_rules[index] = ours if _differs(rule, ours) else rule
             return Change(new_rules, before, new_rules[index])
+    for rule in new_rules:
+        if equivalent(rule, days, prefix):
+            return Change(new_rules, rule, rule)
+    if rewritten:
+        for index, rule in enumerate(new_rules):
+            if aborts_only(rule) and rule_prefix(rule) == prefix:
+                updated = copy.deepcopy(rule)
+                updated["Status"] = "Enabled"
+                updated["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+                new_rules[index] = updated
+                return Change(new_rules, rule, updated)
     if len(new_rules) >= MAX_RULES:
         raise UsageError(
             f"the bucket already has {len(new_rules)} lifecycle rules, the most S3 allows: "
@@ -127,7 +175,8 @@ def rule_prefix(rule: Rule) -> str | None:
 
     >>> rule_prefix({"Prefix": "a/"})
     'a/'
-    >>> rule_prefix({"Filter": {"And": {"Prefix": "b/", "Tags": []}}})
+    >>> rule_prefix({"Filter": {"And": {"Prefix": "b/", "Tags": [{"Key": "k", "Value": "v"}]}}})
+    >>> rule_prefix({"Filter": {"And": {"Prefix": "b/"}}})
     'b/'
     >>> rule_prefix({"Filter": {}})
     ''
@@ -135,11 +184,18 @@ def rule_prefix(rule: Rule) -> str | None:
     if "Filter" in rule:
         flt = rule["Filter"] or {}
         if "And" in flt:
-            return str(flt["And"].get("Prefix", ""))
-        if "Tag" in flt or "ObjectSizeGreaterThan" in flt or "ObjectSizeLessThan" in flt:
+            both = flt["And"] or {}
+            if both.get("Tags") or _size_filtered(both):
+                return None
+            return str(both.get("Prefix", ""))
+        if "Tag" in flt or _size_filtered(flt):
             return None
         return str(flt.get("Prefix", ""))
     return str(rule.get("Prefix", ""))
+
+
+def _size_filtered(flt: dict[str, Any]) -> bool:
+    return "ObjectSizeGreaterThan" in flt or "ObjectSizeLessThan" in flt
 
 
 def abort_days(rule: Rule) -> int | None:
@@ -156,6 +212,8 @@ class AbortRule:
     """A rule that aborts incomplete uploads, as ``lifecycle status`` shows it."""
 
     id: str
+    #: The key prefix it applies to; None when it also filters on tags or object size (it
+    #: then aborts only some uploads: not coverage for any prefix).
     prefix: str | None
     days: int
     enabled: bool
@@ -184,9 +242,37 @@ def abort_rules(rules: list[Rule]) -> list[AbortRule]:
 
 def others_unchanged(before: list[Rule], after: list[Rule], our_id: str) -> bool:
     """Whether every rule but ours reads back exactly as it was."""
-    return [r for r in before if r.get("ID") != our_id] == [
-        r for r in after if r.get("ID") != our_id
-    ]
+    return same_rules(
+        [r for r in before if r.get("ID") != our_id], [r for r in after if r.get("ID") != our_id]
+    )
+
+
+def same_rules(before: list[Rule], after: list[Rule]) -> bool:
+    """Whether two rule lists say the same, in any order: the same rules by ID, each exactly
+    as it was but for the spelling of "every key" (``Filter: {}``, ``Filter: {Prefix: ""}``
+    and a legacy ``Prefix: ""`` are one filter: Ceph RGW stores the first as the last). RGW
+    also gives rules back sorted by ID.
+
+    >>> same_rules([{"ID": "a", "Filter": {}}], [{"ID": "a", "Prefix": ""}])
+    True
+    >>> same_rules([{"ID": "a", "Filter": {}}], [{"ID": "a", "Filter": {"Prefix": "x"}}])
+    False
+    """
+
+    def key(rule: Rule) -> str:
+        return str(rule.get("ID", ""))
+
+    def plain(rule: Rule) -> Rule:
+        if rule_prefix(rule) == "" and ("Filter" in rule or "Prefix" in rule):
+            flt = rule.get("Filter") or {}
+            if "Prefix" in rule or not (set(flt) - {"Prefix"}):
+                return {
+                    **{k: v for k, v in rule.items() if k not in ("Filter", "Prefix")},
+                    "Prefix": "",
+                }
+        return rule
+
+    return [plain(r) for r in sorted(before, key=key)] == [plain(r) for r in sorted(after, key=key)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +288,18 @@ class LifecycleStatus:
     error: str | None = None
     #: The S3 error code behind ``error``.
     code: str | None = None
+    #: What to know about these rules, in words (filters that are not coverage, a service
+    #: that never runs them).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def coverage(self) -> tuple[tuple[str, int], ...]:
+        """(prefix, days) of the enabled rules that abort every upload under a prefix. A rule
+        with a tag or object-size filter aborts only some of them (AWS refuses the pair; other
+        services store it): it covers nothing."""
+        return tuple(
+            (r.prefix, r.days) for r in self.abort_rules if r.enabled and r.prefix is not None
+        )
 
     @property
     def supported(self) -> bool | None:
@@ -226,6 +324,8 @@ class LifecycleChange:
     result: str = "unchanged"
     #: What went wrong, or what the service did that it should not have.
     error: str | None = None
+    #: What the service did with the rule that is worth saying (kept under another ID...).
+    note: str | None = None
 
 
 #: Answers that mean the service has no lifecycle support at all.

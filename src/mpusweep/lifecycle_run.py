@@ -15,16 +15,19 @@ from .lifecycle import (
     LifecycleChange,
     LifecycleConfig,
     LifecycleStatus,
+    Rule,
     abort_days,
     abort_rules,
     apply_rule,
+    equivalent,
     explain,
-    others_unchanged,
     remove_rule,
     rule_id,
     rule_prefix,
+    same_rules,
 )
 from .s3 import S3Reader, S3Writer
+from .s3.quirks import LIFECYCLE_NOT_ENFORCED, LIFECYCLE_REWRITES_RULES
 
 #: Called with a planned change; True to write it.
 Confirm = Callable[[LifecycleChange], bool]
@@ -38,7 +41,16 @@ def lifecycle_status(s3: S3Reader, bucket: str) -> LifecycleStatus:
         return LifecycleStatus(
             bucket, None, error=f"{explain(exc.code)} ({exc.code})", code=exc.code
         )
-    return LifecycleStatus(bucket, len(config.rules), tuple(abort_rules(config.rules)))
+    found = tuple(abort_rules(config.rules))
+    notes = []
+    if any(r.prefix is None for r in found):
+        notes.append(
+            "a lifecycle abort rule that also filters on tags or object size aborts only some "
+            "uploads: not counted as coverage"
+        )
+    if found and s3.transport.has_quirk(LIFECYCLE_NOT_ENFORCED):
+        notes.append("this service stores lifecycle rules but never runs them (LocalStack)")
+    return LifecycleStatus(bucket, len(config.rules), found, notes=tuple(notes))
 
 
 def _read(s3: S3Reader, bucket: str) -> LifecycleConfig:
@@ -47,33 +59,54 @@ def _read(s3: S3Reader, bucket: str) -> LifecycleConfig:
 
 def _verify(
     s3: S3Reader, bucket: str, before: LifecycleConfig, change: Change, our_id: str
-) -> str | None:
-    """Read the configuration back; say what is wrong with it, or None when all is well."""
+) -> tuple[str | None, Rule | None]:
+    """Read the configuration back: what is wrong with it (None when all is well), and our
+    rule as the service keeps it (found by its ID, or else by what it does: Backblaze B2 gives
+    rules back under IDs of its own)."""
     read_back = _read(s3, bucket)
     after = read_back.rules
     ours = next((r for r in after if r.get("ID") == our_id), None)
-    if change.after is None and ours is not None:
-        return "the rule is still there after removal"
-    if change.after is not None:
+    if change.after is None:
+        if ours is not None:
+            return "the rule is still there after removal", None
+    else:
+        wanted = (abort_days(change.after), rule_prefix(change.after))
+        if ours is None:
+            ours = next((r for r in after if equivalent(r, *_days_prefix(change.after))), None)
         if ours is None:
             return (
-                "the service accepted the rule but does not keep it: it may ignore "
-                "AbortIncompleteMultipartUpload"
+                "the service accepted the rule but does not keep it: it ignores or drops "
+                "AbortIncompleteMultipartUpload (MinIO and RustFS do)",
+                None,
             )
-        wanted_days = abort_days(change.after)
-        if abort_days(ours) != wanted_days or rule_prefix(ours) != rule_prefix(change.after):
-            return f"the rule reads back differently: {ours}"
-    if not others_unchanged(before.rules, after, our_id):
-        return "the other rules read back differently than before: check the configuration"
+        if (abort_days(ours), rule_prefix(ours)) != wanted:
+            return (
+                f"the service changed the rule on the way in: it reads back as {ours} "
+                "(RustFS drops the abort action and the prefix)",
+                ours,
+            )
+    # Every rule but ours (under its ID, the one it replaced, and the one the service keeps)
+    # must read back exactly as it was.
+    ids = {our_id, *(r.get("ID") for r in (change.before, ours) if r is not None)}
+    if not same_rules(
+        [r for r in before.rules if r.get("ID") not in ids],
+        [r for r in after if r.get("ID") not in ids],
+    ):
+        return "the other rules read back differently than before: check the configuration", ours
     # A setting the service adds with its default (moto, AWS: TransitionDefaultMinimumObjectSize
     # on a new configuration) is fine; one we had must come back as it was.
     changed = {k: v for k, v in before.settings.items() if read_back.settings.get(k) != v}
     if after and changed:
         return (
             f"the configuration's settings read back differently: {changed} before, "
-            f"{ {k: read_back.settings.get(k) for k in changed} } after"
+            f"{ {k: read_back.settings.get(k) for k in changed} } after",
+            ours,
         )
-    return None
+    return None, ours
+
+
+def _days_prefix(rule: Rule) -> tuple[int, str]:
+    return abort_days(rule) or 0, rule_prefix(rule) or ""
 
 
 def _run(
@@ -91,31 +124,45 @@ def _run(
         return LifecycleChange(bucket, result="failed", error=f"{explain(exc.code)} ({exc})")
     change = make(before.rules)
     planned = LifecycleChange(
-        bucket, change.before, change.after, sum(1 for r in change.rules if r.get("ID") != our_id)
+        bucket,
+        change.before,
+        change.after,
+        sum(1 for r in change.rules if r.get("ID") not in (our_id, _id(change.before))),
     )
     if not change.changed:
+        if change.after is not None and change.after.get("ID") != our_id:
+            return replace(
+                planned,
+                note=f"an equivalent rule is in place: {change.after.get('ID')!r}, kept as it is",
+            )
         return planned
     if dry_run or not isinstance(s3, S3Writer):
-        return _replace(planned, "dry_run")
+        return replace(planned, result="dry_run")
     if not confirm(planned):
-        return _replace(planned, "declined")
+        return replace(planned, result="declined")
     try:
         if change.rules:
             s3.put_lifecycle(bucket, replace(before, rules=change.rules))
         else:
             s3.delete_lifecycle(bucket)
-        problem = _verify(s3, bucket, before, change, our_id)
+        problem, kept = _verify(s3, bucket, before, change, our_id)
     except S3Error as exc:
-        return _replace(planned, "failed", f"{explain(exc.code)} ({exc})")
+        return replace(planned, result="failed", error=f"{explain(exc.code)} ({exc})")
     if problem:
-        return _replace(planned, "failed", problem)
-    return _replace(planned, "applied" if change.after is not None else "removed")
+        return replace(planned, result="failed", error=problem)
+    done = replace(planned, result="applied" if change.after is not None else "removed")
+    if kept is not None and kept.get("ID") != _id(change.after):
+        # What the service keeps, as it keeps it (B2: the same rule under an ID of its own).
+        done = replace(
+            done,
+            after=kept,
+            note=f"the service keeps the rule under its own ID {kept.get('ID')!r}",
+        )
+    return done
 
 
-def _replace(change: LifecycleChange, result: str, error: str | None = None) -> LifecycleChange:
-    return LifecycleChange(
-        change.bucket, change.before, change.after, change.other_rules, result, error
-    )
+def _id(rule: Rule | None) -> object:
+    return None if rule is None else rule.get("ID")
 
 
 def apply_abort_rule(
@@ -128,10 +175,11 @@ def apply_abort_rule(
     dry_run: bool = False,
 ) -> LifecycleChange:
     """Add or update our abort rule, keeping every other rule; verify by reading back."""
+    rewritten = s3.transport.has_quirk(LIFECYCLE_REWRITES_RULES)
     return _run(
         s3,
         bucket,
-        lambda rules: apply_rule(rules, days, prefix),
+        lambda rules: apply_rule(rules, days, prefix, rewritten=rewritten),
         rule_id(prefix),
         confirm=confirm,
         dry_run=dry_run,

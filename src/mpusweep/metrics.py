@@ -184,6 +184,8 @@ class FiguresBuilder:
         if event.size is not None:
             tally.sized += 1
             tally.size += event.size
+        if event.initiated is None:
+            return  # unknown age: neither the oldest nor stale
         if tally.oldest is None or event.initiated < tally.oldest:
             tally.oldest = event.initiated
         if self.now - event.initiated > STALE_AFTER:

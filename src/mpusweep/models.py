@@ -41,8 +41,9 @@ class Upload:
     key: str
     #: The server's UploadId; with ``key`` it names exactly one upload.
     upload_id: str
-    #: When the upload was started (ListMultipartUploads ``Initiated``).
-    initiated: datetime
+    #: When the upload was started (ListMultipartUploads ``Initiated``); None when the service
+    #: did not say (older SeaweedFS): the age is then unknown, never zero.
+    initiated: datetime | None
     #: The storage class, where the server says.
     storage_class: str | None = None
     #: The number of parts uploaded so far; None when not sized (``--no-sizes``) or sizing failed.
@@ -58,18 +59,20 @@ class Upload:
     #: Why sizing failed, when it did; the upload is still listed and may still be aborted.
     size_error: str | None = None
 
-    def age(self, now: datetime) -> timedelta:
-        """Time since the upload was initiated."""
-        return now - self.initiated
+    def age(self, now: datetime) -> timedelta | None:
+        """Time since the upload was initiated; None when that time is unknown."""
+        return None if self.initiated is None else now - self.initiated
 
     def idle(self, now: datetime) -> timedelta | None:
         """Time since the newest part was written (since initiation when no part exists).
 
-        None when the parts are unknown: not sized, or sizing failed.
+        None when the parts are unknown (not sized, or sizing failed), or when there is no
+        part and the initiation time is unknown.
         """
         if self.parts is None:
             return None
-        return now - (self.last_part_at or self.initiated)
+        since = self.last_part_at or self.initiated
+        return None if since is None else now - since
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class BucketScan:
     abort_rules: tuple[tuple[str | None, int], ...] | None = None
     #: Why the lifecycle configuration could not be read (e.g. not supported).
     lifecycle_error: str | None = None
+    #: What mpusweep did differently for this bucket because of the service, in words
+    #: (e.g. listed the whole bucket because MinIO treats a prefix as an exact key).
+    notes: tuple[str, ...] = ()
 
 
 def total_size(buckets: Iterable[BucketScan]) -> int | None:

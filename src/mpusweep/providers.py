@@ -23,21 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .s3.quirks import QUIRKS
 
-#: The quirk names a preset may give (handled in s3/ and scan.py; docs/compatibility.md).
-KNOWN_QUIRKS = frozenset(
-    {
-        "prefix_is_exact_key",
-        "no_initiated",
-        "no_upload_id_marker",
-        "repeats_last_upload",
-        "empty_upload_id_marker_refused",
-        "rejects_sdk_checksums",
-        "lifecycle_rules_rewritten",
-        "default_abort_rule",
-        "no_abort_lifecycle",
-    }
-)
+#: The quirk names a preset may give (defined and handled in s3/; docs/compatibility.md).
+KNOWN_QUIRKS = frozenset(QUIRKS)
 #: Bytes in the unit a price is quoted per.
 UNIT_BYTES = {"GB": 10**9, "GiB": 2**30, "TB": 10**12, "TiB": 2**40}
 #: mpusweep's own GB, the unit of its reports and of ``Price.per_gb_month``.
@@ -389,7 +378,7 @@ def resolve(
 
     >>> r = resolve("wasabi", region="eu-central-1")
     >>> r.endpoint_url, r.region, sorted(r.quirks)
-    ('https://s3.eu-central-1.wasabisys.com', 'eu-central-1', ['rejects_sdk_checksums'])
+    ('https://s3.eu-central-1.wasabisys.com', 'eu-central-1', ['checksum-headers-refused'])
     >>> resolve("r2", account_id="0123abcd").endpoint_url
     'https://0123abcd.r2.cloudflarestorage.com'
     >>> resolve("b2")  # doctest: +ELLIPSIS
@@ -458,7 +447,7 @@ def match_endpoint(url: str | None) -> Match | None:
     ``--provider`` was named).
 
     >>> match_endpoint("https://objects-us-east-1.dream.io")
-    Match(provider='dreamobjects', region='us-east-1', quirks=frozenset({'no_abort_lifecycle'}))
+    Match(provider='dreamobjects', region='us-east-1', quirks=frozenset())
     >>> match_endpoint("https://s3.us-west-004.backblazeb2.com").region
     'us-west-004'
     >>> match_endpoint("http://127.0.0.1:9000") is None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from .errors import MpuSweepError, S3Error
 from .filters import AgeFilter, Selection
@@ -131,16 +131,19 @@ class _Scanner:
         tally = _Tally(bucket.name)
         error: str | None = None
         error_code: str | None = None
+        notes: list[str] = []
         max_page = SIZED_PAGE if self.sizes else None
         try:
+            # The listing prefixes do not overlap and the reader yields only keys under the
+            # prefix it lists (whatever the service sends back), so each upload comes once.
             for prefix in self.selection.listing_prefixes():
-                for upload in self.s3.iter_uploads(bucket.name, prefix, max_page=max_page):
+                listing = self.s3.iter_uploads(
+                    bucket.name, prefix, max_page=max_page, note=notes.append
+                )
+                for upload in listing:
                     self.last_progress = time.monotonic()
                     if self.stop.is_set():
                         raise _Stopped
-                    # The server's prefix is checked again here: MinIO treats it as an exact key.
-                    if not self.selection.wants_key(upload.key):
-                        continue
                     if not self.age.passes_initiated(upload, self.now):
                         continue
                     if self.sizes:
@@ -166,13 +169,13 @@ class _Scanner:
         summary = BucketScan(bucket.name, tally.uploads, size, tally.size_errors, error, error_code)
         if self.check_lifecycle and tally.uploads and error is None:
             status = lifecycle_status(self.s3, bucket.name)
-            enabled = tuple((r.prefix, r.days) for r in status.abort_rules if r.enabled)
+            notes.extend(status.notes)
             summary = replace(
                 summary,
-                abort_rules=None if status.error else enabled,
+                abort_rules=None if status.error else status.coverage,
                 lifecycle_error=status.error,
             )
-        return summary
+        return replace(summary, notes=tuple(dict.fromkeys(notes)))
 
     def _submit_sizing(self, tally: _Tally, upload: Upload) -> None:
         while not self.in_flight.acquire(timeout=_POLL):
@@ -331,8 +334,10 @@ def iter_bucket_groups(
             yield done.pop(name), sorted(uploads.pop(name, []), key=_upload_order)
 
 
-def _upload_order(upload: Upload) -> tuple[str, datetime, str]:
-    return (upload.key, upload.initiated, upload.upload_id)
+def _upload_order(upload: Upload) -> tuple[str, bool, datetime, str]:
+    # An unknown initiation time sorts after the known ones of the same key.
+    initiated = upload.initiated or datetime.max.replace(tzinfo=UTC)
+    return (upload.key, upload.initiated is None, initiated, upload.upload_id)
 
 
 def scan(

@@ -245,7 +245,7 @@ def test_a_preset_is_named_by_flag_environment_or_profile(buckets, backend, cli,
     assert doc["setup"]["provider_origin"] == "--provider"
     # The endpoint in the environment wins over the preset's (here: none) pattern.
     assert doc["setup"]["endpoint_url"] == backend.endpoint_url
-    assert doc["setup"]["quirks"] == ["no_abort_lifecycle", "prefix_is_exact_key"]
+    assert doc["setup"]["quirks"] == ["lifecycle-drops-abort", "prefix-exact-key"]
     lifecycle = check(doc, "s3:GetLifecycleConfiguration", bucket)["detail"]
     assert "MinIO (your own) does not run such rules" in lifecycle
     env = {**backend.env(), "MPUSWEEP_PROVIDER": "ceph"}

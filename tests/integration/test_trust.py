@@ -209,14 +209,15 @@ def test_a_bug_in_verification_keeps_every_record(buckets, backend, tmp_path):
 
     def unreadable_check(method, path, headers):
         # Only the verification's ListParts (MaxParts=1), not the sizing's (1000): an answer
-        # that parses as XML, but with a MaxParts that is no number.
+        # that parses as XML, but with a part number that is no number (s3/tuning.py reads
+        # only the parts, and leaves such an answer to botocore, which raises ValueError).
         if method == "GET" and re.search(r"max-parts=1(&|$)", path):
             return Reply(
                 200,
                 b'<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.'
                 b'amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket><Key>k</Key><UploadId>u'
-                b"</UploadId><MaxParts>one</MaxParts><IsTruncated>false</IsTruncated>"
-                b"</ListPartsResult>",
+                b"</UploadId><MaxParts>1</MaxParts><IsTruncated>false</IsTruncated>"
+                b"<Part><PartNumber>one</PartNumber><Size>1</Size></Part></ListPartsResult>",
             )
         return None
 

@@ -59,6 +59,9 @@ class Reply:
 #: line and half the body, then reset).
 Action = Reply | str
 Fault = Callable[[str, str, dict[str, str]], Action | None]
+#: Takes over a whole exchange: given the request and a function that forwards it upstream
+#: (and returns the real answer), returns the answer to send (tests/servers/emulate.py).
+Exchange = Callable[["Seen", Callable[[], Reply]], Reply]
 
 
 class RecordingProxy:
@@ -71,6 +74,8 @@ class RecordingProxy:
         self.stall_seconds = 3.0
         #: Rewrites a forwarded answer (method, path, reply) -> reply; e.g. adds a header.
         self.rewrite: Callable[[str, str, Reply], Reply] | None = None
+        #: Takes over every exchange no fault answered (an emulated provider).
+        self.exchange: Exchange | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -102,6 +107,9 @@ class RecordingProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
+            def version_string(self) -> str:
+                return getattr(self, "server_header", None) or super().version_string()
+
             def finish(self) -> None:
                 super().finish()
                 if self.upstream is not None:
@@ -121,6 +129,9 @@ class RecordingProxy:
                     return
                 if isinstance(action, Reply):
                     reply = action
+                elif proxy.exchange is not None and action is None:
+                    request = Seen(self.command, self.path, headers, body, 0)
+                    reply = proxy.exchange(request, lambda: self._upstream(body, headers))
                 else:
                     reply = self._upstream(body, headers)
                     if proxy.rewrite is not None:
@@ -140,8 +151,15 @@ class RecordingProxy:
                         return
 
                 proxy._record(Seen(self.command, self.path, headers, body, reply.status))
+                # The answer's own Server header (the real server's, or an emulated one) in
+                # place of http.server's.
+                self.server_header = next(
+                    (v for k, v in reply.headers.items() if k.lower() == "server"), None
+                )
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
+                    if name.lower() in ("server", "date"):
+                        continue  # send_response wrote them
                     if name.lower() not in HOP_BY_HOP:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))

@@ -12,12 +12,16 @@ from mpusweep.errors import UsageError
 from mpusweep.lifecycle import (
     MAX_RULES,
     RULE_ID,
+    LifecycleStatus,
     abort_rules,
     apply_rule,
+    equivalent,
     explain,
+    make_rule,
     others_unchanged,
     remove_rule,
     rule_id,
+    same_rules,
 )
 
 LEGACY = {"ID": "legacy", "Prefix": "old/", "Status": "Enabled", "Expiration": {"Days": 3}}
@@ -131,3 +135,71 @@ def test_apply_then_remove_restores_exactly(rules, days, prefix):
     applied = apply_rule(rules, days, prefix)
     assert others_unchanged(rules, applied.rules, rule_id(prefix))
     assert remove_rule(applied.rules, prefix).rules == rules
+
+
+R2_DEFAULT = {
+    "ID": "Default Multipart Abort Rule",
+    "Filter": {},
+    "Status": "Enabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+}
+
+
+def test_an_equivalent_rule_is_left_in_place_not_doubled():
+    """Cloudflare R2's default rule does what ``--days 7`` asks: nothing to add."""
+    change = apply_rule([R2_DEFAULT], 7)
+    assert not change.changed
+    assert change.rules == [R2_DEFAULT]
+    assert change.before == change.after == R2_DEFAULT
+    added = apply_rule([R2_DEFAULT], 3)
+    assert added.rules == [R2_DEFAULT, make_rule(3)]
+
+
+def test_a_disabled_or_filtered_rule_is_not_equivalent():
+    assert not equivalent({**R2_DEFAULT, "Status": "Disabled"}, 7, "")
+    tagged = {**R2_DEFAULT, "Filter": {"Tag": {"Key": "a", "Value": "b"}}}
+    assert not equivalent(tagged, 7, "")
+    assert not equivalent({**R2_DEFAULT, "Expiration": {"Days": 1}}, 7, "")
+    assert equivalent({**R2_DEFAULT, "Filter": {"Prefix": "a/"}}, 7, "a/")
+
+
+def test_rewritten_rules_are_updated_in_place():
+    """Backblaze B2 gives our rule back under its own ID: with the quirk known, the rule that
+    only aborts uploads under our prefix is ours, updated where it is."""
+    b2 = {
+        "ID": "b2-abort-logs/",
+        "Filter": {"Prefix": "logs/"},
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    }
+    change = apply_rule([LEGACY, b2], 2, "logs/", rewritten=True)
+    assert change.before == b2
+    assert change.after == {**b2, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}
+    assert change.rules == [LEGACY, change.after]
+    assert apply_rule([LEGACY, b2], 2, "logs/").rules == [LEGACY, b2, make_rule(2, "logs/")]
+
+
+def test_rules_with_tag_or_size_filters_cover_no_prefix():
+    """AWS refuses the abort action beside a tag or size filter; services that store one abort
+    only some uploads with it: no coverage, whatever prefix the rule also names."""
+    shapes = [
+        {"Tag": {"Key": "a", "Value": "b"}},
+        {"ObjectSizeGreaterThan": 10},
+        {"And": {"Prefix": "", "Tags": [{"Key": "a", "Value": "b"}]}},
+        {"And": {"Prefix": "x/", "ObjectSizeLessThan": 10}},
+    ]
+    rules = [{**R2_DEFAULT, "ID": str(i), "Filter": f} for i, f in enumerate(shapes)]
+    found = abort_rules(rules)
+    assert [r.prefix for r in found] == [None] * 4
+    status = LifecycleStatus("b", len(rules), tuple(found))
+    assert status.coverage == ()
+    covered = LifecycleStatus("b", 1, tuple(abort_rules([R2_DEFAULT])))
+    assert covered.coverage == (("", 7),)
+
+
+def test_the_same_rules_in_another_order_or_spelling_are_the_same():
+    every_key = [{"ID": "a", "Filter": {}}, {"ID": "b", "Filter": {"Prefix": ""}}]
+    as_rgw_says = [{"ID": "b", "Prefix": ""}, {"ID": "a", "Prefix": ""}]
+    assert same_rules(every_key, as_rgw_says)
+    assert not same_rules(every_key, [{"ID": "a", "Prefix": ""}])
+    assert not same_rules([LEGACY], [{**LEGACY, "Prefix": "new/"}])

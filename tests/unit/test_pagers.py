@@ -55,7 +55,7 @@ def test_pages_on_both_markers_with_one_key_over_many_pages():
                 "NextKeyMarker": "",
                 "NextUploadIdMarker": "",
             },
-            "gives no markers",
+            "cannot page within one key",  # one key fills the page: no key to restart from
         ),
     ],
 )
@@ -128,9 +128,87 @@ def test_encoded_page_continues_after_the_last_decoded_key():
     assert asked[1] == ("a\x01b", "1")
 
 
+class KeyOnlyPages:
+    """The Storj gateway (storj/edge#207, #213): ``size`` a page whatever was asked, no
+    NextUploadIdMarker, the upload-id marker ignored, the key marker exclusive."""
+
+    def __init__(self, items: list[tuple[str, str]], size: int) -> None:
+        self.items, self.size, self.asked = sorted(items), size, []
+
+    def __call__(self, key_marker: str, upload_id_marker: str):
+        self.asked.append((key_marker, upload_id_marker))
+        rest = [i for i in self.items if i[0] > key_marker]
+        page = rest[: self.size]
+        truncated = len(rest) > self.size
+        answer = {"Uploads": [upload(*i) for i in page], "IsTruncated": truncated}
+        if truncated:
+            answer["NextKeyMarker"] = page[-1][0]
+        return answer, None
+
+
+def test_pages_without_upload_id_marker_lose_and_repeat_nothing():
+    """Each page restarts from the key before its last key, so the last key's uploads come
+    again in full; the repeats are skipped."""
+    items = [("a", "1"), ("b", "1"), ("b", "2"), ("c", "1"), ("d", "1"), ("d", "2"), ("e", "1")]
+    pages = KeyOnlyPages(items, size=3)
+    got = [(u.key, u.upload_id) for u in pagers.iter_uploads(pages, "bkt")]
+    assert got == items
+    assert pages.asked == [("", ""), ("a", ""), ("b", ""), ("c", "")]
+
+
+def test_page_without_upload_id_marker_holding_one_key_fails_clearly():
+    pages = KeyOnlyPages([("a", "1")] + [("b", str(i)) for i in range(5)], size=3)
+    with pytest.raises(ListingError, match="key 'b' fills the whole page"):
+        list(pagers.iter_uploads(pages, "bkt"))
+
+
+def test_an_upload_repeated_at_the_top_of_the_next_page_counts_once():
+    """Scality cloudserver, Riak CS, lakeFS: the next page starts with the previous page's
+    last upload (backbeat#247, riak_cs#463)."""
+    items = sorted([(f"k{i}", "1") for i in range(7)])
+
+    def inclusive(key_marker, upload_id_marker):
+        start = items.index((key_marker, upload_id_marker)) if key_marker else 0
+        page = items[start : start + 3]
+        truncated = start + 3 < len(items)
+        answer = {"Uploads": [upload(*i) for i in page], "IsTruncated": truncated}
+        if truncated:
+            answer["NextKeyMarker"], answer["NextUploadIdMarker"] = page[-1]
+        return answer, None
+
+    got = [(u.key, u.upload_id) for u in pagers.iter_uploads(inclusive, "bkt")]
+    assert got == items
+
+
+def test_directory_buckets_page_on_the_key_marker_alone():
+    """S3 Express: NextKeyMarker is an opaque token, there is no upload-id marker."""
+    pages = {
+        "": ({"Uploads": [upload("b", "1")], "IsTruncated": True, "NextKeyMarker": "tok1"}, None),
+        "tok1": ({"Uploads": [upload("a", "2")], "IsTruncated": False}, None),
+    }
+    asked = []
+
+    def page(key_marker, upload_id_marker):
+        asked.append((key_marker, upload_id_marker))
+        return pages[key_marker]
+
+    got = [(u.key, u.upload_id) for u in pagers.iter_uploads(page, "bkt", key_marker_only=True)]
+    assert got == [("b", "1"), ("a", "2")]
+    assert asked == [("", ""), ("tok1", "")]
+
+
+def test_an_upload_without_initiated_has_an_unknown_age():
+    """Older SeaweedFS (seaweedfs#11301)."""
+    got = pagers.to_upload("bkt", {"Key": "k", "UploadId": "1"}, None)
+    assert got.initiated is None
+    assert got.age(WHEN) is None
+
+
 def test_missing_fields_and_naive_times_are_refused():
     with pytest.raises(ListingError, match="lacks UploadId"):
         pagers.to_upload("bkt", {"Key": "k", "Initiated": WHEN}, None)
+    with pytest.raises(ListingError, match="lacks Key"):
+        pagers.to_upload("bkt", {"UploadId": "1", "Initiated": WHEN}, None)
     with pytest.raises(ListingError, match="bad Initiated"):
         pagers.to_upload(
             "bkt", {"Key": "k", "UploadId": "1", "Initiated": datetime(2026, 1, 1)}, None

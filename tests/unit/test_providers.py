@@ -81,15 +81,15 @@ def test_prices_are_converted_to_a_gb_of_2_to_the_30_bytes():
 
 
 def test_quirks_follow_the_issue():
-    assert {"prefix_is_exact_key", "no_abort_lifecycle"} <= providers.get("minio").quirks
-    assert "no_upload_id_marker" in providers.get("storj").quirks
-    assert "empty_upload_id_marker_refused" in providers.get("gcs").quirks
-    assert "default_abort_rule" in providers.get("r2").quirks
-    assert "lifecycle_rules_rewritten" in providers.get("b2").quirks
+    assert {"prefix-exact-key", "lifecycle-drops-abort"} <= providers.get("minio").quirks
+    assert "no-upload-id-marker" in providers.get("storj").quirks
+    assert "empty-marker-refused" in providers.get("gcs").quirks
+    assert "default-abort-rule" in providers.get("r2").quirks
+    assert "lifecycle-rewrites-rules" in providers.get("b2").quirks
     for name in ("b2", "r2", "spaces", "ovh", "wasabi", "gcs", "storj"):
-        assert "rejects_sdk_checksums" in providers.get(name).quirks, name
+        assert "checksum-headers-refused" in providers.get(name).quirks, name
     legacy = providers.resolve("dreamobjects", region="us-east-1")
-    assert legacy.quirks == {"no_abort_lifecycle"}
+    assert legacy.quirks == frozenset()  # lifecycle: abort_lifecycle = "no" says it
 
 
 # -- resolving -------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_an_explicit_or_configured_endpoint_always_wins():
     r = providers.resolve("wasabi", region="eu-central-1", endpoint_url="http://127.0.0.1:9")
     assert r.endpoint_url == "http://127.0.0.1:9"
     assert r.endpoint_origin == "--endpoint-url"
-    assert r.quirks == {"rejects_sdk_checksums"}
+    assert r.quirks == {"checksum-headers-refused"}
     r = providers.resolve("r2", configured_endpoint="http://127.0.0.1:9")
     assert r.endpoint_url is None  # botocore uses the configured one
     assert r.region == "auto"
@@ -188,7 +188,7 @@ def test_the_preset_fills_the_connection(no_aws_config):
     got = setup_for({"provider": "wasabi"}, region="eu-central-2")
     assert got.conn.endpoint_url == "https://s3.eu-central-2.wasabisys.com"
     assert got.conn.provider == "wasabi"
-    assert got.conn.quirks == {"rejects_sdk_checksums"}
+    assert got.conn.quirks == {"checksum-headers-refused"}
     assert got.conn.addressing_style == "path"
     assert got.endpoint_origin == "--provider wasabi (region eu-central-2)"
     assert got.provider_origin == "--provider"
@@ -215,7 +215,7 @@ def test_a_configured_endpoint_wins_over_the_pattern(no_aws_config, monkeypatch)
     got = setup_for({"provider": "b2"})  # no region needed: the endpoint is given
     assert got.conn.endpoint_url is None
     assert got.endpoint_origin == "AWS_ENDPOINT_URL"
-    assert got.conn.quirks == {"rejects_sdk_checksums", "lifecycle_rules_rewritten"}
+    assert got.conn.quirks == {"checksum-headers-refused", "lifecycle-rewrites-rules"}
     no_aws_config.write_text("[default]\nendpoint_url = http://127.0.0.1:8\n")
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     got = setup_for({"provider": "b2"})
@@ -225,7 +225,7 @@ def test_a_configured_endpoint_wins_over_the_pattern(no_aws_config, monkeypatch)
 def test_without_a_preset_a_known_endpoint_brings_its_quirks(no_aws_config):
     got = setup_for({}, endpoint_url="https://objects-us-east-1.dream.io")
     assert got.conn.provider == "dreamobjects"
-    assert got.conn.quirks == {"no_abort_lifecycle"}
+    assert got.conn.quirks == frozenset()
     assert got.conn.endpoint_url == "https://objects-us-east-1.dream.io"
     assert got.provider_origin == "recognized from the endpoint"
     plain = setup_for({}, endpoint_url="http://127.0.0.1:9")

@@ -139,6 +139,7 @@ def test_readme_connection_options_are_the_options():
         "--addressing-style",
         "--ca-bundle",
         "--no-verify-ssl",
+        "--request-payer",
         "--concurrency",
         "--processes",
         "--debug",

@@ -22,6 +22,7 @@ from ..models import BucketScan
 from ..report import plural
 from ..s3 import (
     DEFAULT_CONCURRENCY,
+    REQUEST_PAYERS,
     RETRY_MODES,
     Connection,
     S3Reader,
@@ -36,6 +37,8 @@ from ..sizing import SizingPool, default_processes, sizing_pool
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 FORMATS = ("table", "json", "jsonl", "csv")
+#: The width of tables written to a file or a pipe: room for any key and upload id.
+REDIRECTED_WIDTH = 4096
 
 
 @dataclass
@@ -55,7 +58,11 @@ class Env:
         """The process's own streams and clock."""
         return cls(
             out=Console(
-                soft_wrap=False, width=None if sys.stdout.isatty() else 200, highlight=False
+                # Redirected, a table is never folded: a script reads each upload on one line,
+                # whole ids and all (a table takes only the width it needs).
+                soft_wrap=False,
+                width=None if sys.stdout.isatty() else REDIRECTED_WIDTH,
+                highlight=False,
             ),
             err=Console(stderr=True, highlight=False),
             stdin=sys.stdin,
@@ -157,6 +164,12 @@ def connection_options(func: F) -> F:
             ),
             click.option(
                 "--no-verify-ssl", is_flag=True, help="Do not verify TLS certificates (unsafe)."
+            ),
+            click.option(
+                "--request-payer",
+                type=click.Choice(REQUEST_PAYERS),
+                help="Agree to pay for the requests to requester-pays buckets (listings, "
+                "ListParts, aborts), which refuse them (403) otherwise.",
             ),
             click.option(
                 "--concurrency",
@@ -351,6 +364,7 @@ def _options_connection(opts: dict[str, Any]) -> Connection:
         verify_ssl=not opts["no_verify_ssl"],
         retry_mode=opts.get("retry_mode", "aimd"),
         role_arn=opts.get("role_arn"),  # a configured target's (config.py)
+        request_payer=opts.get("request_payer"),
     )
 
 

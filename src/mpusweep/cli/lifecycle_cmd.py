@@ -127,6 +127,7 @@ def _status_record(st: LifecycleStatus) -> dict[str, Any]:
         "rules": st.rules,
         "error": st.error,
         "abort_rules": [asdict(r) for r in st.abort_rules],
+        "notes": list(st.notes),
     }
 
 

@@ -139,12 +139,13 @@ def price_record(price: Pricing | None) -> dict[str, Any] | None:
 def upload_record(upload: Upload, now: datetime, price: Pricing | None = None) -> dict[str, Any]:
     """The JSON/CSV fields of one upload (see the README's schema)."""
     idle = upload.idle(now)
+    age = upload.age(now)
     return {
         "bucket": upload.bucket,
         "key": upload.key,
         "upload_id": upload.upload_id,
         "initiated": iso(upload.initiated),
-        "age_seconds": int(upload.age(now).total_seconds()),
+        "age_seconds": None if age is None else int(age.total_seconds()),
         "storage_class": upload.storage_class,
         "parts": upload.parts,
         "size": upload.size,
@@ -171,6 +172,7 @@ def bucket_record(summary: BucketScan, price: Pricing | None = None) -> dict[str
         else [{"prefix": prefix, "days": days} for prefix, days in summary.abort_rules],
         "lifecycle_error": summary.lifecycle_error,
         "cost_per_month": cost_of(summary.size, price),
+        "notes": list(summary.notes),
     }
 
 

@@ -102,9 +102,14 @@ def _table(
         table.add_column("Plan", overflow="fold")
     for upload, item in rows:
         idle = upload.idle(now)
-        when = iso(upload.initiated) if not layout.initiated else None
+        if upload.initiated is None:
+            when = "?"  # the service did not say (older SeaweedFS)
+        elif layout.initiated:
+            when = upload.initiated.strftime(layout.initiated)
+        else:
+            when = iso(upload.initiated) or "?"
         cells: list[str | Text] = [
-            when or upload.initiated.strftime(layout.initiated),
+            when,
             Text(show_key(upload.key)),
         ]
         if layout.size_bytes:

@@ -67,7 +67,7 @@ def _uploads_table(
     for upload, plan in rows:
         idle = upload.idle(now)
         cells: list[str | Text] = [
-            iso(upload.initiated) or "",
+            iso(upload.initiated) or "?",
             Text(show_key(upload.key)),
             "?" if upload.size is None else str(upload.size),
             gb(upload.size),
@@ -121,6 +121,8 @@ def print_bucket(
             )
     if summary.error:
         console.print(Text(f"  error: {summary.error}", style="red"))
+    for note in summary.notes:
+        console.print(Text(f"Note: {note}", style="yellow"))
     if summary.abort_rules == ():
         console.print(
             Text(
@@ -267,6 +269,7 @@ def print_lifecycle_status(console: Console, statuses: Sequence[LifecycleStatus]
         rules = "; ".join(
             f"after {r.days}d"
             + (f" under {r.prefix!r}" if r.prefix else "")
+            + (" (tag or size filter: only some uploads)" if r.prefix is None else "")
             + ("" if r.enabled else " (disabled)")
             + f" [{r.id}]"
             for r in st.abort_rules
@@ -277,6 +280,9 @@ def print_lifecycle_status(console: Console, statuses: Sequence[LifecycleStatus]
             Text(rules) if rules else Text("no", style="yellow"),
         )
     console.print(grid)
+    for st in statuses:
+        for note in st.notes:
+            console.print(Text(f"Note: {st.bucket}: {note}", style="yellow"))
 
 
 def _describe(rule: dict[str, object] | None) -> str:
@@ -310,3 +316,5 @@ def print_lifecycle_change(console: Console, change: LifecycleChange, *, planned
     if change.result in ("unchanged", "failed") and change.before == change.after:
         console.print(Text(f"\nBucket: {change.bucket}", style="bold"))
     console.print(Text(words[change.result], style="red" if change.result == "failed" else ""))
+    if change.note:
+        console.print(Text(f"Note: {change.note}", style="yellow"))

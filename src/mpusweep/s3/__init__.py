@@ -7,8 +7,10 @@ lifecycle writes). A dry run holds a reader, which has no method that writes.
 
 from __future__ import annotations
 
-from .reader import DEFAULT_CONCURRENCY, GONE_CODES, S3Reader
+from . import quirks
+from .reader import DEFAULT_CONCURRENCY, GONE_CODES, Remaining, S3Reader
 from .transport import (
+    REQUEST_PAYERS,
     RETRY_MODES,
     Connection,
     RetryMode,
@@ -22,8 +24,10 @@ from .writer import S3Writer
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "GONE_CODES",
+    "REQUEST_PAYERS",
     "RETRY_MODES",
     "Connection",
+    "Remaining",
     "RetryMode",
     "S3Reader",
     "S3Writer",
@@ -31,4 +35,5 @@ __all__ = [
     "is_loopback",
     "is_plain_http_to_remote",
     "make_session",
+    "quirks",
 ]

@@ -49,16 +49,20 @@ def iter_buckets(list_page: Callable[[str | None], Page]) -> Iterator[Bucket]:
 
 
 def to_upload(bucket: str, item: dict[str, Any], decode: Decoder) -> Upload:
-    """One ``<Upload>`` of a ListMultipartUploads page as a model."""
+    """One ``<Upload>`` of a ListMultipartUploads page as a model.
+
+    An upload without ``Initiated`` (older SeaweedFS, seaweedfs#11301) is listed with an
+    unknown initiation time: its age is unknown, so no age filter can pass it.
+    """
     try:
         key = item["Key"]
         upload_id = item["UploadId"]
-        initiated = item["Initiated"]
     except KeyError as exc:
         raise ListingError(
             f"an upload in bucket {bucket!r} lacks {exc.args[0]}", code="Malformed"
         ) from None
-    if not isinstance(initiated, datetime) or initiated.tzinfo is None:
+    initiated = item.get("Initiated")
+    if initiated is not None and (not isinstance(initiated, datetime) or initiated.tzinfo is None):
         raise ListingError(f"bad Initiated for {key!r} in {bucket!r}", code="Malformed")
     return Upload(
         bucket=bucket,
@@ -70,7 +74,10 @@ def to_upload(bucket: str, item: dict[str, Any], decode: Decoder) -> Upload:
 
 
 def iter_uploads(
-    list_page: Callable[[str, str], tuple[Page, Decoder]], bucket: str
+    list_page: Callable[[str, str], tuple[Page, Decoder]],
+    bucket: str,
+    *,
+    key_marker_only: bool = False,
 ) -> Iterator[Upload]:
     """Every upload of a listing, paged on BOTH ``key-marker`` and ``upload-id-marker``.
 
@@ -78,33 +85,38 @@ def iter_uploads(
     keys. Paging on the key marker alone loops forever on Ceph RGW when one key has more than
     a page of uploads. A truncated page must bring markers that move on, else ``ListingError``
     (RGW answers ``MaxUploads=0`` with ``IsTruncated`` and nothing else).
+
+    Each upload is yielded once: an upload the previous page already listed is skipped
+    (Scality cloudserver, Riak CS and lakeFS repeat the last upload of a page at the top of the
+    next one: backbeat#247, riak_cs#463). How the next page is asked for:
+
+    - the page's ``NextKeyMarker`` and ``NextUploadIdMarker`` (AWS);
+    - after an url-encoded page, the last upload listed (its markers may be raw or encoded);
+    - ``key_marker_only`` (S3 Express directory buckets, which have no upload-id marker): the
+      page's ``NextKeyMarker`` alone, an opaque token there;
+    - a truncated page without ``NextUploadIdMarker`` (Storj gateway, storj/edge#207; older
+      lakeFS): from the key before the page's last key, so that every upload of that last key
+      is listed again in full on the next page (the repeats are skipped). A key marker alone
+      is exclusive (AWS), and such services ignore ``upload-id-marker``. A page holding one
+      key only cannot be paged that way: the bucket fails with ``ListingError``.
     """
     key_marker = upload_id_marker = ""
     seen: set[tuple[str, str]] = set()
+    previous: set[tuple[str, str]] = set()
     for _ in range(MAX_UPLOAD_PAGES):
         page, decode = list_page(key_marker, upload_id_marker)
         uploads = [to_upload(bucket, item, decode) for item in page.get("Uploads", [])]
         truncated = bool(page.get("IsTruncated"))
-        markers = (page.get("NextKeyMarker") or "", page.get("NextUploadIdMarker") or "")
+        next_key = page.get("NextKeyMarker") or ""
+        next_id = page.get("NextUploadIdMarker") or ""
         # A parsed page of 1000 uploads is megabytes of dicts; a bucket's listing waits while
         # its uploads are sized, so keep only what the next page needs.
         del page
-        yield from uploads
+        yield from (u for u in uploads if (u.key, u.upload_id) not in previous)
         if not truncated:
             return
-        if decode is not None:
-            # An url-encoded page: RGW leaves its markers raw (even unparsable), AWS encodes
-            # them. The next page starts after the last upload listed, which we have decoded.
-            if not uploads:
-                raise ListingError(
-                    f"listing of bucket {bucket!r} is truncated but empty", code="NoMarker"
-                )
-            markers = (uploads[-1].key, uploads[-1].upload_id)
-        if not markers[0] and not markers[1]:
-            raise ListingError(
-                f"listing of bucket {bucket!r} is truncated but gives no markers to go on",
-                code="NoMarker",
-            )
+        previous = {(u.key, u.upload_id) for u in uploads}
+        markers = _next_markers(bucket, uploads, next_key, next_id, decode, key_marker_only)
         if markers == (key_marker, upload_id_marker) or markers in seen:
             raise ListingError(
                 f"listing of bucket {bucket!r} repeats its markers ({markers[0]!r}, "
@@ -116,6 +128,44 @@ def iter_uploads(
     raise ListingError(
         f"listing of bucket {bucket!r} did not end after {MAX_UPLOAD_PAGES} pages", code="Loop"
     )
+
+
+def _next_markers(
+    bucket: str,
+    uploads: list[Upload],
+    next_key: str,
+    next_id: str,
+    decode: Decoder,
+    key_marker_only: bool,
+) -> tuple[str, str]:
+    """The (key marker, upload-id marker) that ask for the page after a truncated one."""
+    if key_marker_only:
+        if not next_key:
+            raise ListingError(
+                f"listing of bucket {bucket!r} is truncated but gives no NextKeyMarker",
+                code="NoMarker",
+            )
+        return next_key, ""
+    if (decode is not None or not next_id) and not uploads:
+        raise ListingError(
+            f"listing of bucket {bucket!r} is truncated but gives no markers to go on",
+            code="NoMarker",
+        )
+    if decode is not None:
+        # An url-encoded page: RGW leaves its markers raw (even unparsable), AWS encodes
+        # them. The next page starts after the last upload listed, which we have decoded.
+        return uploads[-1].key, uploads[-1].upload_id
+    if next_id:
+        return next_key, next_id
+    last = uploads[-1].key
+    before = next((u.key for u in reversed(uploads) if u.key != last), None)
+    if before is None:
+        raise ListingError(
+            f"listing of bucket {bucket!r} is truncated without NextUploadIdMarker and key "
+            f"{last!r} fills the whole page: the service cannot page within one key",
+            code="NoMarker",
+        )
+    return before, ""
 
 
 def sum_parts(list_page: Callable[[int], Page], upload: Upload) -> Upload:

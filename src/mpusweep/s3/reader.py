@@ -6,8 +6,9 @@ change a lifecycle configuration, so mypy proves that a dry run sends no write r
 
 from __future__ import annotations
 
+import enum
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -18,6 +19,7 @@ from ..lifecycle import LifecycleConfig
 from ..models import Bucket, Upload
 from . import pagers, tuning
 from .pagers import Decoder, Page
+from .quirks import PREFIX_EXACT_KEY, URL_ENCODING_BROKEN, is_directory_bucket
 from .transport import Connection, Transport, UnparsableResponse
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,24 @@ GONE_CODES = frozenset({"NoSuchUpload", "NoSuchKey"})
 PARSE_ATTEMPTS = 3
 #: Requests in flight by default; scan and clean use the same.
 DEFAULT_CONCURRENCY = 64
+#: Told what the listing did differently because of the service (a line for the report).
+Note = Callable[[str], None]
+
+
+class Remaining(enum.Enum):
+    """What ListParts says of an upload after an abort."""
+
+    #: 404 (NoSuchUpload, RGW's NoSuchKey): the upload is gone.
+    GONE = "gone"
+    #: Parts are listed: the upload, or parts that were in flight, survived.
+    PARTS = "parts"
+    #: 200 with no parts: proof of nothing. SeaweedFS answers so for a finished or unknown
+    #: upload (seaweedfs#11081); an upload that still exists has no part to abort again.
+    NO_PARTS = "no_parts"
+
+
+class _PrefixIsExactKey(Exception):
+    """The first page revealed a service that treats the prefix as an exact key (MinIO)."""
 
 
 class S3Reader:
@@ -111,18 +131,48 @@ class S3Reader:
 
     # -- uploads -------------------------------------------------------------------------------
     def iter_uploads(
-        self, bucket: str, prefix: str = "", *, max_page: int | None = None
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        max_page: int | None = None,
+        note: Note | None = None,
     ) -> Iterator[Upload]:
         """Every incomplete upload in a bucket under a prefix (see ``pagers.iter_uploads``).
 
-        ``max_page`` asks for smaller pages than ``page_size``.
+        ``max_page`` asks for smaller pages than ``page_size``. Only keys under ``prefix`` are
+        yielded, whatever the service sends (the Storj gateway ignores the prefix). MinIO
+        treats a listing prefix as an exact key, so a directory-like prefix finds nothing
+        there (minio#20989): when the service is MinIO (named, or answering ``Server: MinIO``)
+        the whole bucket is listed and filtered here, and ``note`` is told so.
         """
         size = min(self.page_size, max_page or self.page_size)
+        if prefix and not self.transport.has_quirk(PREFIX_EXACT_KEY):
+            try:
+                yield from self._iter_under(bucket, prefix, prefix, size)
+                return
+            except _PrefixIsExactKey:
+                pass  # raised by the first page, before any upload was yielded
+        if prefix and note is not None:
+            note(
+                f"the service treats a listing prefix as an exact key (MinIO): listed the "
+                f"whole bucket and kept the keys under {prefix!r}"
+            )
+        yield from self._iter_under(bucket, "", prefix, size)
 
+    def _iter_under(
+        self, bucket: str, sent_prefix: str, prefix: str, size: int
+    ) -> Iterator[Upload]:
         def page(key_marker: str, upload_id_marker: str) -> tuple[Page, Decoder]:
-            return self._list_uploads_page(bucket, prefix, key_marker, upload_id_marker, size)
+            answer = self._list_uploads_page(
+                bucket, sent_prefix, key_marker, upload_id_marker, size
+            )
+            if sent_prefix and not key_marker and self.transport.has_quirk(PREFIX_EXACT_KEY):
+                raise _PrefixIsExactKey
+            return answer
 
-        return pagers.iter_uploads(page, bucket)
+        uploads = pagers.iter_uploads(page, bucket, key_marker_only=is_directory_bucket(bucket))
+        return (u for u in uploads if u.key.startswith(prefix))
 
     def _list_uploads_page(
         self, bucket: str, prefix: str, key_marker: str, upload_id_marker: str, size: int
@@ -130,11 +180,14 @@ class S3Reader:
         """One page, plain if it parses, else url-encoded; returns the key decoder to use.
 
         Servers disagree on url encoding: AWS encodes and says so, RGW encodes ``<Key>``
-        silently, moto ignores it. So we ask plainly, which every server answers faithfully,
-        and only for a page that does not parse (a control character in a key) ask for encoded
-        keys. botocore does not decode them for this operation: we do.
+        silently, moto ignores it, LocalStack says it encodes but does not (and then pages
+        wrongly). So we ask plainly, which every server answers faithfully, and only for a
+        page that does not parse because of a forbidden character reference (RGW) ask for
+        encoded keys, never where url-encoded listings are known to page wrongly. botocore
+        does not decode them for this operation: we do. A control character written raw
+        into the XML (LocalStack, moto) makes the bucket fail at once, with the reason.
         """
-        params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": size}
+        params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": size, **self._payer()}
         if prefix:
             params["Prefix"] = prefix
         if key_marker:
@@ -146,16 +199,36 @@ class S3Reader:
         for _ in range(PARSE_ATTEMPTS):
             try:
                 if not encoded:
-                    return self.transport.call("list_multipart_uploads", bucket, **params), None
+                    return self._call_listing(bucket, params), None
                 with self.transport.repairing():
-                    page = self.transport.call(
-                        "list_multipart_uploads", bucket, EncodingType="url", **params
-                    )
+                    page = self._call_listing(bucket, {**params, "EncodingType": "url"})
                 # AWS says EncodingType=url and encodes a space as '+'; RGW says nothing and
                 # uses %20. Only a server that encodes can have put us here (see bad_char_ref).
                 return page, (unquote_plus if page.get("EncodingType") == "url" else unquote)
             except UnparsableResponse as exc:
                 last = exc
+                if exc.raw_control:
+                    raise ListingError(
+                        f"a key in bucket {bucket!r} holds a control character that the "
+                        "service writes raw into its XML answer (not well-formed XML): no S3 "
+                        "client can list this bucket until that upload is completed or "
+                        "aborted by its key and upload id",
+                        code="Unparsable",
+                    ) from None
+                if exc.bad_char_ref and encoded:
+                    raise ListingError(
+                        f"a key in bucket {bucket!r} holds a character its XML cannot carry, and "
+                        "the service does not url-encode keys when asked: the bucket cannot be "
+                        "listed exactly",
+                        code="Unparsable",
+                    ) from None
+                if exc.bad_char_ref and self.transport.has_quirk(URL_ENCODING_BROKEN):
+                    raise ListingError(
+                        f"a key in bucket {bucket!r} holds a character its XML cannot carry, "
+                        "and this service pages url-encoded listings wrongly (LocalStack): "
+                        "the bucket cannot be listed exactly",
+                        code="Unparsable",
+                    ) from None
                 # A forbidden character reference comes back every time: ask for encoded keys.
                 # Anything else (a body cut short) is worth asking again as it was.
                 encoded = encoded or exc.bad_char_ref
@@ -165,6 +238,22 @@ class S3Reader:
             f"{PARSE_ATTEMPTS} attempts{' (url-encoded)' if encoded else ''}: {last}",
             code="Unparsable",
         )
+
+    def _call_listing(self, bucket: str, params: dict[str, Any]) -> Page:
+        try:
+            return self.transport.call("list_multipart_uploads", bucket, **params)
+        except S3Error as exc:
+            if exc.code == "AccessDenied" and not self.conn.request_payer:
+                raise S3Error(
+                    f"{exc}; if the bucket is requester-pays, add --request-payer requester",
+                    code=exc.code,
+                    status=exc.status,
+                ) from exc
+            raise
+
+    def _payer(self) -> dict[str, str]:
+        """``RequestPayer`` for the calls that take it (listings, ListParts, aborts)."""
+        return {"RequestPayer": self.conn.request_payer} if self.conn.request_payer else {}
 
     # -- parts ---------------------------------------------------------------------------------
     def size_upload(self, upload: Upload) -> Upload:
@@ -181,6 +270,7 @@ class S3Reader:
                 "Key": upload.key,
                 "UploadId": upload.upload_id,
                 "MaxParts": self.parts_page_size,
+                **self._payer(),
             }
             if marker:
                 params["PartNumberMarker"] = marker
@@ -202,26 +292,31 @@ class S3Reader:
                     ) from None
         raise AssertionError("unreachable")
 
-    def upload_exists(self, upload: Upload) -> bool:
-        """Whether the upload still exists: ListParts answers, not NoSuchUpload/NoSuchKey."""
+    def remaining(self, upload: Upload) -> Remaining:
+        """What ListParts says of the upload now (after an abort: did parts survive?)."""
         try:
-            self.transport.call(
+            answer = self.transport.call(
                 "list_parts",
                 upload.bucket,
                 Bucket=upload.bucket,
                 Key=upload.key,
                 UploadId=upload.upload_id,
                 MaxParts=1,
+                **self._payer(),
             )
         except S3Error as exc:
             # Any 404 here means gone: NoSuchUpload, RGW's NoSuchKey, NoSuchBucket, or a 404
             # whose error body was lost in transit.
             if exc.code in GONE_CODES or exc.status == 404:
-                return False
+                return Remaining.GONE
             raise
         except UnparsableResponse:
-            return True
-        return True
+            return Remaining.PARTS
+        return Remaining.PARTS if answer.get("Parts") else Remaining.NO_PARTS
+
+    def upload_exists(self, upload: Upload) -> bool:
+        """Whether ListParts still answers for the upload (not NoSuchUpload/NoSuchKey)."""
+        return self.remaining(upload) is not Remaining.GONE
 
     # -- lifecycle -----------------------------------------------------------------------------
     def get_lifecycle(self, bucket: str) -> LifecycleConfig | None:

@@ -33,6 +33,7 @@ from .. import __version__
 from ..errors import CredentialsError, S3Error
 from ..redact import add_secret
 from . import tuning
+from .quirks import DETECTED, detect_service
 from .throttle import PATIENCE, RateLimiter, ThrottleHandler
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ _WRONG_REGION_CODES = frozenset({"PermanentRedirect", "301", "AuthorizationHeade
 # A character reference to a code point XML 1.0 forbids (controls but tab, LF, CR). RGW writes
 # keys holding them as such references, which no conforming parser accepts.
 _BAD_CHAR_REF = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);")
+# A control character XML 1.0 forbids, written raw (LocalStack, moto): no parser accepts it.
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: Values of ``--request-payer``: who pays for requests to a requester-pays bucket.
+REQUEST_PAYERS = ("requester",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +95,14 @@ class Connection:
     retry_mode: RetryMode = "aimd"
     #: The provider preset in use ("minio", "r2", ...; see providers.py), when one is named.
     provider: str | None = None
-    #: Quirks the service is known to have (names in docs/compatibility.md); the reader also
-    #: detects some of them from the service's answers.
+    #: Quirks the service is known to have (names in s3/quirks.py and docs/compatibility.md);
+    #: the transport also detects some of them from the service's answers.
     quirks: frozenset[str] = frozenset()
     #: An IAM role to assume (STS AssumeRole) with the credentials found otherwise.
     role_arn: str | None = None
+    #: ``requester``: sent as ``x-amz-request-payer`` on listings, ListParts and aborts, which
+    #: a requester-pays bucket refuses (403) without it.
+    request_payer: str | None = None
 
     def __repr__(self) -> str:
         # Never let a secret reach a log or a traceback through repr().
@@ -107,14 +115,17 @@ class Connection:
 class UnparsableResponse(Exception):
     """A listing answer that is not well-formed XML (raised from botocore's before-parse hook).
 
-    ``bad_char_ref`` tells the two causes apart: a character reference XML forbids (RGW's
-    ``&#x01;`` for a control character in a key: the same answer every time) or anything else
-    (a body cut short in transit: worth asking again).
+    ``bad_char_ref`` and ``raw_control`` tell the causes apart: a character reference XML
+    forbids (RGW's ``&#x01;`` for a control character in a key: the same answer every time,
+    readable url-encoded), a control character written raw (LocalStack, moto: the same answer
+    every time, url-encoded too), or anything else (a body cut short in transit: worth asking
+    again).
     """
 
-    def __init__(self, message: str, *, bad_char_ref: bool) -> None:
+    def __init__(self, message: str, *, bad_char_ref: bool, raw_control: bool = False) -> None:
         super().__init__(message)
         self.bad_char_ref = bad_char_ref
+        self.raw_control = raw_control
 
 
 def make_session(conn: Connection) -> botocore.session.Session:
@@ -256,6 +267,20 @@ def repair_char_refs(body: bytes) -> bytes:
     return _BAD_CHAR_REF.sub(fix, body)
 
 
+_KEY_ELEMENT = re.compile(rb"<Key>(.*?)</Key>", re.S)
+
+
+def _refs_in_keys(body: bytes) -> bool:
+    """Whether a forbidden character reference stands inside a ``<Key>`` element.
+
+    >>> _refs_in_keys(b"<Key>a%01b</Key><NextKeyMarker>a&#x01;b</NextKeyMarker>")
+    False
+    >>> _refs_in_keys(b"<Key>a&#x01;b</Key>")
+    True
+    """
+    return any(repair_char_refs(m.group(1)) != m.group(1) for m in _KEY_ELEMENT.finditer(body))
+
+
 def _content_md5_instead_of_crc32(request: Any, **_: Any) -> None:
     """Send Content-MD5 on PutBucketLifecycleConfiguration, which botocore no longer does.
 
@@ -323,6 +348,9 @@ class Transport:
         self._lock = threading.Lock()
         self._regional: dict[str, Any] = {}
         self._bucket_region: dict[str, str] = {}
+        #: Services recognised from their answers ("minio", "localstack"; see quirks.py);
+        #: replaced, never changed in place, so threads may read it without the lock.
+        self.detected: frozenset[str] = frozenset()
         self.client = self._make_client(conn.region)
         self.region: str = self.client.meta.region_name
 
@@ -349,6 +377,7 @@ class Transport:
         )
         for op in ("ListMultipartUploads", "ListParts"):
             client.meta.events.register_first(f"before-parse.s3.{op}", self._guard_listing)
+        client.meta.events.register_first("before-parse.s3", self._detect)
         client.meta.events.register(
             "before-sign.s3.PutBucketLifecycleConfiguration", _content_md5_instead_of_crc32
         )
@@ -363,14 +392,30 @@ class Transport:
         )
         return client
 
-    def remember_region(self, bucket: str, region: str) -> None:
-        """Record a bucket's region (ListBuckets' ``BucketRegion``) for later requests."""
+    def has_quirk(self, name: str) -> bool:
+        """Whether the service has this quirk: declared by the preset, or detected."""
+        return name in self.conn.quirks or any(name in DETECTED[s] for s in self.detected)
+
+    def _detect(self, response_dict: dict[str, Any], **_: Any) -> None:
+        """Recognise the services whose quirks change what we send (quirks.DETECTED)."""
+        service = detect_service(response_dict.get("headers") or {})
+        if service is not None and service not in self.detected:
+            log.debug("the service answers as %s", service)
+            with self._lock:
+                self.detected = self.detected | {service}
+
+    def remember_region(self, bucket: str, region: str, *, demanded: bool = False) -> None:
+        """Record a bucket's region for later requests: from ListBuckets' ``BucketRegion``,
+        or ``demanded`` by the service itself (a wrong-region answer)."""
         with self._lock:
-            self._bucket_region[bucket] = region
+            if demanded or not self.conn.endpoint_url:
+                self._bucket_region[bucket] = region
 
     def _client_for(self, bucket: str | None) -> Any:
-        """The client for a bucket's region (AWS only; custom endpoints have one region)."""
-        if bucket is None or self.conn.endpoint_url:
+        """The client for a bucket's region. With a custom endpoint every bucket is signed
+        for the configured region, unless the service demanded another (a 301 or 400 naming
+        the bucket's region: AWS, or a gateway in front of several regions)."""
+        if bucket is None:
             return self.client
         with self._lock:
             region = self._bucket_region.get(bucket)
@@ -398,7 +443,13 @@ class Transport:
         ask again url-encoded (ListMultipartUploads), or repair the character references
         (ListParts, whose ``<Key>`` we do not read). A 200 answer that is well-formed but not
         the listing asked for (a gateway's HTML page) would parse as an empty listing: refused.
+
+        A reference inside a listing's ``<Key>`` is never repaired: the key would be read
+        wrong, and its upload then sized and aborted under a key that does not exist. An
+        url-encoded answer can only be repaired where the service encoded its keys (RGW
+        leaves only its markers raw); a service that does not encode them fails the bucket.
         """
+        self._detect(response_dict)  # before anything is refused: the answer names its service
         # AWS and RGW name the root ListPartsResult, moto ListPartsResponse.
         root = f"<{operation_model.name}".encode()
         body = response_dict.get("body") or b""
@@ -414,12 +465,24 @@ class Transport:
             return
         fixed = repair_char_refs(body)
         bad_char_ref = fixed != body
-        repairable = operation_model.name == "ListParts" or getattr(self._repairing, "on", False)
+        repairable = operation_model.name == "ListParts" or (
+            getattr(self._repairing, "on", False) and not _refs_in_keys(body)
+        )
         if bad_char_ref and repairable and parses(fixed):
             response_dict["body"] = fixed
             response_dict["status_code"] = 200
             return
-        raise UnparsableResponse(f"not well-formed XML: {snippet}", bad_char_ref=bad_char_ref)
+        raw_control = _RAW_CONTROL.search(body) is not None
+        if raw_control and operation_model.name == "ListParts":
+            # We read no key from a ListParts answer: its raw control character can go.
+            cleaned = _RAW_CONTROL.sub(b"?", fixed)
+            if parses(cleaned):
+                response_dict["body"] = cleaned
+                response_dict["status_code"] = 200
+                return
+        raise UnparsableResponse(
+            f"not well-formed XML: {snippet}", bad_char_ref=bad_char_ref, raw_control=raw_control
+        )
 
     def call(self, op: str, bucket: str | None, **params: Any) -> dict[str, Any]:
         """One API call (``op`` as the botocore client method name), errors translated.
@@ -441,18 +504,15 @@ class Transport:
                 meta = exc.response.get("ResponseMetadata", {})
                 code = str(error.get("Code") or meta.get("HTTPStatusCode") or "Unknown")
                 status = meta.get("HTTPStatusCode")
-                region = meta.get("HTTPHeaders", {}).get("x-amz-bucket-region")
+                region = meta.get("HTTPHeaders", {}).get("x-amz-bucket-region") or error.get(
+                    "Region"
+                )
                 # A bucket in another region (AWS): 301 PermanentRedirect, or 400
-                # AuthorizationHeaderMalformed naming the region. Checked before the
-                # credential codes: the credentials are fine, the region is not.
-                if (
-                    attempt == 1
-                    and bucket
-                    and region
-                    and not self.conn.endpoint_url
-                    and code in _WRONG_REGION_CODES
-                ):
-                    self.remember_region(bucket, region)
+                # AuthorizationHeaderMalformed naming the region (header or <Region>), which
+                # botocore's own redirect did not resolve. Checked before the credential
+                # codes: the credentials are fine, the region is not.
+                if attempt == 1 and bucket and region and code in _WRONG_REGION_CODES:
+                    self.remember_region(bucket, str(region), demanded=True)
                     continue
                 if code in CREDENTIAL_CODES:
                     raise CredentialsError(

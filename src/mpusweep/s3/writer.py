@@ -24,6 +24,7 @@ class S3Writer(S3Reader):
                 Bucket=upload.bucket,
                 Key=upload.key,
                 UploadId=upload.upload_id,
+                **self._payer(),
             )
         except S3Error as exc:
             if exc.code in GONE_CODES or exc.status == 404:
