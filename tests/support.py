@@ -257,12 +257,19 @@ def start_mpusweep(
     )
 
 
-def read_audit(path: Any) -> list[dict[str, Any]]:
-    """The audit log's records (none when it does not exist)."""
+def read_audit(path: Any, *, still_writing: bool = False) -> list[dict[str, Any]]:
+    """The audit log's records (none when it does not exist).
+
+    ``still_writing`` is for reading the log of a run that is going on: its last line may be
+    half written, and is left for the next read. Once the run is over every line must be whole.
+    """
     if not os.path.exists(path):
         return []
-    with open(path) as lines:
-        return [json.loads(x) for x in lines if x.strip()]
+    with open(path) as log:
+        text = log.read()
+    if still_writing:
+        text = text[: text.rfind("\n") + 1]
+    return [json.loads(x) for x in text.splitlines() if x.strip()]
 
 
 def assert_one_outcome_per_intent(records: list[dict[str, Any]]) -> dict[str, str]:

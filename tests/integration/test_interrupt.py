@@ -4,7 +4,6 @@ re-run that finishes the job."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,15 +13,9 @@ import time
 import pytest
 
 from tests.servers.proxy import recording_proxy
-from tests.support import default_sigint
+from tests.support import default_sigint, read_audit
 
 pytestmark = pytest.mark.slow
-
-
-def read_audit(path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +59,7 @@ def test_signal_during_clean(buckets, backend, tmp_path, sig, code):
         )
         try:
             deadline = time.monotonic() + 120
-            while sum(r["event"] == "outcome" for r in read_audit(audit)) < 100:
+            while sum(r["event"] == "outcome" for r in read_audit(audit, still_writing=True)) < 100:
                 assert proc.poll() is None, (tmp_path / "err").read_text()
                 assert time.monotonic() < deadline, "no aborts happened"
                 time.sleep(0.05)

@@ -592,6 +592,7 @@ def test_requester_pays_bucket_needs_request_payer(buckets, backend, cli, tmp_pa
         "size": 4,
         "failed_buckets": 0,
         "size_errors": 0,
+        "cost_per_month": None,
     }
     assert cleaned.code == 0, cleaned.stdout + cleaned.stderr
     assert len(unpaid) == 1

@@ -394,7 +394,12 @@ def test_a_target_without_credentials_fails_alone(moto_backend, cli, tmp_path):
             ["--target", "a", "--all-targets"],
             "not both",
         ),
-        ('[targets.a]\nprovider = "minio"\n', ["--target", "a"], "no provider presets"),
+        (
+            '[targets.a]\nprovider = "minio"\n',
+            ["--target", "a"],
+            "target 'a': --provider minio needs --endpoint-url",
+        ),
+        ('[targets.a]\nprovider = "nosuch"\n', ["--target", "a"], "target 'a': unknown provider"),
     ],
 )
 def test_configuration_mistakes_are_one_line_and_exit_2(cli, tmp_path, text, args, needle):
@@ -495,9 +500,14 @@ def test_a_signal_stops_every_target_and_every_abort_is_recorded(moto_backend, t
                     deadline = time.monotonic() + 120
                     while True:
                         buckets_seen = {
-                            r["bucket"] for r in read_audit(audit) if r["event"] == "outcome"
+                            r["bucket"]
+                            for r in read_audit(audit, still_writing=True)
+                            if r["event"] == "outcome"
                         }
-                        if buckets_seen == {first, second} and len(read_audit(audit)) > 100:
+                        if (
+                            buckets_seen == {first, second}
+                            and len(read_audit(audit, still_writing=True)) > 100
+                        ):
                             break
                         assert proc.poll() is None, (tmp_path / "err").read_text()
                         assert time.monotonic() < deadline, "no aborts happened"

@@ -313,7 +313,9 @@ def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path):
             )
             try:
                 deadline = time.monotonic() + 60
-                while sum(r["event"] == "intent" for r in read_audit(audit)) < 8:
+                while (
+                    sum(r["event"] == "intent" for r in read_audit(audit, still_writing=True)) < 8
+                ):
                     assert proc.poll() is None, err.read_text()
                     assert time.monotonic() < deadline, "no aborts started"
                     time.sleep(0.05)
