@@ -145,26 +145,12 @@ def _statements(script: str) -> Iterable[str]:
         raise ValueError(f"incomplete SQL statement in a migration: {statement.strip()[:60]!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """One bucket's figures in one run, as recorded."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation(BucketFigures):
+    """One bucket's figures in one run, as recorded, with the run that took them."""
 
     run_id: str
     command: str
-    target: str
-    bucket: str
-    #: When the figures were taken.
-    observed_at: datetime
-    #: Incomplete uploads; None when the listing failed.
-    uploads: int | None
-    #: Their bytes; None when not measured (``--no-sizes``) or the listing failed.
-    size: int | None
-    oldest_initiated: datetime | None
-    stale_uploads: int | None
-    stale_size: int | None
-    abort_rule: bool | None
-    listing_error: str | None
-    size_errors: int
 
 
 @dataclass(frozen=True, slots=True)

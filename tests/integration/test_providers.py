@@ -24,13 +24,14 @@ from mpusweep.audit import AuditLog
 from mpusweep.execute import clean
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.lifecycle_run import apply_abort_rule
-from mpusweep.models import Outcome, Verify
+from mpusweep.models import Outcome, ScanResult, Verify
 from mpusweep.s3 import S3Reader, S3Writer, quirks
 from mpusweep.scan import scan
 from tests.servers import localstack as localstack_server
 from tests.servers.emulate import DIRECTORY_SUFFIX, GCS_EXTRA_MICROSECONDS, emulating
 from tests.servers.proxy import Reply, recording_proxy
 from tests.support import (
+    Backend,
     Buckets,
     assert_one_outcome_per_intent,
     conn_for,
@@ -636,12 +637,10 @@ def test_raw_control_character_fails_the_bucket_at_once_and_clearly(raw_xml_back
     assert len(listings) == 1 and "encoding-type" not in listings[0]
 
 
-def test_localstack_never_pages_url_encoded(localstack_backend):
-    """LocalStack says EncodingType=url but leaves keys and markers raw and compares the key
-    marker with the encoded key, so an url-encoded listing pages wrongly. Even when an answer
-    holds a character reference that would call for one (here put there by the proxy), the
-    bucket fails with the reason instead."""
-    made = Buckets(localstack_backend)
+def _scan_control_key_as_reference(backend: Backend) -> tuple[ScanResult, list[str]]:
+    """Scan a bucket holding one upload whose key has a control character, through a proxy
+    that writes the character as the reference ``&#x01;``; the result and the paths asked."""
+    made = Buckets(backend)
     try:
         bucket = made.new()
         made.make_upload(bucket, CONTROL_KEY, [1])
@@ -649,14 +648,21 @@ def test_localstack_never_pages_url_encoded(localstack_backend):
         def as_reference(method: str, path: str, reply: Reply) -> Reply:
             return Reply(reply.status, reply.body.replace(b"\x01", b"&#x01;"), reply.headers)
 
-        with recording_proxy(localstack_backend.endpoint_url) as proxy:
+        with recording_proxy(backend.endpoint_url) as proxy:
             proxy.rewrite = as_reference
-            result = scan(
-                via(proxy, localstack_backend), Selection(buckets=(bucket,)), now=datetime.now(UTC)
-            )
-            encoded = [s.path for s in proxy.seen if "encoding-type" in s.path]
+            result = scan(via(proxy, backend), Selection(buckets=(bucket,)), now=datetime.now(UTC))
+            return result, [s.path for s in proxy.seen]
     finally:
         made.cleanup()
+
+
+def test_localstack_never_pages_url_encoded(localstack_backend):
+    """LocalStack says EncodingType=url but leaves keys and markers raw and compares the key
+    marker with the encoded key, so an url-encoded listing pages wrongly. Even when an answer
+    holds a character reference that would call for one (here put there by the proxy), the
+    bucket fails with the reason instead."""
+    result, paths = _scan_control_key_as_reference(localstack_backend)
+    encoded = [p for p in paths if "encoding-type" in p]
     (summary,) = result.buckets
     assert summary.error is not None
     assert "pages url-encoded listings wrongly (LocalStack)" in summary.error
@@ -667,22 +673,8 @@ def test_character_reference_in_a_key_is_never_repaired_into_a_wrong_key(moto_ba
     """A service that writes a control character as ``&#x01;`` and ignores url encoding (moto,
     behind a proxy that writes the reference): the key cannot be read, so the bucket fails;
     it is never listed, sized or aborted under a repaired key that does not exist."""
-    made = Buckets(moto_backend)
-    try:
-        bucket = made.new()
-        made.make_upload(bucket, CONTROL_KEY, [1])
-
-        def as_reference(method: str, path: str, reply: Reply) -> Reply:
-            return Reply(reply.status, reply.body.replace(b"\x01", b"&#x01;"), reply.headers)
-
-        with recording_proxy(moto_backend.endpoint_url) as proxy:
-            proxy.rewrite = as_reference
-            result = scan(
-                via(proxy, moto_backend), Selection(buckets=(bucket,)), now=datetime.now(UTC)
-            )
-            parts = [s.path for s in proxy.seen if "uploadId=" in s.path]
-    finally:
-        made.cleanup()
+    result, paths = _scan_control_key_as_reference(moto_backend)
+    parts = [p for p in paths if "uploadId=" in p]
     (summary,) = result.buckets
     assert summary.error is not None
     assert "does not url-encode keys when asked" in summary.error

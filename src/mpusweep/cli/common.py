@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -17,8 +18,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from .. import providers
 from ..aggregate import Pricing
 from ..errors import CredentialsError, UsageError
-from ..filters import Selection, parse_duration
-from ..models import BucketScan
+from ..filters import AgeFilter, Selection, parse_duration
+from ..models import Bucket, BucketScan
 from ..report import plural
 from ..s3 import (
     DEFAULT_CONCURRENCY,
@@ -32,10 +33,13 @@ from ..s3 import (
     make_session,
 )
 from ..s3.probe import configured_endpoint, profile_setting
+from ..scan import Progress as ScanProgressCallback
+from ..scan import ScanEvent, iter_scan
 from ..sizing import SizingPool, default_processes, sizing_pool
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+R = TypeVar("R", bound=S3Reader)
 FORMATS = ("table", "json", "jsonl", "csv")
 #: The width of tables written to a file or a pipe: room for any key and upload id.
 REDIRECTED_WIDTH = 4096
@@ -263,6 +267,34 @@ def make_selection(
         raise click.UsageError(str(exc)) from None
 
 
+def scan_events(
+    s3: S3Reader,
+    opts: dict[str, Any],
+    env: Env,
+    selection: Selection,
+    buckets: list[Bucket],
+    *,
+    progress: ScanProgressCallback | None,
+    sizer: SizingPool | None,
+    cancel: threading.Event | None = None,
+) -> Iterator[ScanEvent]:
+    """The scan a command's selection and age options ask for, over ``buckets`` (resolved
+    from ``selection``), with each bucket's lifecycle coverage checked."""
+    return iter_scan(
+        s3,
+        selection,
+        now=env.now,
+        age=AgeFilter(opts["older_than"], opts["idle_for"]),
+        sizes=not opts["no_sizes"],
+        concurrency=opts["concurrency"],
+        buckets=buckets,
+        progress=progress,
+        check_lifecycle=True,
+        sizer=sizer,
+        cancel=cancel,
+    )
+
+
 def resolve_price(opts: dict[str, Any], provider: str | None = None) -> Pricing | None:
     """The price costs are computed with: ``--price-per-gb-month`` (parsed by its option), else
     the provider preset's list price, with its source and the date it was read; None when no
@@ -406,24 +438,21 @@ def _warn_plain_http(env: Env, s3: S3Reader) -> None:
         )
 
 
-def connect_reader(env: Env, opts: dict[str, Any]) -> S3Reader:
-    """A read-only connection (scan, dry runs): it has no method that writes."""
+def _connect(env: Env, opts: dict[str, Any], kind: type[R]) -> R:
     conn, session = _connection(env, opts)
-    s3 = S3Reader(
-        conn, concurrency=opts["concurrency"], page_size=opts["page_size"], session=session
-    )
+    s3 = kind(conn, concurrency=opts["concurrency"], page_size=opts["page_size"], session=session)
     _warn_plain_http(env, s3)
     return s3
+
+
+def connect_reader(env: Env, opts: dict[str, Any]) -> S3Reader:
+    """A read-only connection (scan, dry runs): it has no method that writes."""
+    return _connect(env, opts, S3Reader)
 
 
 def connect_writer(env: Env, opts: dict[str, Any]) -> S3Writer:
     """A connection that may abort uploads and change lifecycle rules."""
-    conn, session = _connection(env, opts)
-    s3 = S3Writer(
-        conn, concurrency=opts["concurrency"], page_size=opts["page_size"], session=session
-    )
-    _warn_plain_http(env, s3)
-    return s3
+    return _connect(env, opts, S3Writer)
 
 
 class ScanProgress:

@@ -15,13 +15,13 @@ import click
 from .. import __version__
 from ..aggregate import GroupKind
 from ..errors import ExitCode, UsageError
-from ..filters import AgeFilter, format_duration
+from ..filters import format_duration
 from ..history import History, HistoryError, Observation, default_history_path
 from ..models import BucketScan, Upload, total_size
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
 from ..runreport import RunReport
-from ..scan import iter_bucket_groups, iter_scan, resolve_buckets
+from ..scan import iter_bucket_groups, resolve_buckets
 from .common import (
     ScanProgress,
     command_env,
@@ -31,6 +31,7 @@ from .common import (
     make_selection,
     processes_option,
     resolve_price,
+    scan_events,
     selection_options,
     sizing_workers,
     warn_failures,
@@ -108,18 +109,7 @@ def report_command(**opts: Any) -> ExitCode:
     uploads: list[Upload] = []
     summaries: list[BucketScan] = []
     with sizing_workers(s3, opts) as pool, ScanProgress(env, "Scanning") as progress:
-        events = iter_scan(
-            s3,
-            selection,
-            now=env.now,
-            age=AgeFilter(opts["older_than"], opts["idle_for"]),
-            sizes=not opts["no_sizes"],
-            concurrency=opts["concurrency"],
-            buckets=targets,
-            progress=progress,
-            check_lifecycle=True,
-            sizer=pool,
-        )
+        events = scan_events(s3, opts, env, selection, targets, progress=progress, sizer=pool)
         for summary, bucket_uploads in iter_bucket_groups(events, [b.name for b in targets]):
             summaries.append(summary)
             uploads.extend(bucket_uploads)

@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from ..errors import ExitCode
-from ..filters import AgeFilter
 from ..metrics import FiguresBuilder
 from ..models import Upload
 from ..report import table
@@ -17,7 +16,7 @@ from ..report import targets as target_report
 from ..report.machine import CsvWriter, JsonLinesWriter, targets_scan_document, write_json
 from ..report.summary import Summary
 from ..report.table import TableView
-from ..scan import ScanEvent, iter_bucket_groups, iter_scan, resolve_buckets
+from ..scan import ScanEvent, iter_bucket_groups, resolve_buckets
 from .common import (
     FORMATS,
     Env,
@@ -27,6 +26,7 @@ from .common import (
     duration_callback,
     make_selection,
     processes_option,
+    scan_events,
     selection_options,
     sizing_workers,
     warn_failures,
@@ -150,16 +150,13 @@ class ScanOutput:
                 sizing_workers(ctx.s3, pool_opts) as pool,
                 ScanProgress(env, "Scanning", enabled=spinner) as progress,
             ):
-                events = iter_scan(
+                events = scan_events(
                     ctx.s3,
+                    opts,
+                    env,
                     selection,
-                    now=env.now,
-                    age=AgeFilter(opts["older_than"], opts["idle_for"]),
-                    sizes=not opts["no_sizes"],
-                    concurrency=opts["concurrency"],
-                    buckets=buckets,
+                    buckets,
                     progress=progress,
-                    check_lifecycle=True,
                     sizer=pool,
                     cancel=ctx.cancel,
                 )

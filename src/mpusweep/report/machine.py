@@ -164,10 +164,10 @@ def write_json(doc: dict[str, Any], out: IO[str]) -> None:
     out.flush()
 
 
-class JsonLinesWriter:
-    """One object a line, flushed as written: ``upload`` lines, then per finished bucket a
-    ``bucket`` line (and its ``group`` lines with ``--group-by``), a ``target`` line per
-    target, one ``total`` at the end. Thread-safe: targets scanned at once write whole lines."""
+class _Streamed:
+    """What a streaming writer keeps: where it writes, the run's time and price, and with
+    ``--group-by`` the groups of the buckets not yet finished. Its lock keeps lines whole
+    when targets scanned at once write together."""
 
     def __init__(
         self,
@@ -180,6 +180,12 @@ class JsonLinesWriter:
         self.out, self.now, self.price, self.group_by = out, now, price, group_by
         self.groups = None if group_by is None else GroupTally(group_by, now)
         self._lock = threading.Lock()
+
+
+class JsonLinesWriter(_Streamed):
+    """One object a line, flushed as written: ``upload`` lines, then per finished bucket a
+    ``bucket`` line (and its ``group`` lines with ``--group-by``), a ``target`` line per
+    target, one ``total`` at the end. Thread-safe: targets scanned at once write whole lines."""
 
     def _line(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
@@ -213,7 +219,7 @@ class JsonLinesWriter:
         self._line({"type": "total", "schema_version": SCHEMA_VERSION, **record})
 
 
-class CsvWriter:
+class CsvWriter(_Streamed):
     """A header, then one row per upload, flushed as written; with ``--group-by``, one row
     per group instead, each bucket's written when the bucket is done. Thread-safe."""
 
@@ -225,12 +231,10 @@ class CsvWriter:
         price: Pricing | None = None,
         group_by: GroupBy | None = None,
     ) -> None:
-        self.out, self.now, self.price, self.group_by = out, now, price, group_by
-        self.groups = None if group_by is None else GroupTally(group_by, now)
+        super().__init__(out, now, price=price, group_by=group_by)
         fields = CSV_FIELDS if group_by is None else CSV_GROUP_FIELDS
         self.writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         self.writer.writeheader()
-        self._lock = threading.Lock()
 
     def upload(self, upload: Upload, target: str | None = None) -> None:
         with self._lock:
