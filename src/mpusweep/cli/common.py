@@ -113,6 +113,15 @@ def duration_callback(ctx: click.Context, param: click.Parameter, value: str | N
         raise click.BadParameter(str(exc)) from None
 
 
+#: ``--older-than`` of the commands that only look (scan, report): a filter with no default.
+older_than_filter = click.option(
+    "--older-than",
+    callback=duration_callback,
+    metavar="DURATION",
+    help="Only uploads initiated longer ago than this (90m, 36h, 7d, 2w).",
+)
+
+
 def time_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     if value is None:
         return None

@@ -27,8 +27,8 @@ from .common import (
     command_env,
     connect_reader,
     connection_options,
-    duration_callback,
     make_selection,
+    older_than_filter,
     processes_option,
     resolve_price,
     scan_events,
@@ -43,12 +43,7 @@ DEFAULT_OUTPUT = Path("mpusweep-report.html")
 
 @click.command(name="report")
 @selection_options
-@click.option(
-    "--older-than",
-    callback=duration_callback,
-    metavar="DURATION",
-    help="Only uploads initiated longer ago than this (90m, 36h, 7d, 2w).",
-)
+@older_than_filter
 @click.option(
     "--output",
     "-o",

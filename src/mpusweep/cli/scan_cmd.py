@@ -23,8 +23,8 @@ from .common import (
     ScanProgress,
     command_env,
     connection_options,
-    duration_callback,
     make_selection,
+    older_than_filter,
     processes_option,
     scan_events,
     selection_options,
@@ -50,12 +50,7 @@ from .views import (
 
 @click.command()
 @selection_options
-@click.option(
-    "--older-than",
-    callback=duration_callback,
-    metavar="DURATION",
-    help="Only uploads initiated longer ago than this (90m, 36h, 7d, 2w).",
-)
+@older_than_filter
 @click.option(
     "--format",
     "fmt",
