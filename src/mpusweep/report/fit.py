@@ -108,20 +108,19 @@ def _table(
             when = upload.initiated.strftime(layout.initiated)
         else:
             when = iso(upload.initiated) or "?"
-        cells: list[str | Text] = [
-            when,
-            Text(show_key(upload.key)),
-        ]
+        # Text cells, never str: a str would be parsed as markup, a cost on every cell.
+        cells = [Text(when), Text(show_key(upload.key))]
         if layout.size_bytes:
-            cells.append("?" if upload.size is None else str(upload.size))
-        cells += [gb(upload.size), iec_size(upload.size)]
+            cells.append(Text("?" if upload.size is None else str(upload.size)))
+        cells += [Text(gb(upload.size)), Text(iec_size(upload.size))]
         if layout.parts:
-            cells.append("?" if upload.parts is None else str(upload.parts))
+            cells.append(Text("?" if upload.parts is None else str(upload.parts)))
         if layout.idle_units:
-            cells.append("?" if idle is None else duration(idle, layout.idle_units))
+            cells.append(Text("?" if idle is None else duration(idle, layout.idle_units)))
         cells.append(Text(ids.get(upload.upload_id, upload.upload_id)))
         if with_abort_date:
-            cells.append(upload.abort_date.strftime("%Y-%m-%d") if upload.abort_date else "")
+            abort_date = upload.abort_date
+            cells.append(Text(abort_date.strftime("%Y-%m-%d") if abort_date else ""))
         if with_plan:
             cells.append(Text(_plan_cell(item, reasons=layout.reasons)))
         table.add_row(*cells)

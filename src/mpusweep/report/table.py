@@ -66,17 +66,18 @@ def _uploads_table(
         table.add_column("Plan")
     for upload, plan in rows:
         idle = upload.idle(now)
-        cells: list[str | Text] = [
-            iso(upload.initiated) or "?",
+        # Text cells, never str: a str would be parsed as markup, a cost on every cell.
+        cells = [
+            Text(iso(upload.initiated) or "?"),
             Text(show_key(upload.key)),
-            "?" if upload.size is None else str(upload.size),
-            gb(upload.size),
-            "?" if upload.parts is None else str(upload.parts),
-            "?" if idle is None else format_duration(idle),
+            Text("?" if upload.size is None else str(upload.size)),
+            Text(gb(upload.size)),
+            Text("?" if upload.parts is None else str(upload.parts)),
+            Text("?" if idle is None else format_duration(idle)),
             Text(upload.upload_id),
         ]
         if with_abort_date:
-            cells.append(iso(upload.abort_date) or "")
+            cells.append(Text(iso(upload.abort_date) or ""))
         if with_plan:
             cells.append(Text(plan or ""))
         table.add_row(*cells)
