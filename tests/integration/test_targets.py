@@ -624,3 +624,47 @@ def test_a_clean_without_a_state_directory_fails_that_target_only(
         assert len(made.listing(bucket)) == 1
     finally:
         made.cleanup()
+
+
+def test_report_over_targets_names_each_bucket_with_its_target(moto_backend, cli, tmp_path):
+    """One page for every target: a bucket two targets both see is two rows (target:bucket),
+    every figure is scan's, a target that could not connect is said on the page and in the
+    exit code, and nothing but the page is written."""
+    pytest.importorskip("plotly")
+    from tests.unit.test_report_html import Page
+
+    made = Buckets(moto_backend)
+    try:
+        shared, other = made.new("shared"), made.new("other")
+        made.make_upload(shared, "k1", [KIB])
+        made.make_upload(shared, "k2", [2 * KIB])
+        made.make_upload(other, "k3", [3 * KIB])
+        setup = Setup(tmp_path)
+        setup.target("a", moto_backend, [shared])
+        setup.target("b", moto_backend, [shared, other])
+        setup.target("nokeys", moto_backend, [shared], profile="absent")
+        output = tmp_path / "page.html"
+        res = cli(["report", "--all-targets", *setup.args(), "-o", str(output)], env=setup.env())
+        scanned = cli(["scan", "--all-targets", *setup.args(), "--format", "json"], env=setup.env())
+        assert res.code == scanned.code == 3, res.stderr  # two targets done, one not
+        assert res.stdout == ""
+        assert "target 'nokeys': profile 'absent' not found" in res.stderr
+        text = output.read_text(encoding="utf-8")
+        page = Page(text)
+    finally:
+        made.cleanup()
+    doc = scanned.json()
+    rows = [r for r in page.rows() if "data-bucket" in r and set(r) <= {"data-bucket", "class"}]
+    assert sorted(r["data-bucket"] for r in rows) == sorted(
+        f"{b['target']}:{b['bucket']}" for b in doc["buckets"]
+    )
+    assert sorted(r["data-bucket"] for r in rows) == sorted(
+        [f"a:{shared}", f"b:{shared}", f"b:{other}"]
+    )
+    assert page.value("total_uploads") == doc["total"]["uploads"] == 5
+    assert page.value("total_bytes") == doc["total"]["size"] == 9 * KIB
+    assert re.findall(r'data-target="([^"]*)"', text) == ["a", "b", "nokeys"]
+    assert re.findall(r'data-failed-target="([^"]*)"', text) == ["nokeys"]
+    endpoint = re.escape(moto_backend.endpoint_url)
+    assert re.search(rf"<strong>nokeys</strong> \({endpoint}\): not scanned: profile", text)
+    assert "Target nokeys was not scanned" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -13,19 +14,18 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from .. import __version__
-from ..aggregate import GroupKind
+from ..aggregate import GroupKind, Pricing
 from ..errors import ExitCode, UsageError
 from ..filters import format_duration
 from ..history import History, HistoryError, Observation, default_history_path
 from ..models import BucketScan, Upload, total_size
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
-from ..runreport import RunReport
 from ..scan import iter_bucket_groups, resolve_buckets
 from .common import (
+    Env,
     ScanProgress,
     command_env,
-    connect_reader,
     connection_options,
     make_selection,
     older_than_filter,
@@ -36,6 +36,8 @@ from .common import (
     sizing_workers,
     warn_failures,
 )
+from .targets import TargetContext, TargetRunner
+from .unattended import resolve_targets, target_options
 from .views import group_by_callback, price_option
 
 DEFAULT_OUTPUT = Path("mpusweep-report.html")
@@ -65,6 +67,7 @@ DEFAULT_OUTPUT = Path("mpusweep-report.html")
     help="Draw the trend from this history file [default: "
     "~/.local/state/mpusweep/history.sqlite3, when there is one].",
 )
+@target_options
 @connection_options
 @processes_option
 def report_command(**opts: Any) -> ExitCode:
@@ -98,27 +101,38 @@ def report_command(**opts: Any) -> ExitCode:
             f"the directory of {str(output)!r} does not exist", param_hint="'--output'"
         )
     history = _history_path(opts["history"])
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    s3 = connect_reader(env, opts)
-    targets = resolve_buckets(s3, selection)
+    make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    runner = TargetRunner(env, opts, "report", headings=False)
+    results = runner.run(resolve_targets(env, opts, "report"), _scan_target)
+    exit_code = runner.finish(results)  # an interrupted run ends here: no page
+    labelled = runner.configured
     uploads: list[Upload] = []
     summaries: list[BucketScan] = []
-    with sizing_workers(s3, opts) as pool, ScanProgress(env, "Scanning") as progress:
-        events = scan_events(s3, opts, env, selection, targets, progress=progress, sizer=pool)
-        for summary, bucket_uploads in iter_bucket_groups(events, [b.name for b in targets]):
-            summaries.append(summary)
-            uploads.extend(bucket_uploads)
-    price = resolve_price(opts, s3.conn.provider)
+    prices: list[Pricing | None] = []
+    for result in results:
+        if result.data is None:  # it could not connect
+            continue
+        found, price = result.data
+        prices.append(price)
+        if labelled:  # buckets of two accounts may share a name: "target:bucket"
+            label = result.name + ":"
+            found = [replace(u, bucket=label + u.bucket) for u in found]
+            summaries += [replace(b, bucket=label + b.bucket) for b in result.buckets]
+        else:
+            summaries += result.buckets
+        uploads += found
+    price = _one_price(env, prices)
     trend: tuple[TrendPoint, ...] = ()
     if history is not None:
         try:
-            trend = load_trend(history, summaries, env.now)
+            trend = load_trend(history, summaries, env.now, labelled=labelled)
         except HistoryError as exc:
             env.err.print(f"warning: no trend chart: {exc}", style="yellow", markup=False)
+    endpoints = dict.fromkeys(r.endpoint or "AWS" for r in results)
     data = ReportData(
         generated_at=env.now,
         version=__version__,
-        endpoint=public_endpoint(s3.endpoint_url),
+        endpoint=", ".join(endpoints) if labelled else public_endpoint(results[0].endpoint),
         targets=tuple(opts["buckets"]),
         filters=filters_text(opts),
         uploads=tuple(uploads),
@@ -129,9 +143,9 @@ def report_command(**opts: Any) -> ExitCode:
         currency="USD" if price is None else price.currency,
         prefix_depth=group_by.depth if group_by else 1,
         trend=trend,
+        target_status=tuple(r.status for r in results) if labelled else (),
     )
     write_report(output, render_report(data), env.out.file)
-    warn_failures(env, summaries)
     if str(output) != "-":
         size = total_size(summaries)
         env.err.print(
@@ -140,9 +154,55 @@ def report_command(**opts: Any) -> ExitCode:
             markup=False,
             soft_wrap=True,
         )
-    report = RunReport()
-    report.add_buckets(summaries)
-    return report.exit_code
+    return exit_code
+
+
+def _scan_target(ctx: TargetContext) -> None:
+    """One target's scan for the page: its uploads and price in ``result.data``."""
+    opts, env, result = ctx.opts, ctx.env, ctx.result
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    buckets = resolve_buckets(ctx.s3, selection)
+    uploads: list[Upload] = []
+    # Sizing processes are forked only by a target running alone in this thread.
+    pool_opts = opts if ctx.alone else {**opts, "processes": 1}
+    try:
+        with sizing_workers(ctx.s3, pool_opts) as pool, ScanProgress(env, "Scanning") as progress:
+            events = scan_events(
+                ctx.s3,
+                opts,
+                env,
+                selection,
+                buckets,
+                progress=progress,
+                sizer=pool,
+                cancel=ctx.cancel,
+            )
+            for summary, found in iter_bucket_groups(events, [b.name for b in buckets]):
+                result.buckets.append(summary)
+                uploads.extend(found)
+    finally:
+        result.report.add_buckets(result.buckets)
+        result.data = (uploads, resolve_price(opts, ctx.s3.conn.provider))
+    warn_failures(env, result.buckets)
+
+
+def _one_price(env: Env, prices: list[Pricing | None]) -> Pricing | None:
+    """The page's one price: the targets', when they agree. Targets with different prices
+    (two providers' presets) get none, said once: a cost summed over two prices would be
+    neither's."""
+    known = {p for p in prices if p is not None}
+    if len(known) > 1:
+        env.err.print(
+            "warning: the targets' providers have different prices; the report shows no "
+            "cost: give --price-per-gb-month for one",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+        return None
+    if known and None in prices:
+        return None  # a target without a price: the total cost is unknown
+    return known.pop() if known else None
 
 
 def _history_path(given: Path | None) -> Path | None:
@@ -160,22 +220,31 @@ def _history_path(given: Path | None) -> Path | None:
 
 
 def load_trend(
-    path: Path, summaries: Sequence[BucketScan], now: datetime
+    path: Path, summaries: Sequence[BucketScan], now: datetime, *, labelled: bool = False
 ) -> tuple[TrendPoint, ...]:
     """Past figures of the scanned buckets from the history, each bucket's and their total per
     run, ending with this scan's. Empty when the history has none of these buckets.
 
-    Buckets are matched by name across every target in the history: a history shared by
-    several endpoints with buckets of the same name adds them up.
+    ``labelled``: the buckets are named ``target:bucket`` (a report over configured targets)
+    and past figures match on both. Otherwise buckets are matched by name across every target
+    in the history: a history shared by several endpoints with buckets of the same name adds
+    them up.
     """
-    names = [s.bucket for s in summaries]
+    names = {s.bucket for s in summaries}
     if not names:
         return ()
+    # A bucket name never holds ":" (a target's name may): the bucket follows the last one.
+    buckets = sorted({n.rpartition(":")[2] for n in names} if labelled else names)
     with History(path) as history:
-        past = [o for o in history.series(buckets=names) if o.uploads is not None]
+        seen = history.series(buckets=buckets)
+
+    def name(o: Observation) -> str:
+        return f"{o.target}:{o.bucket}" if labelled else o.bucket
+
+    past = [o for o in seen if o.uploads is not None and name(o) in names]
     if not past:
         return ()
-    points = [TrendPoint(o.observed_at, o.bucket, o.uploads or 0, o.size) for o in past]
+    points = [TrendPoint(o.observed_at, name(o), o.uploads or 0, o.size) for o in past]
     runs: dict[str, list[Observation]] = {}
     for item in past:
         runs.setdefault(item.run_id, []).append(item)

@@ -1,6 +1,6 @@
-"""Running a command on its targets: ``scan``, ``clean`` and ``lifecycle status`` hand each
-target's work to ``TargetRunner``, which decides how targets run, print and end, and writes
-the run's metrics and history.
+"""Running a command on its targets: ``scan``, ``clean``, ``report`` and ``lifecycle status``
+hand each target's work to ``TargetRunner``, which decides how targets run, print and end, and
+writes the run's metrics and history.
 
 How a run of several targets behaves (docs/unattended.md says the same for users):
 
@@ -186,6 +186,8 @@ class TargetRunner:
         writes: Whether the work changes anything (a writer connection and the endpoint lock).
         asks: Whether the work asks questions (targets then run one after another here).
         records: Whether the run writes metrics and history (scan and clean).
+        headings: Whether each configured target's table output starts with its heading
+            (``report`` writes a page, not tables).
     """
 
     def __init__(
@@ -197,9 +199,11 @@ class TargetRunner:
         writes: bool = False,
         asks: bool = False,
         records: bool = False,
+        headings: bool = True,
     ) -> None:
         self.env, self.opts, self.command = env, opts, command
         self.writes, self.asks, self.records = writes, asks, records
+        self.headings = headings
         self.run_id = uuid.uuid4().hex
         #: The Ctrl-C (or SIGTERM) that ended the run, raised again by ``finish``.
         self.interrupted: BaseException | None = None
@@ -236,6 +240,7 @@ class TargetRunner:
         try:
             return connect_writer(env, opts) if self.writes else connect_reader(env, opts)
         except MpuSweepError as exc:
+            result.endpoint = _public(opts.get("endpoint_url"))  # as configured
             self._fail(self.env, result, exc)
             result.finished = True
             return None
@@ -412,7 +417,7 @@ class TargetRunner:
         *,
         alone: bool,
     ) -> None:
-        if self.configured and self.opts.get("fmt", "table") == "table":
+        if self.configured and self.headings and self.opts.get("fmt", "table") == "table":
             target_report.print_target_heading(env.out, result.name, result.endpoint)
         ctx = TargetContext(env, result.spec.opts, s3, result, cancel, alone, self.run_id)
         started = time.monotonic()

@@ -14,7 +14,7 @@ from typing import Any
 from ... import aggregate
 from ...aggregate import Coverage, GroupBy, GroupKind, Tally
 from ...errors import UsageError
-from ...models import BucketScan, Upload
+from ...models import BucketScan, TargetStatus, Upload
 from .. import iso, money, show_key
 from .charts import Charts, TrendPoint, themes
 from .words import attr, figure, human_age, human_size, script_json, size_text
@@ -53,6 +53,9 @@ class ReportData:
     prefix_depth: int = 1
     #: Past scans from the history; empty: no trend chart.
     trend: tuple[TrendPoint, ...] = ()
+    #: The configured targets scanned, and how each ended; empty for the command line's own
+    #: connection. With targets, buckets are named ``target:bucket``.
+    target_status: tuple[TargetStatus, ...] = ()
 
 
 def require_libraries() -> None:
