@@ -307,6 +307,36 @@ def test_charts_follow_a_change_of_scheme(browser: Any, sample_report: Path) -> 
         assert_clean(log, sample_report.resolve().as_uri())
 
 
+#: Per chart: how far the drawing's bottom is below its box's and below its panel's (px).
+SPILL = """() => Array.from(document.querySelectorAll('.chart')).map(chart => {
+  const drawn = chart.querySelector('.main-svg').getBoundingClientRect().bottom;
+  const panel = chart.closest('section').getBoundingClientRect().bottom;
+  return [chart.id, Math.round(drawn - chart.getBoundingClientRect().bottom),
+          Math.round(drawn - panel)];
+})"""
+
+
+@pytest.mark.parametrize(("first", "then"), [(DESKTOP, PHONE), (PHONE, DESKTOP)])
+def test_charts_stay_in_their_panels_when_the_width_changes(
+    browser: Any, sample_report: Path, first: dict[str, int], then: dict[str, int]
+) -> None:
+    """A window narrowed to a phone's width (or a phone turned) redraws the charts; each
+    stays inside its panel, never over the next one."""
+    with open_page(browser, sample_report, viewport=first) as (page, log):
+        before = page.evaluate(SPILL)
+        assert before and all(spill <= 0 for _, *spills in before for spill in spills), before
+        page.set_viewport_size(then)
+        page.wait_for_function(
+            "(width) => Array.from(document.querySelectorAll('.chart .main-svg'))"
+            ".every(svg => svg.getBoundingClientRect().width < width)",
+            arg=then["width"],
+        )
+        page.wait_for_timeout(300)  # the relayout after the width change
+        after = page.evaluate(SPILL)
+        assert all(spill <= 0 for _, *spills in after for spill in spills), after
+        assert_clean(log, sample_report.resolve().as_uri())
+
+
 def luminance(colour: str) -> float:
     """0 (black) to 1 (white) for a CSS ``rgb()``/``rgba()`` or ``#rrggbb`` colour."""
     colour = colour.strip()

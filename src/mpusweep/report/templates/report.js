@@ -31,6 +31,9 @@
     var element = document.getElementById(id);
     if (!element || !window.Plotly) { return; }
     var figure = figures[id];
+    // The figure's height is fixed; the box keeps it, so that a relayout on a change of width
+    // (a phone turned, a window narrowed) never leaves the chart spilling out of its panel.
+    if (figure.layout.height) { element.style.height = figure.layout.height + "px"; }
     window.Plotly.newPlot(element, figure.data, layoutFor(figure.layout, figure.data), config);
   });
 
