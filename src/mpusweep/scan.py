@@ -164,8 +164,9 @@ class _Scanner:
                         f"sizing of bucket {bucket.name!r} made no progress for "
                         f"{self.stall_timeout:.0f} s ({tally.pending} uploads unanswered)"
                     )
-        # Unknown is not zero: no size measured (--no-sizes, or every sizing failed).
-        size = tally.size if tally.sized or not tally.uploads else None
+        # Unknown is not zero: no size measured (--no-sizes, or every sizing failed), or a
+        # listing that failed before it found anything (what the bucket holds is not known).
+        size = tally.size if tally.sized or (not tally.uploads and error is None) else None
         summary = BucketScan(bucket.name, tally.uploads, size, tally.size_errors, error, error_code)
         if self.check_lifecycle and tally.uploads and error is None:
             status = lifecycle_status(self.s3, bucket.name)

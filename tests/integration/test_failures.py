@@ -103,3 +103,21 @@ def test_bad_credentials_exit_5(rgw_backend, cli):
     assert "wrong-secret" not in res.stderr + res.stdout
     env = {**rgw_backend.env(), "AWS_ACCESS_KEY_ID": "NOSUCHKEY"}
     assert cli(["scan"], env=env).code == 5
+
+
+def test_what_a_bucket_not_listed_holds_is_unknown_never_zero(buckets, backend, cli):
+    """A bucket whose listing fails before it finds anything holds an unknown number of
+    bytes: JSON says null for its size and cost, the table says unknown, never 0."""
+    fine = buckets.new("fine")
+    buckets.make_upload(fine, "k", [1024])
+    missing = f"{buckets.prefix}-missing"
+    args = ["scan", fine, missing, "--price-per-gb-month", "0.02"]
+    doc = cli([*args, "--format", "json"], env=backend.env())
+    table = cli(args, env=backend.env())
+    assert doc.code == table.code == 3
+    by_name = {b["bucket"]: b for b in doc.json()["buckets"]}
+    assert by_name[missing]["error_code"] == "NoSuchBucket"
+    assert (by_name[missing]["size"], by_name[missing]["cost_per_month"]) == (None, None)
+    assert (by_name[fine]["size"], by_name[fine]["error"]) == (1024, None)
+    section = table.stdout[table.stdout.index(f"Bucket: {missing}") :]
+    assert "Total: ? (0 uploads, size unknown); cost unknown" in section
