@@ -651,6 +651,10 @@ def test_report_over_targets_names_each_bucket_with_its_target(moto_backend, cli
         assert "target 'nokeys': profile 'absent' not found" in res.stderr
         text = output.read_text(encoding="utf-8")
         page = Page(text)
+        alone = tmp_path / "alone.html"
+        failed = cli(
+            ["report", "--target", "nokeys", *setup.args(), "-o", str(alone)], env=setup.env()
+        )
     finally:
         made.cleanup()
     doc = scanned.json()
@@ -668,3 +672,7 @@ def test_report_over_targets_names_each_bucket_with_its_target(moto_backend, cli
     endpoint = re.escape(moto_backend.endpoint_url)
     assert re.search(rf"<strong>nokeys</strong> \({endpoint}\): not scanned: profile", text)
     assert "Target nokeys was not scanned" in text
+    # No target scanned, no page: it would say that nothing was found.
+    assert failed.code == 5, failed.stderr
+    assert "profile 'absent' not found" in failed.stderr
+    assert not alone.exists()

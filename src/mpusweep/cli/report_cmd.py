@@ -105,13 +105,16 @@ def report_command(**opts: Any) -> ExitCode:
     runner = TargetRunner(env, opts, "report", headings=False)
     results = runner.run(resolve_targets(env, opts, "report"), _scan_target)
     exit_code = runner.finish(results)  # an interrupted run ends here: no page
+    # A target stopped early (no connection, rejected credentials) shows nothing it half
+    # scanned; with no target scanned there is no page at all: it would say "nothing found".
+    scanned = [r for r in results if r.data is not None and r.error is None]
+    if not scanned:
+        return exit_code
     labelled = runner.configured
     uploads: list[Upload] = []
     summaries: list[BucketScan] = []
     prices: list[Pricing | None] = []
-    for result in results:
-        if result.data is None:  # it could not connect
-            continue
+    for result in scanned:
         found, price = result.data
         prices.append(price)
         if labelled:  # buckets of two accounts may share a name: "target:bucket"
@@ -132,7 +135,7 @@ def report_command(**opts: Any) -> ExitCode:
     data = ReportData(
         generated_at=env.now,
         version=__version__,
-        endpoint=", ".join(endpoints) if labelled else public_endpoint(results[0].endpoint),
+        endpoint=", ".join(endpoints) if labelled else public_endpoint(scanned[0].endpoint),
         targets=tuple(opts["buckets"]),
         filters=filters_text(opts),
         uploads=tuple(uploads),
