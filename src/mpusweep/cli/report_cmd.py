@@ -21,22 +21,19 @@ from ..history import History, HistoryError, Observation, default_history_path
 from ..models import BucketScan, Upload, total_size
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
-from ..scan import iter_bucket_groups, resolve_buckets
+from ..scan import iter_bucket_groups
 from .common import (
     Env,
-    ScanProgress,
     command_env,
     connection_options,
     make_selection,
     older_than_filter,
     processes_option,
     resolve_price,
-    scan_events,
     selection_options,
-    sizing_workers,
     warn_failures,
 )
-from .targets import TargetContext, TargetRunner
+from .targets import TargetContext, TargetRunner, target_scan
 from .unattended import resolve_targets, target_options
 from .views import group_by_callback, price_option
 
@@ -163,24 +160,10 @@ def report_command(**opts: Any) -> ExitCode:
 def _scan_target(ctx: TargetContext) -> None:
     """One target's scan for the page: its uploads and price in ``result.data``."""
     opts, env, result = ctx.opts, ctx.env, ctx.result
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    buckets = resolve_buckets(ctx.s3, selection)
     uploads: list[Upload] = []
-    # Sizing processes are forked only by a target running alone in this thread.
-    pool_opts = opts if ctx.alone else {**opts, "processes": 1}
     try:
-        with sizing_workers(ctx.s3, pool_opts) as pool, ScanProgress(env, "Scanning") as progress:
-            events = scan_events(
-                ctx.s3,
-                opts,
-                env,
-                selection,
-                buckets,
-                progress=progress,
-                sizer=pool,
-                cancel=ctx.cancel,
-            )
-            for summary, found in iter_bucket_groups(events, [b.name for b in buckets]):
+        with target_scan(ctx) as (events, order, _):
+            for summary, found in iter_bucket_groups(events, order):
                 result.buckets.append(summary)
                 uploads.extend(found)
     finally:

@@ -16,7 +16,7 @@ from ..report import targets as target_report
 from ..report.machine import CsvWriter, JsonLinesWriter, targets_scan_document, write_json
 from ..report.summary import Summary
 from ..report.table import TableView
-from ..scan import ScanEvent, iter_bucket_groups, resolve_buckets
+from ..scan import ScanEvent, iter_bucket_groups
 from .common import (
     FORMATS,
     Env,
@@ -26,12 +26,10 @@ from .common import (
     make_selection,
     older_than_filter,
     processes_option,
-    scan_events,
     selection_options,
-    sizing_workers,
     warn_failures,
 )
-from .targets import TargetContext, TargetResult, TargetRunner
+from .targets import TargetContext, TargetResult, TargetRunner, target_scan
 from .unattended import (
     check_thresholds,
     record_options,
@@ -131,33 +129,14 @@ class ScanOutput:
     def scan_target(self, ctx: TargetContext) -> None:
         """One target's scan: render it, and fill in its result (figures for metrics and
         history, thresholds crossed)."""
-        opts, env, result = ctx.opts, ctx.env, ctx.result
-        selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-        buckets = resolve_buckets(ctx.s3, selection)
+        env, result = ctx.env, ctx.result
         figures = FiguresBuilder(ctx.name, env.now)
-        # Sizing processes are forked only by a target running alone in this thread.
-        pool_opts = opts if ctx.alone else {**opts, "processes": 1}
         view = self._view(ctx.s3.conn.provider)
         # Streamed lines to a terminal would land beside a spinner: none then.
         spinner = self.fmt in ("table", "json") or not env.out.is_terminal
         try:
-            with (
-                sizing_workers(ctx.s3, pool_opts) as pool,
-                ScanProgress(env, "Scanning", enabled=spinner) as progress,
-            ):
-                events = scan_events(
-                    ctx.s3,
-                    opts,
-                    env,
-                    selection,
-                    buckets,
-                    progress=progress,
-                    sizer=pool,
-                    cancel=ctx.cancel,
-                )
-                self._render(
-                    ctx, _counted(events, figures), [b.name for b in buckets], view, progress
-                )
+            with target_scan(ctx, spinner=spinner) as (events, order, progress):
+                self._render(ctx, _counted(events, figures), order, view, progress)
         finally:
             result.figures = figures.figures()
             result.report.add_buckets(result.buckets)

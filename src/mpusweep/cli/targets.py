@@ -51,7 +51,16 @@ from ..models import BucketScan, CleanSummary, TargetStatus
 from ..report import targets as target_report
 from ..runreport import RunReport, aggregate
 from ..s3 import S3Reader
-from .common import Env, connect_reader, connect_writer
+from ..scan import ScanEvent, resolve_buckets
+from .common import (
+    Env,
+    ScanProgress,
+    connect_reader,
+    connect_writer,
+    make_selection,
+    scan_events,
+    sizing_workers,
+)
 
 #: The target of a run without ``--target``/``--all-targets``: the command line's connection.
 DEFAULT_TARGET = "default"
@@ -132,6 +141,27 @@ class TargetContext:
 
 
 Work = Callable[[TargetContext], None]
+
+
+@contextmanager
+def target_scan(
+    ctx: TargetContext, *, spinner: bool = True
+) -> Iterator[tuple[Iterator[ScanEvent], list[str], ScanProgress]]:
+    """A target's scan as its options ask, for the block: the events, the bucket names in
+    order and the spinner. Sizing processes are forked only by a target running alone in
+    this thread."""
+    opts, env = ctx.opts, ctx.env
+    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    buckets = resolve_buckets(ctx.s3, selection)
+    pool_opts = opts if ctx.alone else {**opts, "processes": 1}
+    with (
+        sizing_workers(ctx.s3, pool_opts) as pool,
+        ScanProgress(env, "Scanning", enabled=spinner) as progress,
+    ):
+        events = scan_events(
+            ctx.s3, opts, env, selection, buckets, progress=progress, sizer=pool, cancel=ctx.cancel
+        )
+        yield events, [b.name for b in buckets], progress
 
 
 def _public(endpoint: str | None) -> str | None:
