@@ -7,6 +7,7 @@ the tests look at counts, never at wall-clock times.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,7 +36,7 @@ def test_a_throttled_clean_finishes_with_no_failure(buckets, backend, tmp_path):
     bucket = buckets.new()
     buckets.make_many(bucket, [f"k/{i:03d}" for i in range(150)], [KIB])
     with ThrottleProxy(upstream(backend), rate=40, burst=10) as proxy:
-        res, audit = clean_through(proxy, backend, bucket, tmp_path)
+        res, audit = clean_through(proxy, backend, bucket, tmp_path, "--debug")
         stats = proxy.stats()
     assert res.code == 0, res.stdout[-2000:] + res.stderr[-2000:]
     outcomes = assert_one_outcome_per_intent(audit)
@@ -45,6 +46,11 @@ def test_a_throttled_clean_finishes_with_no_failure(buckets, backend, tmp_path):
     # The service did throttle, and mpusweep backed off: most requests went through.
     assert stats["throttled"] > 0
     assert stats["throttled"] < stats["accepted"]
+    # The rate it backed off to: at or below what the service accepts (40/s and a burst of
+    # 10), never above it (the client alone sends several hundred a second here).
+    paced = [float(x) for x in re.findall(r"pacing at ([\d.]+)/s", res.stderr)]
+    assert paced, res.stderr[-2000:]
+    assert min(paced) > 0 and max(paced) <= 40 + 10
 
 
 def test_botocore_standard_mode_alone_gives_up(buckets, backend, tmp_path):
