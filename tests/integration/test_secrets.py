@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
-import mpusweep.cli.scan_cmd as scan_command
+import mpusweep.cli.targets as target_runner
 from mpusweep.cli import Env, main
 
 
@@ -108,7 +108,7 @@ def test_plain_http_to_a_remote_host_warns_before_sending_anything(monkeypatch):
         seen_before_sending.append(err.getvalue())  # what was said before the first request
         return []
 
-    monkeypatch.setattr(scan_command, "resolve_buckets", no_requests)
+    monkeypatch.setattr(target_runner, "resolve_buckets", no_requests)
     for var, value in {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}.items():
         monkeypatch.setenv(var, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "x")
