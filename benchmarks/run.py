@@ -44,6 +44,29 @@ class Target:
     what: str
     met: bool | None  # None: not measured in this run
     figure: str
+    #: What limits the figure, from this run's own measurements (printed when missed).
+    why: str = ""
+
+
+def cpu_bound(rows: list[Row], case: str, tool: str, other: str) -> str:
+    """Why a wall time is what it is on this machine: the CPU the tool and the server used
+    on the shared cores, and the requests sent against ``other``'s."""
+    mine = next((r for r in rows if r.case == case and r.tool == tool), None)
+    theirs = next((r for r in rows if r.case == case and r.tool == other), None)
+    if mine is None:
+        return ""
+    cores = os.cpu_count() or 1
+    client, server = mine.median("cpu"), mine.median("others_cpu")
+    why = (
+        f"the client used {client:.2f} CPU-s and the server and proxy {server:.2f} on the same "
+        f"{cores} cores: {(client + server) / cores:.2f} s at best"
+    )
+    if theirs is not None:
+        why += (
+            f"; {mine.median('requests'):.0f} requests (a ListParts per upload for its sizes) "
+            f"against {theirs.median('requests'):.0f}"
+        )
+    return why
 
 
 def wall(rows: list[Row], case: str, tool: str) -> float | None:
@@ -54,7 +77,11 @@ def wall(rows: list[Row], case: str, tool: str) -> float | None:
 
 
 def targets(
-    rows: list[Row], scale: list[ScaleRow], throttled: list[ThrottleRow], cpu: dict[str, float]
+    rows: list[Row],
+    scale: list[ScaleRow],
+    throttled: list[ThrottleRow],
+    cpu: dict[str, float],
+    cpu_shares: dict[str, float],
 ) -> list[Target]:
     found: list[Target] = []
     clean, base = wall(rows, "W1 50 ms", "mpusweep clean"), wall(rows, "W1 50 ms", "baseline clean")
@@ -65,6 +92,8 @@ def targets(
                 "W1 50 ms: clean >= 30x the sequential baseline",
                 ratio >= 30,
                 f"{ratio:.1f}x ({clean:.2f} s vs {base:.2f} s)",
+                cpu_bound(rows, "W1 50 ms", "mpusweep clean", "rclone cleanup")
+                + f"; 30x is {base / 30:.2f} s",
             )
         )
     small, rclone = wall(rows, "W5 0 ms", "mpusweep clean"), wall(rows, "W5 0 ms", "rclone cleanup")
@@ -74,6 +103,7 @@ def targets(
                 "W5 0 ms (10 x 100 x 2 parts): clean with sizes no slower than rclone's cleanup",
                 small <= rclone,
                 f"{small:.2f} s vs rclone {rclone:.2f} s ({rclone / small:.2f}x)",
+                cpu_bound(rows, "W5 0 ms", "mpusweep clean", "rclone cleanup"),
             )
         )
     listing = [r for r in scale if r.case.startswith("W4 scan --no-sizes")]
@@ -129,24 +159,33 @@ def targets(
                     f"CPU: <= 0.8 ms client CPU per {what} (synthetic server, 10,000 requests)",
                     cpu[what] <= 0.8,
                     f"{cpu[what]:.3f} ms",
+                    ", ".join(f"{label} {share:.0f}%" for label, share in cpu_shares.items())
+                    + " of a ListParts' client CPU, every step on: what remains is botocore's "
+                    "transport and signer",
                 )
             )
     return found
 
 
-def run_cpu(requests: int, rounds: int) -> dict[str, float]:
-    """benchmarks.cpu in a child (its table printed as it comes), its two figures returned."""
+def run_cpu(requests: int, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """benchmarks.cpu in a child (its table printed as it comes): its two figures, and the
+    profiled share of each part of a ListParts."""
     argv = [sys.executable, "-m", "benchmarks.cpu", "--requests", str(requests)]
     argv += ["--rounds", str(rounds), "--profile"]
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     print(done.stdout)
-    figures = {}
+    figures: dict[str, float] = {}
+    shares: dict[str, float] = {}
     for line in done.stdout.splitlines():
         # "target: <= 0.8 ms client CPU per ListParts: 1.087 ms: missed"
         found = re.match(r"target: <= [\d.]+ ms client CPU per (\w+): ([\d.]+) ms:", line)
         if found:
             figures[found[1]] = float(found[2])
-    return figures
+        # "  HTTP (urllib3, http.client)       38.2%"
+        share = re.match(r"  (\S.*?)\s+([\d.]+)%$", line)
+        if share:
+            shares[share[1]] = float(share[2])
+    return figures, shares
 
 
 def main() -> None:
@@ -167,6 +206,7 @@ def main() -> None:
     scale: list[ScaleRow] = []
     throttled: list[ThrottleRow] = []
     cpu: dict[str, float] = {}
+    cpu_shares: dict[str, float] = {}
     for name in groups:
         print(f"== {name}", flush=True)
         if name == "W3":  # memory: mpusweep's streaming scan only, at 0 ms
@@ -183,7 +223,7 @@ def main() -> None:
         elif name == "T":
             throttled = run_throttling(workdir)
         elif name == "CPU":
-            cpu = run_cpu(args.cpu_requests, args.runs)
+            cpu, cpu_shares = run_cpu(args.cpu_requests, args.runs)
     print()
     print(
         f"server: {args.server}; runs per figure: {args.runs} (median); "
@@ -208,9 +248,11 @@ def main() -> None:
         print()
         print_throttling(throttled)
     print("\ntargets:")
-    for target in targets(rows, scale, throttled, cpu):
+    for target in targets(rows, scale, throttled, cpu, cpu_shares):
         verdict = {True: "met", False: "missed", None: "not measured"}[target.met]
         print(f"  [{verdict:>6}] {target.what}: {target.figure}")
+        if target.met is False and target.why:
+            print(f"           why: {target.why}")
     shutil.rmtree(workdir, ignore_errors=True)
 
 
