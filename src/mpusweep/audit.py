@@ -26,10 +26,10 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from .errors import UsageError
 from .models import AbortOutcome, Upload
+from .redact import public_endpoint
 
 SCHEMA_VERSION = 1
 
@@ -40,22 +40,12 @@ def default_audit_path() -> Path:
     return Path(state) / "mpusweep" / "audit.jsonl"
 
 
-def _public_endpoint(endpoint: str | None) -> str | None:
-    if not endpoint:
-        return endpoint
-    parts = urlsplit(endpoint)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 class AuditLog:
     """An open audit log. Thread-safe; use as a context manager or call ``close()``."""
 
     def __init__(self, path: Path, *, endpoint: str | None, run_id: str | None = None) -> None:
         self.path = path
-        self.endpoint = _public_endpoint(endpoint)
+        self.endpoint = public_endpoint(endpoint)
         self.run_id = run_id or uuid.uuid4().hex
         self._lock = threading.Lock()
         self._open: set[tuple[str, str, str]] = set()

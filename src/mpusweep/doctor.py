@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit, urlunsplit
 
 from . import providers
 from .lifecycle import UNSUPPORTED_CODES, LifecycleConfig, abort_rules
+from .redact import public_endpoint
 from .s3.probe import Answer, CredentialSource, S3Probe
 
 #: Clock skew beyond which signed requests are refused (SigV4: RequestTimeTooSkewed).
@@ -89,18 +89,6 @@ class Setup:
     tls: str
     credentials: CredentialSource
     quirks: frozenset[str] = frozenset()
-
-
-def display_url(url: str) -> str:
-    """The URL without any user:password part.
-
-    >>> display_url("https://me:pw@s3.example.com/x")
-    'https://s3.example.com/x'
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def run_doctor(
@@ -192,7 +180,7 @@ def credentials_check(source: CredentialSource) -> Check:
 
 
 def endpoint_check(setup: Setup, answer: Answer) -> Check:
-    url = display_url(setup.endpoint_url)
+    url = public_endpoint(setup.endpoint_url) or ""
     where = f"{url} ({setup.endpoint_origin})"
     if answer.answered:
         detail = (

@@ -150,6 +150,8 @@ def endpoint_key(endpoint: str | None) -> str:
     'https://s3.example.com'
     >>> endpoint_key(None), endpoint_key("https://s3.eu-west-1.amazonaws.com")
     ('aws', 'aws')
+    >>> endpoint_key("http://[::1]:9000")
+    'http://[::1]:9000'
     """
     if not endpoint:
         # botocore's own endpoints: one account's buckets, whatever the region.
@@ -159,6 +161,8 @@ def endpoint_key(endpoint: str | None) -> str:
     netloc = (parts.hostname or "").lower()
     if netloc == "amazonaws.com" or netloc.endswith(".amazonaws.com"):
         return "aws"  # a region's endpoint: the same buckets as every other region's
+    if ":" in netloc:
+        netloc = f"[{netloc}]"  # an IPv6 address
     if parts.port and (scheme, parts.port) not in (("https", 443), ("http", 80)):
         netloc = f"{netloc}:{parts.port}"
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "<redacted>"
 
@@ -93,6 +94,25 @@ def redact(text: str) -> str:
     for value in known:
         text = text.replace(value, MASK)
     return text
+
+
+def public_endpoint(url: str | None) -> str | None:
+    """An endpoint as it may be shown or recorded: no user:password part, query or fragment
+    (a query may hold a signature); None and "" stay as they are.
+
+    >>> public_endpoint("https://key:secret@objects.example.com:8443/base?X-Amz-Signature=1")
+    'https://objects.example.com:8443/base'
+    >>> public_endpoint("http://[::1]:9000/")
+    'http://[::1]:9000/'
+    """
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class RedactingFilter(logging.Filter):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -18,8 +17,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from .. import providers
 from ..aggregate import Pricing
 from ..errors import CredentialsError, UsageError
-from ..filters import AgeFilter, Selection, parse_duration
-from ..models import Bucket, BucketScan
+from ..filters import Selection, parse_duration
+from ..models import BucketScan
 from ..report import plural
 from ..s3 import (
     DEFAULT_CONCURRENCY,
@@ -33,8 +32,6 @@ from ..s3 import (
     make_session,
 )
 from ..s3.probe import configured_endpoint, profile_setting
-from ..scan import Progress as ScanProgressCallback
-from ..scan import ScanEvent, iter_scan
 from ..sizing import SizingPool, default_processes, sizing_pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -274,34 +271,6 @@ def make_selection(
         return Selection(tuple(buckets), tuple(exclude), tuple(prefixes))
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
-
-
-def scan_events(
-    s3: S3Reader,
-    opts: dict[str, Any],
-    env: Env,
-    selection: Selection,
-    buckets: list[Bucket],
-    *,
-    progress: ScanProgressCallback | None,
-    sizer: SizingPool | None,
-    cancel: threading.Event | None = None,
-) -> Iterator[ScanEvent]:
-    """The scan a command's selection and age options ask for, over ``buckets`` (resolved
-    from ``selection``), with each bucket's lifecycle coverage checked."""
-    return iter_scan(
-        s3,
-        selection,
-        now=env.now,
-        age=AgeFilter(opts["older_than"], opts["idle_for"]),
-        sizes=not opts["no_sizes"],
-        concurrency=opts["concurrency"],
-        buckets=buckets,
-        progress=progress,
-        check_lifecycle=True,
-        sizer=sizer,
-        cancel=cancel,
-    )
 
 
 def resolve_price(opts: dict[str, Any], provider: str | None = None) -> Pricing | None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..doctor import Check, Setup, Verdict, display_url, failed, run_doctor
+from ..doctor import Check, Setup, Verdict, failed, run_doctor
 from ..errors import ExitCode
-from ..redact import redact
+from ..redact import public_endpoint, redact
 from ..report.machine import write_json
 from ..s3.probe import S3Probe, credential_source, tls_setup
 from .common import Env, command_env, connection_options, connection_setup
@@ -95,7 +95,7 @@ def doctor(**opts: Any) -> ExitCode:
 def _print_header(env: Env, setup: Setup) -> None:
     preset = f", preset {setup.provider} ({setup.provider_origin})" if setup.provider else ""
     env.out.print(
-        f"mpusweep doctor: {display_url(setup.endpoint_url)}, region {setup.region}{preset}",
+        f"mpusweep doctor: {public_endpoint(setup.endpoint_url)}, region {setup.region}{preset}",
         markup=False,
         highlight=False,
     )
@@ -135,7 +135,7 @@ def _document(setup: Setup, checks: list[Check]) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "setup": {
-            "endpoint_url": display_url(setup.endpoint_url),
+            "endpoint_url": public_endpoint(setup.endpoint_url),
             "endpoint_origin": setup.endpoint_origin,
             "provider": setup.provider,
             "provider_origin": setup.provider_origin or None,

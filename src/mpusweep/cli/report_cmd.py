@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -110,29 +109,29 @@ def report_command(**opts: Any) -> ExitCode:
     labelled = runner.configured
     uploads: list[Upload] = []
     summaries: list[BucketScan] = []
+    # Each bucket with the target it is matched on in the history (None: any target).
+    origins: list[tuple[str | None, BucketScan]] = []
     prices: list[Pricing | None] = []
     for result in scanned:
         found, price = result.data
         prices.append(price)
-        if labelled:  # buckets of two accounts may share a name: "target:bucket"
-            label = result.name + ":"
-            found = [replace(u, bucket=label + u.bucket) for u in found]
-            summaries += [replace(b, bucket=label + b.bucket) for b in result.buckets]
-        else:
-            summaries += result.buckets
-        uploads += found
+        target = result.name if labelled else None
+        origins += [(target, b) for b in result.buckets]
+        summaries += [replace(b, bucket=_label(target, b.bucket)) for b in result.buckets]
+        uploads += [replace(u, bucket=_label(target, u.bucket)) for u in found]
     price = _one_price(env, prices)
     trend: tuple[TrendPoint, ...] = ()
     if history is not None:
         try:
-            trend = load_trend(history, summaries, env.now, labelled=labelled)
+            trend = load_trend(history, origins, env.now)
         except HistoryError as exc:
             env.err.print(f"warning: no trend chart: {exc}", style="yellow", markup=False)
+    # Each target's endpoint is public already (no user:password part, no query).
     endpoints = dict.fromkeys(r.endpoint or "AWS" for r in results)
     data = ReportData(
         generated_at=env.now,
         version=__version__,
-        endpoint=", ".join(endpoints) if labelled else public_endpoint(scanned[0].endpoint),
+        endpoint=", ".join(endpoints) if labelled else scanned[0].endpoint or "",
         targets=tuple(opts["buckets"]),
         filters=filters_text(opts),
         uploads=tuple(uploads),
@@ -205,32 +204,44 @@ def _history_path(given: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
+def _label(target: str | None, bucket: str) -> str:
+    """A bucket's name on the page: ``target:bucket`` in a report over configured targets,
+    where two accounts' buckets may share a name."""
+    return bucket if target is None else f"{target}:{bucket}"
+
+
 def load_trend(
-    path: Path, summaries: Sequence[BucketScan], now: datetime, *, labelled: bool = False
+    path: Path, scanned: Sequence[tuple[str | None, BucketScan]], now: datetime
 ) -> tuple[TrendPoint, ...]:
     """Past figures of the scanned buckets from the history, each bucket's and their total per
     run, ending with this scan's. Empty when the history has none of these buckets.
 
-    ``labelled``: the buckets are named ``target:bucket`` (a report over configured targets)
-    and past figures match on both. Otherwise buckets are matched by name across every target
-    in the history: a history shared by several endpoints with buckets of the same name adds
-    them up.
+    Each bucket comes with its target: past figures match on target and bucket, named
+    ``target:bucket`` as on the page. A bucket without one (no configured targets) is matched
+    by name across every target in the history: a history shared by several endpoints with
+    buckets of the same name adds them up.
     """
-    names = {s.bucket for s in summaries}
-    if not names:
+    if not scanned:
         return ()
-    # A bucket name never holds ":" (a target's name may): the bucket follows the last one.
-    buckets = sorted({n.rpartition(":")[2] for n in names} if labelled else names)
+    wanted = {(target, b.bucket) for target, b in scanned}
+
+    def name(o: Observation) -> str | None:
+        """The page's name of a past figure's bucket; None when it was not scanned now."""
+        if (o.target, o.bucket) in wanted:
+            return _label(o.target, o.bucket)
+        return o.bucket if (None, o.bucket) in wanted else None
+
     with History(path) as history:
-        seen = history.series(buckets=buckets)
-
-    def name(o: Observation) -> str:
-        return f"{o.target}:{o.bucket}" if labelled else o.bucket
-
-    past = [o for o in seen if o.uploads is not None and name(o) in names]
+        seen = history.series(buckets=sorted({b.bucket for _, b in scanned}))
+    named = [(name(o), o) for o in seen if o.uploads is not None]
+    past = [o for label, o in named if label is not None]
     if not past:
         return ()
-    points = [TrendPoint(o.observed_at, name(o), o.uploads or 0, o.size) for o in past]
+    points = [
+        TrendPoint(o.observed_at, label, o.uploads or 0, o.size)
+        for label, o in named
+        if label is not None
+    ]
     runs: dict[str, list[Observation]] = {}
     for item in past:
         runs.setdefault(item.run_id, []).append(item)
@@ -244,29 +255,13 @@ def load_trend(
                 sum(sizes) if sizes else None,
             )
         )
-    listed = [s for s in summaries if s.error is None]
-    points += [TrendPoint(now, s.bucket, s.uploads, s.size) for s in listed]
-    sizes = [s.size for s in listed if s.size is not None]
+    listed = [(target, s) for target, s in scanned if s.error is None]
+    points += [TrendPoint(now, _label(t, s.bucket), s.uploads, s.size) for t, s in listed]
+    sizes = [s.size for _, s in listed if s.size is not None]
     points.append(
-        TrendPoint(now, None, sum(s.uploads for s in listed), sum(sizes) if sizes else None)
+        TrendPoint(now, None, sum(s.uploads for _, s in listed), sum(sizes) if sizes else None)
     )
     return tuple(points)
-
-
-def public_endpoint(url: str | None) -> str:
-    """The endpoint as the report may show it: no user:password part, query or fragment.
-
-    >>> public_endpoint("https://key:secret@objects.example.com:8443/base?X-Amz-Signature=1")
-    'https://objects.example.com:8443/base'
-    """
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def filters_text(opts: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ from rich.console import Console
 
 from ..config import Target
 from ..errors import ExitCode, MpuSweepError, UsageError
-from ..filters import format_duration
+from ..filters import AgeFilter, format_duration
 from ..history import History, HistoryError, default_history_path
 from ..lock import EndpointLock, Holder, LockedError, endpoint_key
 from ..metrics import BucketFigures, RunFigures, write_metrics
@@ -51,14 +51,13 @@ from ..models import BucketScan, CleanSummary, TargetStatus
 from ..report import targets as target_report
 from ..runreport import RunReport, aggregate
 from ..s3 import S3Reader
-from ..scan import ScanEvent, resolve_buckets
+from ..scan import ScanEvent, iter_scan, resolve_buckets
 from .common import (
     Env,
     ScanProgress,
     connect_reader,
     connect_writer,
     make_selection,
-    scan_events,
     sizing_workers,
 )
 
@@ -158,8 +157,18 @@ def target_scan(
         sizing_workers(ctx.s3, pool_opts) as pool,
         ScanProgress(env, "Scanning", enabled=spinner) as progress,
     ):
-        events = scan_events(
-            ctx.s3, opts, env, selection, buckets, progress=progress, sizer=pool, cancel=ctx.cancel
+        events = iter_scan(
+            ctx.s3,
+            selection,
+            now=env.now,
+            age=AgeFilter(opts["older_than"], opts["idle_for"]),
+            sizes=not opts["no_sizes"],
+            concurrency=opts["concurrency"],
+            buckets=buckets,
+            progress=progress,
+            check_lifecycle=True,
+            sizer=pool,
+            cancel=ctx.cancel,
         )
         yield events, [b.name for b in buckets], progress
 
