@@ -29,6 +29,7 @@ from .scan import (
     iter_scan,
     resolve_buckets,
 )
+from .settings import Caps
 from .sizing import SizingPool
 
 #: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
@@ -261,22 +262,6 @@ class AbortRun:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Caps:
-    """How much one clean run may abort at most (``--max-aborts``, ``--max-bytes``); None: no
-    limit. Reaching a cap stops the run: no later bucket is scanned."""
-
-    #: Abort requests for at most this many uploads.
-    max_aborts: int | None = None
-    #: At most this many bytes (the sum of the uploads' sizes). An upload of unknown size
-    #: (``--no-sizes``, sizing failed) cannot be counted, so it is never aborted under this cap.
-    max_bytes: int | None = None
-
-    @property
-    def limited(self) -> bool:
-        return self.max_aborts is not None or self.max_bytes is not None
 
 
 #: The start of the reason of an outcome a cap held back (``held_by_cap``).

@@ -1,0 +1,216 @@
+"""Typed settings: what a run was asked to do, from the flag (or the config file) to the core.
+
+Built once at the command-line boundary (``cli/options``) and, the same way, by the config
+loader (``config``); a target's settings are the defaults, then its configuration, then the
+command line, merged by ``merge_target``. Below the Click entry points no function takes an
+options dict: each takes the settings it needs (compare black's ``Mode``).
+
+Every class is frozen: a setting is changed with ``dataclasses.replace``, never in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from .filters import AgeFilter, Selection
+from .models import Verify
+from .s3.reader import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from .aggregate import GroupBy, Pricing
+
+#: What ``clean`` keeps by default: uploads initiated less than this ago.
+DEFAULT_CLEAN_OLDER_THAN = timedelta(hours=24)
+
+Format = Literal["table", "json", "jsonl", "csv"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Where a target's service is and how to reach it (no credentials: those come from the
+    AWS chain, a profile or the terminal)."""
+
+    #: A profile of ``~/.aws/config`` and ``~/.aws/credentials``.
+    profile: str | None = None
+    #: The S3 endpoint; None: the profile's, the environment's, or AWS by region.
+    endpoint_url: str | None = None
+    #: The region to sign for.
+    region: str | None = None
+    #: A provider preset's name (``providers.toml``).
+    provider: str | None = None
+    #: Who named the preset, for ``doctor``: ``--provider``, ``MPUSWEEP_PROVIDER``, a target.
+    provider_origin: str = "--provider"
+    #: The account id of presets whose endpoint holds one (r2).
+    account_id: str | None = None
+    #: ``path``, ``virtual`` or ``auto``; None: the preset's, else the default.
+    addressing_style: str | None = None
+    #: A PEM bundle to verify TLS with.
+    ca_bundle: str | None = None
+    verify_ssl: bool = True
+    #: ``requester`` to agree to pay for requests to requester-pays buckets.
+    request_payer: str | None = None
+    #: A role assumed with the profile's credentials (a configured target's).
+    role_arn: str | None = None
+    #: Requests in flight at once.
+    concurrency: int = DEFAULT_CONCURRENCY
+    #: Uploads per listing page (tests and benchmarks).
+    page_size: int = 1000
+    #: How throttling is handled (``aimd``, or one of botocore's modes for benchmarks).
+    retry_mode: str = "aimd"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """What a scan looks at beyond the selection: ages, sizes, processes."""
+
+    #: Which uploads are stale (scan, report: a filter; clean: the rest are kept).
+    age: AgeFilter = AgeFilter()
+    #: Whether uploads are sized with ListParts (``--no-sizes`` turns it off).
+    sizes: bool = True
+    #: Processes that size uploads, this one included.
+    processes: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """How much one clean run may abort at most (``--max-aborts``, ``--max-bytes``); None: no
+    limit. Reaching a cap stops the run: no later bucket is scanned."""
+
+    #: Abort requests for at most this many uploads.
+    max_aborts: int | None = None
+    #: At most this many bytes (the sum of the uploads' sizes). An upload of unknown size
+    #: (``--no-sizes``, sizing failed) cannot be counted, so it is never aborted under this cap.
+    max_bytes: int | None = None
+    #: The caps as typed, for messages (``--max-bytes 500GiB``); empty: as numbers.
+    max_bytes_text: str = ""
+
+    @property
+    def limited(self) -> bool:
+        return self.max_aborts is not None or self.max_bytes is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CleanPolicy:
+    """How ``clean`` decides and acts: what it asks, what it sends, how it checks."""
+
+    #: Send no write request: show what would be aborted.
+    dry_run: bool = False
+    #: Answer yes for every bucket (nothing is asked).
+    yes: bool = False
+    #: When aborts are checked with ListParts.
+    verify: Verify = Verify.AUTO
+    #: The most a run may abort.
+    caps: Caps = Caps()
+    #: How long to wait for another run's lock on the same endpoint; None: not at all.
+    wait_lock: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    """How results are shown."""
+
+    fmt: Format = "table"
+    #: Every column whole in a terminal too.
+    wide: bool = False
+    #: The bar charts under the tables; None: in a terminal.
+    summary: bool | None = None
+    #: Totals per group under each bucket.
+    group_by: GroupBy | None = None
+    #: Log every request (secrets redacted) and show tracebacks.
+    debug: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """What a run leaves behind: metrics, history, the audit log."""
+
+    #: Prometheus text file to write (node_exporter's textfile collector).
+    metrics_file: Path | None = None
+    #: The SQLite history; None: the default path.
+    history_path: Path | None = None
+    #: Record nothing in the history.
+    no_history: bool = False
+    #: The JSON Lines audit log of a clean; None: the default path.
+    audit_log: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """``scan``'s exit-4 thresholds."""
+
+    fail_if_found: bool = False
+    #: Bytes, and the text typed (for messages).
+    fail_if_bytes: int | None = None
+    fail_if_bytes_text: str = ""
+    fail_if_older: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetChoice:
+    """Which configured targets a run covers (``--target``, ``--all-targets``, ``--config``)."""
+
+    names: tuple[str, ...] = ()
+    every: bool = False
+    config_path: Path | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.names or self.every)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """One target as a run uses it: defaults, then its configuration, then the command line."""
+
+    name: str
+    connection: ConnectionSettings = ConnectionSettings()
+    selection: Selection = Selection()
+    scan: ScanSettings = ScanSettings()
+    clean: CleanPolicy = CleanPolicy()
+    #: The price costs are computed with; None: unknown (shown as unknown, never zero).
+    pricing: Pricing | None = None
+    #: Whether it comes from the configuration file (headings, names in messages).
+    configured: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Everything a command was asked, typed: built once from its flags."""
+
+    command: str
+    #: The command line's own target (without ``--target``/``--all-targets``), and the values
+    #: it gives every configured target.
+    target: TargetSettings
+    output: OutputSettings = OutputSettings()
+    recording: Recording = Recording()
+    thresholds: Thresholds = Thresholds()
+    targets: TargetChoice = TargetChoice()
+    #: The clock (``--now``); None: the process's.
+    now: datetime | None = None
+    #: The settings the command line gave explicitly (flag or environment), by dotted name
+    #: (``scan.age.idle_for``): these win over a configured target's.
+    explicit: frozenset[str] = field(default_factory=frozenset)
+
+
+T = TypeVar("T")
+
+
+def overlay(base: T, top: T, names: frozenset[str] | None = None) -> T:
+    """``base`` with ``top``'s fields: those in ``names`` when given, else every field that
+    ``top`` sets (not None). Nested settings are overlaid field by field.
+
+    >>> overlay(Caps(max_aborts=5), Caps(max_bytes=10))
+    Caps(max_aborts=5, max_bytes=10, max_bytes_text='')
+    """
+    changes = {}
+    for f in fields(base):  # type: ignore[arg-type]
+        value = getattr(top, f.name)
+        if names is not None:
+            if f.name in names:
+                changes[f.name] = value
+        elif value is not None:
+            changes[f.name] = value
+    return replace(base, **changes)  # type: ignore[type-var]
