@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from .aggregate import Pricing
 from .errors import UsageError
 from .filters import Selection, parse_duration, parse_size
 
@@ -140,8 +141,9 @@ class CleanSettings:
     max_aborts: int | None = None
     #: Stop a run that would abort more bytes than this (``--max-bytes``).
     max_bytes: int | None = None
-    #: The service's price of storage per GB-month, for cost estimates.
-    price_per_gb_month: float | None = None
+    #: The service's price of storage per GB-month, for cost estimates (``price_per_gb_month``,
+    #: in USD), with the target it comes from as its source.
+    pricing: Pricing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +285,8 @@ class _Reader:
         except UsageError as exc:
             self.fail(key, str(exc))
 
-    def price(self, key: str) -> float | None:
+    def price(self, key: str, where: str) -> Pricing | None:
+        """A price per GB-month in USD; the price's source says where it was configured."""
         value = self.data.get(key)
         if value is None:
             return None
@@ -291,7 +294,7 @@ class _Reader:
             self.fail(key, f"expected a number, got {_type_name(value)}")
         if not math.isfinite(value) or value < 0:
             self.fail(key, f"must be a price of 0 or more, got {value}")
-        return float(value)
+        return Pricing(float(value), source=where)
 
 
 def _refuse_secrets(source: str, data: object, path: str = "") -> None:
@@ -365,7 +368,7 @@ def _target(source: str, name: str, data: object) -> Target:
             idle_for=clean.duration("idle_for"),
             max_aborts=clean.count("max_aborts"),
             max_bytes=clean.size("max_bytes"),
-            price_per_gb_month=clean.price("price_per_gb_month"),
+            pricing=clean.price("price_per_gb_month", f"target {name!r} (price_per_gb_month)"),
         ),
     )
 

@@ -10,7 +10,7 @@ Every class is frozen: a setting is changed with ``dataclasses.replace``, never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -18,14 +18,17 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from .filters import AgeFilter, Selection
 from .models import Verify
 from .s3.reader import DEFAULT_CONCURRENCY
+from .s3.transport import RetryMode
 
 if TYPE_CHECKING:
     from .aggregate import GroupBy, Pricing
+    from .config import Target
 
 #: What ``clean`` keeps by default: uploads initiated less than this ago.
 DEFAULT_CLEAN_OLDER_THAN = timedelta(hours=24)
 
-Format = Literal["table", "json", "jsonl", "csv"]
+#: "text" is doctor's name for its lines.
+Format = Literal["table", "text", "json", "jsonl", "csv"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class ConnectionSettings:
     #: Uploads per listing page (tests and benchmarks).
     page_size: int = 1000
     #: How throttling is handled (``aimd``, or one of botocore's modes for benchmarks).
-    retry_mode: str = "aimd"
+    retry_mode: RetryMode = "aimd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,22 +198,64 @@ class RunSettings:
     explicit: frozenset[str] = field(default_factory=frozenset)
 
 
-T = TypeVar("T")
+#: The settings a configured target's ``[clean]`` table may give, by option name. The command
+#: line wins where it gives one explicitly; ``price_per_gb_month`` applies to every command,
+#: the rest to ``clean`` (whose keeping rules they are).
+CONFIGURED_SETTINGS = ("price_per_gb_month", "older_than", "idle_for", "max_aborts", "max_bytes")
 
 
-def overlay(base: T, top: T, names: frozenset[str] | None = None) -> T:
-    """``base`` with ``top``'s fields: those in ``names`` when given, else every field that
-    ``top`` sets (not None). Nested settings are overlaid field by field.
+def merge_target(run: RunSettings, target: Target) -> TargetSettings:
+    """A configured target's settings: the defaults, then its configuration, then the command
+    line, in that order. This is the one place the three meet.
 
-    >>> overlay(Caps(max_aborts=5), Caps(max_bytes=10))
-    Caps(max_aborts=5, max_bytes=10, max_bytes_text='')
+    The connection is the target's own (the command line may not name one beside targets).
+    BUCKET arguments and ``--prefix`` replace the target's ``buckets`` and ``prefixes``;
+    ``--exclude-bucket`` adds to its ``exclude_buckets``. A ``[clean]`` value is used unless
+    the command line gives that option explicitly.
     """
-    changes = {}
-    for f in fields(base):  # type: ignore[arg-type]
-        value = getattr(top, f.name)
-        if names is not None:
-            if f.name in names:
-                changes[f.name] = value
-        elif value is not None:
-            changes[f.name] = value
-    return replace(base, **changes)  # type: ignore[type-var]
+    given, explicit = run.target, run.explicit
+    configured = target.clean
+
+    def pick(name: str, mine: V | None, theirs: V) -> V:
+        return theirs if name in explicit or mine is None else mine
+
+    scan, policy = given.scan, given.clean
+    if run.command == "clean":
+        age = AgeFilter(
+            pick("older_than", configured.older_than, scan.age.older_than),
+            pick("idle_for", configured.idle_for, scan.age.idle_for),
+        )
+        scan = replace(scan, age=age)
+        caps = policy.caps
+        max_bytes = pick("max_bytes", configured.max_bytes, caps.max_bytes)
+        caps = Caps(
+            pick("max_aborts", configured.max_aborts, caps.max_aborts),
+            max_bytes,
+            caps.max_bytes_text if max_bytes == caps.max_bytes else "",
+        )
+        policy = replace(policy, caps=caps)
+    selection = given.selection
+    return TargetSettings(
+        name=target.name,
+        connection=replace(
+            given.connection,
+            endpoint_url=target.endpoint_url,
+            profile=target.profile,
+            region=target.region,
+            role_arn=target.role_arn,
+            provider=target.provider,
+            provider_origin=f"target {target.name!r}",
+        ),
+        selection=Selection(
+            selection.buckets or target.buckets,
+            (*target.exclude_buckets, *selection.exclude_buckets),
+            selection.prefixes or target.prefixes,
+        ),
+        scan=scan,
+        clean=policy,
+        pricing=pick("price_per_gb_month", configured.pricing, given.pricing),
+        configured=True,
+    )
+
+
+V = TypeVar("V")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mpusweep.aggregate import Pricing
 from mpusweep.config import (
     CleanSettings,
     Target,
@@ -56,7 +57,8 @@ def test_full_file():
             idle_for=timedelta(hours=36),
             max_aborts=10000,
             max_bytes=500 * 2**30,
-            price_per_gb_month=0.0059,
+            # One price type: a configured price is a Pricing that says where it comes from.
+            pricing=Pricing(0.0059, "USD", source="target 'archive' (price_per_gb_month)"),
         ),
     )
     assert archive.selection.wants_bucket("logs-a")

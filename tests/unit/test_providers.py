@@ -14,6 +14,7 @@ from mpusweep import providers
 from mpusweep.cli.common import apply_provider
 from mpusweep.errors import UsageError
 from mpusweep.s3 import Connection, make_session
+from mpusweep.settings import ConnectionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the issue asks presets for, at least.
@@ -181,7 +182,7 @@ def no_aws_config(monkeypatch, tmp_path):
 
 def setup_for(opts, profile=None, endpoint_url=None, region=None):
     conn = Connection(profile=profile, endpoint_url=endpoint_url, region=region)
-    return apply_provider(conn, make_session(conn), opts)
+    return apply_provider(conn, make_session(conn), ConnectionSettings(**opts))
 
 
 def test_the_preset_fills_the_connection(no_aws_config):

@@ -13,30 +13,30 @@ from rich.text import Text
 from ..aggregate import Pricing
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, UsageError
-from ..execute import BucketClean, Caps, CleanResult, clean, held_by_cap
-from ..filters import AgeFilter
+from ..execute import BucketClean, CleanResult, clean, held_by_cap
 from ..metrics import bucket_figures, left_after
-from ..models import AbortPlan, BucketScan, Verify, known_sum
+from ..models import AbortPlan, BucketScan, known_sum
 from ..report import cost_of, plan_record, plural, price_record, table
 from ..report.machine import write_json
 from ..report.trend import human_size
 from ..s3 import S3Reader
-from .common import (
-    Env,
-    ScanProgress,
-    ask,
-    command_env,
+from ..settings import DEFAULT_CLEAN_OLDER_THAN, CleanPolicy, RunSettings
+from .common import Env, ScanProgress, ask, command_env, sizing_workers, warn_failures
+from .options import (
+    cap_options,
     connection_options,
     duration_callback,
-    make_selection,
+    price_option,
     processes_option,
+    read_settings,
+    record_options,
     selection_options,
-    sizing_workers,
-    warn_failures,
+    target_options,
+    wide_option,
 )
-from .targets import DEFAULT_TARGET, TargetContext, TargetResult, TargetRunner, TargetSpec
-from .unattended import cap_options, record_options, resolve_targets, target_options
-from .views import price_option, table_view, wide_option
+from .targets import TargetContext, TargetResult, TargetRunner
+from .unattended import resolve_targets
+from .views import table_view
 
 
 @click.command(name="clean")
@@ -94,37 +94,33 @@ def clean_command(**opts: Any) -> ExitCode:
       mpusweep clean my-bucket --dry-run --format json
       mpusweep clean --all-targets --yes --max-aborts 10000 --metrics-file clean.prom
     """
-    env = command_env(opts)
-    return run_clean(env, opts)
+    run = read_settings("clean", clean_age=DEFAULT_CLEAN_OLDER_THAN)
+    return run_clean(command_env(run.now), run)
 
 
-def run_clean(env: Env, opts: dict[str, Any], s3: S3Reader | None = None) -> ExitCode:
+def run_clean(env: Env, run: RunSettings, s3: S3Reader | None = None) -> ExitCode:
     """The clean flow behind ``clean`` and ``demo`` (which passes its own server as ``s3``:
     one target, no lock, no metrics or history)."""
-    if opts["idle_for"] and opts["no_sizes"]:
+    scan, policy = run.target.scan, run.target.clean
+    if scan.age.idle_for and not scan.sizes:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
-    if opts["fmt"] == "json" and not (opts["yes"] or opts["dry_run"]):
+    if run.output.fmt == "json" and not (policy.yes or policy.dry_run):
         raise click.UsageError("--format json cannot ask questions: add --yes or --dry-run")
-    if opts.get("max_bytes") is not None and opts["no_sizes"]:
+    if policy.caps.max_bytes is not None and not scan.sizes:
         raise click.UsageError("--max-bytes needs sizes to count: drop --no-sizes")
-    make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    dry_run = opts["dry_run"]
+    dry_run = policy.dry_run
     if not dry_run:
-        _check_audit_log(opts["audit_log"] or default_audit_path())
-    if s3 is None:
-        specs = resolve_targets(env, opts, "clean")
-    else:
-        specs = [TargetSpec(DEFAULT_TARGET, dict(opts))]
+        _check_audit_log(run.recording.audit_log or default_audit_path())
+    targets = resolve_targets(env, run) if s3 is None else [run.target]
     runner = TargetRunner(
         env,
-        opts,
-        "clean",
+        run,
         writes=not dry_run and s3 is None,
-        asks=not (opts["yes"] or dry_run),
+        asks=not (policy.yes or dry_run),
         records=s3 is None,
     )
-    flow = CleanFlow(env, opts)
-    results = runner.run(specs, flow.clean_target, s3=s3)
+    flow = CleanFlow(env, run)
+    results = runner.run(targets, flow.clean_target, s3=s3)
     flow.finish(results, interrupted=runner.interrupted is not None)
     return runner.finish(results)
 
@@ -139,52 +135,51 @@ def _check_audit_log(path: Path) -> None:
 class CleanFlow:
     """One target's clean (``clean_target``) and what follows them all (``finish``)."""
 
-    def __init__(self, env: Env, opts: dict[str, Any]) -> None:
-        self.env, self.opts = env, opts
-        self.human = opts["fmt"] == "table"
+    def __init__(self, env: Env, run: RunSettings) -> None:
+        self.env, self.run = env, run
+        self.human = run.output.fmt == "table"
         self.audit_path: Path | None = None
         #: The price of the JSON document: the first target's (see ``views.table_view``).
         self.price: Pricing | None = None
         self.shortened = False  # whether a fitted table cut upload IDs short
 
     def clean_target(self, ctx: TargetContext) -> None:
-        opts, env = ctx.opts, ctx.env
-        dry_run = opts["dry_run"]
-        selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+        settings, env = ctx.settings, ctx.env
+        scan, policy = settings.scan, settings.clean
+        dry_run = policy.dry_run
         audit = None
         if not dry_run:
-            self.audit_path = opts["audit_log"] or default_audit_path()
+            self.audit_path = self.run.recording.audit_log or default_audit_path()
             audit = AuditLog(self.audit_path, endpoint=ctx.s3.endpoint_url, run_id=ctx.run_id)
         done = CleanResult()
         ctx.result.data = done
-        view = table_view(env, opts, ctx.s3.conn.provider)
+        view = table_view(env, self.run.output, settings.pricing, ctx.s3.conn.provider)
         if self.price is None:
             self.price = view.price
-        quiet = opts["yes"] or dry_run  # nothing to ask: a spinner may run
+        quiet = policy.yes or dry_run  # nothing to ask: a spinner may run
         progress = ScanProgress(env, "Scanning", enabled=quiet)
-        callbacks = _Callbacks(env, opts, self.human, view, progress)
-        pool_opts = opts if ctx.alone else {**opts, "processes": 1}
+        callbacks = _Callbacks(env, policy, self.human, view, progress)
         try:
-            with sizing_workers(ctx.s3, pool_opts) as pool, progress:
+            with sizing_workers(ctx.s3, scan, alone=ctx.alone) as pool, progress:
                 clean(
                     ctx.s3,
-                    selection,
-                    AgeFilter(opts["older_than"], opts["idle_for"]),
+                    settings.selection,
+                    scan.age,
                     now=env.now,
                     audit=audit,
                     confirm=callbacks.confirm,
                     on_bucket_planned=callbacks.planned,
                     on_bucket_done=callbacks.done,
-                    sizes=not opts["no_sizes"],
+                    sizes=scan.sizes,
                     dry_run=dry_run,
-                    concurrency=opts["concurrency"],
-                    verify=Verify(opts.get("verify", "auto")),
-                    pipeline=opts["yes"],
+                    concurrency=settings.connection.concurrency,
+                    verify=policy.verify,
+                    pipeline=policy.yes,
                     result=done,
                     progress=progress,
                     sizer=pool,
-                    caps=Caps(opts.get("max_aborts"), opts.get("max_bytes")),
-                    check_lifecycle=opts.get("metrics_file") is not None,
+                    caps=policy.caps,
+                    check_lifecycle=self.run.recording.metrics_file is not None,
                     cancel=ctx.cancel,
                 )
         finally:
@@ -196,13 +191,13 @@ class CleanFlow:
             self._finish_target(ctx, done, view.price)
 
     def _finish_target(self, ctx: TargetContext, done: CleanResult, price: Pricing | None) -> None:
-        env, opts, result = ctx.env, ctx.opts, ctx.result
+        env, policy, result = ctx.env, ctx.settings.clean, ctx.result
         summary = done.summary
         if self.human:
             # A dry run frees nothing; what it would free is what its plans would abort.
             planned = known_sum(u.size for b in done.buckets for u in b.plan.to_abort)
             table.print_clean_summary(
-                env.out, summary, dry_run=opts["dry_run"], price=price, planned_size=planned
+                env.out, summary, dry_run=policy.dry_run, price=price, planned_size=planned
             )
         scans = [b.scan for b in done.buckets]
         warn_failures(env, scans)
@@ -213,7 +208,7 @@ class CleanFlow:
         listed = [i.upload for b in done.buckets for i in b.plan.items]
         outcomes = [o for b in done.buckets for o in b.outcomes]
         result.figures = bucket_figures(ctx.name, left_after(listed, outcomes), scans, env.now)
-        for line in _cap_lines(opts, done):
+        for line in _cap_lines(policy, done):
             result.report.capped = result.report.capped or line
             env.err.print(line, style="yellow", markup=False, soft_wrap=True)
 
@@ -227,7 +222,7 @@ class CleanFlow:
         elif len(results) > 1:
             self.env.out.print(Text("\n=== All targets", style="bold"))
             table.print_clean_summary(
-                self.env.out, every.summary, dry_run=self.opts["dry_run"], price=self.price
+                self.env.out, every.summary, dry_run=self.run.target.clean.dry_run, price=self.price
             )
         if self.human and self.shortened:
             table.print_id_note(self.env.out)
@@ -267,7 +262,7 @@ class CleanFlow:
         write_json(
             {
                 "schema_version": 1,
-                "dry_run": self.opts["dry_run"],
+                "dry_run": self.run.target.clean.dry_run,
                 "interrupted": interrupted or any(d.interrupted for d in done),
                 "error": error,
                 "price": price_record(price),
@@ -292,17 +287,17 @@ class CleanFlow:
         )
 
 
-def _cap_lines(opts: dict[str, Any], done: CleanResult) -> list[str]:
+def _cap_lines(policy: CleanPolicy, done: CleanResult) -> list[str]:
     """What a cap held back, said in one line each."""
     lines = []
     if done.capped is not None:
         held = sum(1 for b in done.buckets for o in b.outcomes if held_by_cap(o))
         caps = []
-        if opts.get("max_aborts") is not None:
-            caps.append(f"--max-aborts {opts['max_aborts']}")
-        if opts.get("max_bytes") is not None:
-            caps.append(f"--max-bytes {human_size(opts['max_bytes'])}")
-        would = "a run would stop" if opts["dry_run"] else "stopped"
+        if policy.caps.max_aborts is not None:
+            caps.append(f"--max-aborts {policy.caps.max_aborts}")
+        if policy.caps.max_bytes is not None:
+            caps.append(f"--max-bytes {human_size(policy.caps.max_bytes)}")
+        would = "a run would stop" if policy.dry_run else "stopped"
         lines.append(
             f"{would}: {done.capped} ({', '.join(caps)}): {plural(held, 'upload')} not aborted "
             "and later buckets not scanned; re-run to go on"
@@ -321,12 +316,12 @@ class _Callbacks:
     def __init__(
         self,
         env: Env,
-        opts: dict[str, Any],
+        policy: CleanPolicy,
         human: bool,
         view: table.TableView,
         progress: ScanProgress,
     ) -> None:
-        self.env, self.opts, self.human = env, opts, human
+        self.env, self.policy, self.human = env, policy, human
         self.view, self.progress = view, progress
         self.shortened = False
 
@@ -344,12 +339,12 @@ class _Callbacks:
                 )
 
     def planned(self, summary: BucketScan, plan: AbortPlan) -> None:
-        if not self.opts["yes"]:
+        if not self.policy.yes:
             with self.progress.hidden():
                 self.show_plan(summary, plan)
 
     def confirm(self, summary: BucketScan, plan: AbortPlan) -> bool:
-        return bool(self.opts["yes"]) or ask(self.env, "Delete MPU data? (y/n)")
+        return self.policy.yes or ask(self.env, "Delete MPU data? (y/n)")
 
     def done(self, bucket: BucketClean) -> None:
         if self.human:
@@ -357,11 +352,11 @@ class _Callbacks:
                 self._finished(bucket)
 
     def _finished(self, bucket: BucketClean) -> None:
-        env, opts = self.env, self.opts
-        if opts["yes"]:
+        env, policy = self.env, self.policy
+        if policy.yes:
             self.show_plan(bucket.scan, bucket.plan)
         if bucket.confirmed:
-            if opts["yes"]:
+            if policy.yes:
                 env.out.print("Delete MPU data? (y/n) y (--yes)")
             env.out.print(table.outcome_line(bucket.outcomes))
             for o in bucket.outcomes:
@@ -371,7 +366,7 @@ class _Callbacks:
                         style="red",
                         markup=False,
                     )
-        elif opts["dry_run"] and bucket.plan.to_abort:
+        elif policy.dry_run and bucket.plan.to_abort:
             would = len(bucket.plan.to_abort) - len(bucket.outcomes)
             env.out.print(
                 f"Dry run: would abort {plural(would, 'upload')}. No changes made to bucket."

@@ -1,29 +1,24 @@
-"""Shared by the commands: the outside world (Env), option groups, connecting, asking, progress."""
+"""Shared by the commands: the outside world (Env), connecting, asking, progress."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 
 import click
-from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import providers
 from ..aggregate import Pricing
-from ..errors import CredentialsError, UsageError
-from ..filters import Selection, parse_duration
+from ..errors import CredentialsError
 from ..models import BucketScan
 from ..report import plural
 from ..s3 import (
-    DEFAULT_CONCURRENCY,
-    REQUEST_PAYERS,
-    RETRY_MODES,
     Connection,
     S3Reader,
     S3Writer,
@@ -32,9 +27,9 @@ from ..s3 import (
     make_session,
 )
 from ..s3.probe import configured_endpoint, profile_setting
-from ..sizing import SizingPool, default_processes, sizing_pool
+from ..settings import ConnectionSettings, ScanSettings
+from ..sizing import SizingPool, sizing_pool
 
-F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 R = TypeVar("R", bound=S3Reader)
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -77,11 +72,11 @@ class Env:
         return self if now is None else replace(self, now=now)
 
 
-def command_env(opts: dict[str, Any]) -> Env:
+def command_env(now: datetime | None = None) -> Env:
     """The Env ``main()`` put in Click's context, with ``--now`` applied."""
     ctx = click.get_current_context()
     env = ctx.find_object(Env) or Env.default()
-    return env.at(opts.get("now"))
+    return env.at(now)
 
 
 def ask(env: Env, question: str) -> bool:
@@ -100,184 +95,20 @@ def ask(env: Env, question: str) -> bool:
     return line.strip().lower() in ("y", "yes")
 
 
-# -- option groups ---------------------------------------------------------------------------
-def duration_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except UsageError as exc:
-        raise click.BadParameter(str(exc)) from None
+def sizing_workers(
+    s3: S3Reader, scan: ScanSettings, *, alone: bool = True
+) -> AbstractContextManager[SizingPool | None]:
+    """The ``--processes`` pool (none without sizes, nor for a target that does not run alone
+    in this thread). Open it before anything starts a thread (the progress display does): its
+    workers are forked."""
+    processes = scan.processes if scan.sizes and alone else 1
+    return sizing_pool(s3, processes=processes, concurrency=s3.transport.concurrency)
 
 
-#: ``--older-than`` of the commands that only look (scan, report): a filter with no default.
-older_than_filter = click.option(
-    "--older-than",
-    callback=duration_callback,
-    metavar="DURATION",
-    help="Only uploads initiated longer ago than this (90m, 36h, 7d, 2w).",
-)
-
-
-def time_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter("use ISO-8601, e.g. 2026-11-24T20:00:00Z") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def apply_options(func: F, options: list[Callable[[F], F]]) -> F:
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def connection_options(func: F) -> F:
-    return apply_options(
-        func,
-        [
-            click.option("--profile", help="Profile from ~/.aws/config and ~/.aws/credentials."),
-            click.option(
-                "--endpoint-url",
-                metavar="URL",
-                help="S3-compatible endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
-                "or the profile's endpoint_url).",
-            ),
-            click.option("--region", help="Region to sign for (default: profile, else us-east-1)."),
-            click.option(
-                "--provider",
-                type=click.Choice(providers.names(), case_sensitive=False),
-                envvar="MPUSWEEP_PROVIDER",
-                help="Service preset: fills in the endpoint (from --region or --account-id), "
-                "signing region, addressing style and quirks; an explicit endpoint still wins "
-                "(also MPUSWEEP_PROVIDER, or mpusweep_provider in the profile).",
-            ),
-            click.option(
-                "--account-id",
-                metavar="ID",
-                envvar="MPUSWEEP_ACCOUNT_ID",
-                help="Account ID for presets whose endpoint holds one (r2; also "
-                "MPUSWEEP_ACCOUNT_ID, or mpusweep_account_id in the profile).",
-            ),
-            click.option(
-                "--addressing-style",
-                type=click.Choice(["path", "virtual", "auto"]),
-                help="Bucket addressing (default: path with --endpoint-url, else auto).",
-            ),
-            click.option(
-                "--ca-bundle",
-                type=click.Path(exists=True, dir_okay=False),
-                help="PEM bundle to verify TLS with.",
-            ),
-            click.option(
-                "--no-verify-ssl", is_flag=True, help="Do not verify TLS certificates (unsafe)."
-            ),
-            click.option(
-                "--request-payer",
-                type=click.Choice(REQUEST_PAYERS),
-                help="Agree to pay for the requests to requester-pays buckets (listings, "
-                "ListParts, aborts), which refuse them (403) otherwise.",
-            ),
-            click.option(
-                "--concurrency",
-                type=click.IntRange(1, 256),
-                default=DEFAULT_CONCURRENCY,
-                show_default=True,
-                help="Requests in flight at once.",
-            ),
-            click.option(
-                "--debug",
-                is_flag=True,
-                help="Log every request (secrets redacted) and show tracebacks.",
-            ),
-            click.option("--page-size", type=click.IntRange(1, 1000), default=1000, hidden=True),
-            click.option(
-                "--retry-mode",
-                type=click.Choice(RETRY_MODES),
-                default="aimd",
-                hidden=True,
-                help="How throttling is handled (benchmarks compare botocore's modes).",
-            ),
-            click.option(
-                "--now",
-                "now",
-                callback=time_callback,
-                hidden=True,
-                help="Pretend it is this time (tests, replays).",
-            ),
-        ],
-    )
-
-
-def processes_option(func: F) -> F:
-    """``--processes``: for the commands that size uploads (scan, clean)."""
-    return click.option(
-        "--processes",
-        type=click.IntRange(1, 16),
-        default=default_processes(),
-        show_default="one per core, at most 4",
-        help="Processes that size uploads (ListParts), this one included, for speed on "
-        "multi-core machines; 1: threads only.",
-    )(func)
-
-
-def sizing_workers(s3: S3Reader, opts: dict[str, Any]) -> AbstractContextManager[SizingPool | None]:
-    """The ``--processes`` pool (none without sizes). Open it before anything starts a thread
-    (the progress display does): its workers are forked."""
-    processes = 1 if opts["no_sizes"] else opts.get("processes", 1)
-    return sizing_pool(s3, processes=processes, concurrency=opts["concurrency"])
-
-
-def selection_options(func: F) -> F:
-    return apply_options(
-        func,
-        [
-            click.argument("buckets", nargs=-1, metavar="[BUCKET]..."),
-            click.option(
-                "--exclude-bucket",
-                multiple=True,
-                metavar="GLOB",
-                help="Leave out buckets matching this glob (repeatable).",
-            ),
-            click.option(
-                "--prefix",
-                "prefixes",
-                multiple=True,
-                metavar="PREFIX",
-                help="Only keys under this prefix (repeatable).",
-            ),
-            click.option(
-                "--idle-for",
-                callback=duration_callback,
-                metavar="DURATION",
-                help="Only uploads whose newest part is older than this (e.g. 12h).",
-            ),
-            click.option(
-                "--no-sizes",
-                is_flag=True,
-                help="Skip ListParts: faster, but no sizes, parts or idle times.",
-            ),
-        ],
-    )
-
-
-def make_selection(
-    buckets: tuple[str, ...], exclude: tuple[str, ...], prefixes: tuple[str, ...]
-) -> Selection:
-    try:
-        return Selection(tuple(buckets), tuple(exclude), tuple(prefixes))
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def resolve_price(opts: dict[str, Any], provider: str | None = None) -> Pricing | None:
-    """The price costs are computed with: ``--price-per-gb-month`` (parsed by its option), else
-    the provider preset's list price, with its source and the date it was read; None when no
-    price is known (costs are then shown as unknown, never as zero)."""
-    price: Pricing | None = opts.get("price_per_gb_month")
+def resolve_price(price: Pricing | None, provider: str | None = None) -> Pricing | None:
+    """The price costs are computed with: ``--price-per-gb-month`` (or the target's configured
+    price), else the provider preset's list price, with its source and the date it was read;
+    None when no price is known (costs are then shown as unknown, never as zero)."""
     if price is not None or not provider:
         return price
     listed = providers.price(provider)
@@ -306,26 +137,23 @@ class ConnectionSetup:
     addressing_origin: str
 
 
-def _provider_name(opts: dict[str, Any], session: Any) -> tuple[str | None, str]:
-    """The preset named by --provider, MPUSWEEP_PROVIDER or the profile, and which named it."""
-    name = opts.get("provider")
-    if name:
-        ctx = click.get_current_context(silent=True)
-        source = ctx.get_parameter_source("provider") if ctx else None
-        origin = "MPUSWEEP_PROVIDER" if source is ParameterSource.ENVIRONMENT else "--provider"
-        return str(name), origin
+def _provider_name(settings: ConnectionSettings, session: Any) -> tuple[str | None, str]:
+    """The preset named by --provider, MPUSWEEP_PROVIDER, a target or the profile, and which
+    named it."""
+    if settings.provider:
+        return settings.provider, settings.provider_origin
     name = profile_setting(session, "mpusweep_provider")
     if name:
         return name, f"profile {session.profile or 'default'!r} (mpusweep_provider)"
     return None, ""
 
 
-def apply_provider(base: Connection, session: Any, opts: dict[str, Any]) -> ConnectionSetup:
+def apply_provider(base: Connection, session: Any, settings: ConnectionSettings) -> ConnectionSetup:
     """The connection with its preset filled in: named (--provider, MPUSWEEP_PROVIDER, the
     profile's ``mpusweep_provider``), or recognized from the endpoint's host (then only its
     quirks are used). An explicit endpoint (--endpoint-url, AWS_ENDPOINT_URL_S3,
     AWS_ENDPOINT_URL, the profile's endpoint_url) always wins over a preset's pattern."""
-    name, provider_origin = _provider_name(opts, session)
+    name, provider_origin = _provider_name(settings, session)
     configured = configured_endpoint(session)
     explicit = base.endpoint_url
     if explicit:
@@ -336,7 +164,7 @@ def apply_provider(base: Connection, session: Any, opts: dict[str, Any]) -> Conn
         endpoint_origin = "AWS (botocore, by region)"
     addressing_origin = "--addressing-style" if base.addressing_style else "default"
     if name:
-        account_id = opts.get("account_id") or profile_setting(session, "mpusweep_account_id")
+        account_id = settings.account_id or profile_setting(session, "mpusweep_account_id")
         resolved = providers.resolve(
             name,
             region=base.region or profile_setting(session, "region"),
@@ -364,36 +192,36 @@ def apply_provider(base: Connection, session: Any, opts: dict[str, Any]) -> Conn
     return ConnectionSetup(base, session, endpoint_origin, provider_origin, addressing_origin)
 
 
-def _options_connection(opts: dict[str, Any]) -> Connection:
+def _base_connection(settings: ConnectionSettings) -> Connection:
     return Connection(
-        profile=opts["profile"],
-        endpoint_url=opts["endpoint_url"],
-        region=opts["region"],
-        addressing_style=opts["addressing_style"],
-        ca_bundle=opts["ca_bundle"],
-        verify_ssl=not opts["no_verify_ssl"],
-        retry_mode=opts.get("retry_mode", "aimd"),
-        role_arn=opts.get("role_arn"),  # a configured target's (config.py)
-        request_payer=opts.get("request_payer"),
+        profile=settings.profile,
+        endpoint_url=settings.endpoint_url,
+        region=settings.region,
+        addressing_style=settings.addressing_style,
+        ca_bundle=settings.ca_bundle,
+        verify_ssl=settings.verify_ssl,
+        retry_mode=settings.retry_mode,
+        role_arn=settings.role_arn,
+        request_payer=settings.request_payer,
     )
 
 
-def connection_setup(opts: dict[str, Any]) -> ConnectionSetup:
-    """The connection the options describe, preset applied; credentials are not asked for."""
-    conn = _options_connection(opts)
-    return apply_provider(conn, make_session(conn), opts)
+def connection_setup(settings: ConnectionSettings) -> ConnectionSetup:
+    """The connection the settings describe, preset applied; credentials are not asked for."""
+    conn = _base_connection(settings)
+    return apply_provider(conn, make_session(conn), settings)
 
 
-def _connection(env: Env, opts: dict[str, Any]) -> tuple[Connection, Any]:
-    """The connection the options describe, and a session with credentials (asked for in a
+def _connection(env: Env, settings: ConnectionSettings) -> tuple[Connection, Any]:
+    """The connection the settings describe, and a session with credentials (asked for in a
     terminal when the usual chain finds none)."""
-    conn = _options_connection(opts)
-    if opts["no_verify_ssl"]:
+    conn = _base_connection(settings)
+    if not settings.verify_ssl:
         env.err.print(
             "warning: TLS certificates are not verified (--no-verify-ssl)", style="yellow"
         )
     session = make_session(conn)
-    conn = apply_provider(conn, session, opts).conn
+    conn = apply_provider(conn, session, settings).conn
     if not has_credentials(session):
         if not env.stdin_is_terminal:
             raise CredentialsError(
@@ -416,21 +244,21 @@ def _warn_plain_http(env: Env, s3: S3Reader) -> None:
         )
 
 
-def _connect(env: Env, opts: dict[str, Any], kind: type[R]) -> R:
-    conn, session = _connection(env, opts)
-    s3 = kind(conn, concurrency=opts["concurrency"], page_size=opts["page_size"], session=session)
+def _connect(env: Env, settings: ConnectionSettings, kind: type[R]) -> R:
+    conn, session = _connection(env, settings)
+    s3 = kind(conn, concurrency=settings.concurrency, page_size=settings.page_size, session=session)
     _warn_plain_http(env, s3)
     return s3
 
 
-def connect_reader(env: Env, opts: dict[str, Any]) -> S3Reader:
+def connect_reader(env: Env, settings: ConnectionSettings) -> S3Reader:
     """A read-only connection (scan, dry runs): it has no method that writes."""
-    return _connect(env, opts, S3Reader)
+    return _connect(env, settings, S3Reader)
 
 
-def connect_writer(env: Env, opts: dict[str, Any]) -> S3Writer:
+def connect_writer(env: Env, settings: ConnectionSettings) -> S3Writer:
     """A connection that may abort uploads and change lifecycle rules."""
-    return _connect(env, opts, S3Writer)
+    return _connect(env, settings, S3Writer)
 
 
 class ScanProgress:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..demo import SCALE, embedded_server, seed
 from ..errors import ExitCode
+from ..filters import AgeFilter
 from ..s3 import S3Reader, S3Writer
+from ..settings import (
+    DEFAULT_CLEAN_OLDER_THAN,
+    CleanPolicy,
+    ConnectionSettings,
+    Recording,
+    RunSettings,
+    ScanSettings,
+    TargetSettings,
+)
 from .clean_cmd import run_clean
 from .common import command_env
+from .targets import DEFAULT_TARGET
 
 DEMO_CONCURRENCY = 8
 
@@ -29,7 +38,7 @@ def demo(yes: bool, dry_run: bool) -> ExitCode:
     down 1024 times), runs the interactive clean, and stops the server. Nothing leaves this
     machine.
     """
-    env = command_env({})
+    env = command_env()
     audit_dir = Path(tempfile.mkdtemp(prefix="mpusweep-demo-"))
     with embedded_server() as conn:
         writer = S3Writer(conn, concurrency=DEMO_CONCURRENCY)
@@ -40,17 +49,14 @@ def demo(yes: bool, dry_run: bool) -> ExitCode:
             markup=False,
         )
         s3 = S3Reader(conn, concurrency=DEMO_CONCURRENCY) if dry_run else writer
-        opts: dict[str, Any] = {
-            "buckets": (),
-            "exclude_bucket": (),
-            "prefixes": (),
-            "idle_for": None,
-            "no_sizes": False,
-            "older_than": timedelta(hours=24),
-            "yes": yes,
-            "dry_run": dry_run,
-            "audit_log": audit_dir / "audit.jsonl",
-            "fmt": "table",
-            "concurrency": DEMO_CONCURRENCY,
-        }
-        return run_clean(env, opts, s3)
+        run = RunSettings(
+            command="clean",
+            target=TargetSettings(
+                name=DEFAULT_TARGET,
+                connection=ConnectionSettings(concurrency=DEMO_CONCURRENCY),
+                scan=ScanSettings(age=AgeFilter(DEFAULT_CLEAN_OLDER_THAN)),
+                clean=CleanPolicy(dry_run=dry_run, yes=yes),
+            ),
+            recording=Recording(audit_log=audit_dir / "audit.jsonl"),
+        )
+        return run_clean(env, run, s3)

@@ -13,7 +13,8 @@ from ..errors import ExitCode
 from ..redact import public_endpoint, redact
 from ..report.machine import write_json
 from ..s3.probe import S3Probe, credential_source, tls_setup
-from .common import Env, command_env, connection_options, connection_setup
+from .common import Env, command_env, connection_setup
+from .options import connection_options, read_settings
 
 _USERINFO = re.compile(r"://[^/@\s]*@")
 _STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verdict.UNKNOWN: ""}
@@ -52,9 +53,11 @@ def doctor(**opts: Any) -> ExitCode:
       mpusweep doctor --provider r2 --account-id 0123abcd my-bucket
       mpusweep doctor --provider dreamobjects 'backup-*' --format json
     """
-    env = command_env(opts)
-    resolved = connection_setup(opts)
-    offset = opts["now"] - datetime.now(UTC) if opts.get("now") else None
+    run = read_settings("doctor")
+    env = command_env(run.now)
+    resolved = connection_setup(run.target.connection)
+    offset = run.now - datetime.now(UTC) if run.now else None
+    text = run.output.fmt == "text"
 
     def clock() -> datetime:
         # --now pretends this machine's clock reads that time now (to show the clock check).
@@ -75,17 +78,17 @@ def doctor(**opts: Any) -> ExitCode:
         quirks=resolved.conn.quirks,
     )
     checks: list[Check] = []
-    if opts["fmt"] == "text":
+    if text:
         _print_header(env, setup)
     current: str | None = None
-    for check in run_doctor(probe, setup, opts["buckets"]):
+    for check in run_doctor(probe, setup, run.target.selection.buckets):
         checks.append(check)
-        if opts["fmt"] == "text":
+        if text:
             if check.bucket != current and check.bucket is not None:
                 env.out.print(f"bucket {check.bucket}", markup=False, highlight=False)
             current = check.bucket
             _print_check(env, check)
-    if opts["fmt"] == "json":
+    if not text:
         write_json(_document(setup, checks), env.out.file)
     else:
         _print_summary(env, checks)

@@ -18,7 +18,8 @@ from ..history import (
 )
 from ..report.machine import write_json
 from ..report.trend import print_trends
-from .common import command_env, duration_callback, make_selection, time_callback
+from .common import command_env
+from .options import duration_callback, read_settings, time_callback
 
 
 @click.command(name="history")
@@ -67,17 +68,17 @@ def history_command(**opts: Any) -> ExitCode:
       mpusweep history 'backup-*' --since 7d
       mpusweep history --target prod --format json
     """
-    env = command_env(opts)
-    make_selection(opts["buckets"], (), ())
-    path: Path = opts["history_path"] or default_history_path()
+    run = read_settings("history")
+    env = command_env(run.now)
+    path = run.recording.history_path or default_history_path()
     since = env.now - opts["since"]
     trends: list[BucketTrend] = []
     if path.exists():
         try:
             with History(path) as history:
                 trends = history.trends(
-                    buckets=opts["buckets"],
-                    targets=opts["target_names"],
+                    buckets=run.target.selection.buckets,
+                    targets=run.targets.names,
                     since=since,
                     until=env.now,
                 )
@@ -90,12 +91,12 @@ def history_command(**opts: Any) -> ExitCode:
             markup=False,
             soft_wrap=True,
         )
-    if opts["fmt"] == "json":
+    if run.output.fmt == "json":
         write_json(
             trends_document(trends, since=since, until=env.now, generated_at=env.now),
             env.out.file,
         )
-    elif opts["fmt"] == "csv":
+    elif run.output.fmt == "csv":
         write_trends_csv(trends, env.out.file)
         env.out.file.flush()
     else:

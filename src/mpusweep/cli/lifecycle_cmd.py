@@ -16,19 +16,11 @@ from ..report.machine import write_json
 from ..runreport import RunReport
 from ..s3 import S3Reader
 from ..scan import resolve_buckets
-from .common import (
-    Env,
-    F,
-    T,
-    ask,
-    command_env,
-    connect_reader,
-    connect_writer,
-    connection_options,
-    make_selection,
-)
+from ..settings import RunSettings
+from .common import Env, T, ask, command_env, connect_reader, connect_writer
+from .options import bucket_arguments, connection_options, read_settings, target_options
 from .targets import TargetContext, TargetRunner
-from .unattended import resolve_targets, target_options
+from .unattended import resolve_targets
 
 
 @click.group()
@@ -48,22 +40,11 @@ def lifecycle() -> None:
     """
 
 
-def _bucket_options(func: F) -> F:
-    func = click.option(
-        "--exclude-bucket",
-        multiple=True,
-        metavar="GLOB",
-        help="Leave out buckets matching this glob (repeatable).",
-    )(func)
-    return click.argument("buckets", nargs=-1, metavar="[BUCKET]...")(func)
-
-
-def _lifecycle_buckets(
-    env: Env, opts: dict[str, Any], *, write: bool
-) -> tuple[S3Reader, list[str]]:
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], ())
-    s3 = connect_writer(env, opts) if write else connect_reader(env, opts)
-    return s3, [b.name for b in resolve_buckets(s3, selection)]
+def _lifecycle_buckets(env: Env, run: RunSettings, *, write: bool) -> tuple[S3Reader, list[str]]:
+    target = run.target
+    conn = target.connection
+    s3 = connect_writer(env, conn) if write else connect_reader(env, conn)
+    return s3, [b.name for b in resolve_buckets(s3, target.selection)]
 
 
 def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -> list[T]:
@@ -74,7 +55,7 @@ def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -
 
 
 @lifecycle.command(name="status")
-@_bucket_options
+@bucket_arguments
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -82,12 +63,12 @@ def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -
 @connection_options
 def lifecycle_status_command(**opts: Any) -> ExitCode:
     """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
-    env = command_env(opts)
-    make_selection(opts["buckets"], opts["exclude_bucket"], ())
-    specs = resolve_targets(env, opts, "lifecycle-status")
-    runner = TargetRunner(env, opts, "lifecycle-status")
-    results = runner.run(specs, _status_target)
-    if opts["fmt"] == "json":
+    run = read_settings("lifecycle-status")
+    env = command_env(run.now)
+    runner = TargetRunner(env, run)
+    as_json = run.output.fmt == "json"
+    results = runner.run(resolve_targets(env, run), lambda ctx: _status_target(ctx, as_json))
+    if as_json:
         write_json(
             {
                 "schema_version": 1,
@@ -109,13 +90,13 @@ def lifecycle_status_command(**opts: Any) -> ExitCode:
     return runner.finish(results)
 
 
-def _status_target(ctx: TargetContext) -> None:
-    opts = ctx.opts
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], ())
-    names = [b.name for b in resolve_buckets(ctx.s3, selection)]
-    statuses = _map_buckets(names, lambda b: lifecycle_status(ctx.s3, b), opts["concurrency"])
+def _status_target(ctx: TargetContext, as_json: bool) -> None:
+    settings = ctx.settings
+    names = [b.name for b in resolve_buckets(ctx.s3, settings.selection)]
+    concurrency = settings.connection.concurrency
+    statuses = _map_buckets(names, lambda b: lifecycle_status(ctx.s3, b), concurrency)
     ctx.result.data = statuses
-    if opts["fmt"] != "json":
+    if not as_json:
         table.print_lifecycle_status(ctx.env.out, statuses)
     ctx.result.report.other_failures += sum(1 for st in statuses if st.error)
 
@@ -131,18 +112,18 @@ def _status_record(st: LifecycleStatus) -> dict[str, Any]:
     }
 
 
-def _run_lifecycle(
-    env: Env, opts: dict[str, Any], action: Callable[..., LifecycleChange]
-) -> ExitCode:
-    s3, names = _lifecycle_buckets(env, opts, write=not opts["dry_run"])
+def _run_lifecycle(run: RunSettings, action: Callable[..., LifecycleChange]) -> ExitCode:
+    env = command_env(run.now)
+    policy = run.target.clean
+    s3, names = _lifecycle_buckets(env, run, write=not policy.dry_run)
 
     def confirm(change: LifecycleChange) -> bool:
         table.print_lifecycle_change(env.out, change, planned=True)
-        return bool(opts["yes"]) or ask(env, f"Change the lifecycle of {change.bucket}? (y/n)")
+        return policy.yes or ask(env, f"Change the lifecycle of {change.bucket}? (y/n)")
 
     report = RunReport()
     for name in names:  # one bucket at a time: each may ask a question
-        change = action(s3, name, confirm=confirm, dry_run=opts["dry_run"])
+        change = action(s3, name, confirm=confirm, dry_run=policy.dry_run)
         table.print_lifecycle_change(env.out, change, planned=False)
         report.other_failures += change.result == "failed"
     return report.exit_code
@@ -156,7 +137,7 @@ def _days_callback(ctx: click.Context, param: click.Parameter, value: int) -> in
 
 
 @lifecycle.command(name="apply")
-@_bucket_options
+@bucket_arguments
 @click.option(
     "--days",
     type=int,
@@ -170,21 +151,24 @@ def _days_callback(ctx: click.Context, param: click.Parameter, value: int) -> in
 @connection_options
 def lifecycle_apply_command(**opts: Any) -> ExitCode:
     """Add or update mpusweep's AbortIncompleteMultipartUpload rule, keeping all others."""
-    env = command_env(opts)
+    days: int = opts["days"]
+    prefix: str = opts["prefix"]
     return _run_lifecycle(
-        env, opts, lambda s3, b, **kw: apply_abort_rule(s3, b, opts["days"], opts["prefix"], **kw)
+        read_settings("lifecycle-apply"),
+        lambda s3, b, **kw: apply_abort_rule(s3, b, days, prefix, **kw),
     )
 
 
 @lifecycle.command(name="remove")
-@_bucket_options
+@bucket_arguments
 @click.option("--prefix", default="", help="The prefix the rule was applied with.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
 @click.option("--dry-run", is_flag=True, help="Show the change; send no write.")
 @connection_options
 def lifecycle_remove_command(**opts: Any) -> ExitCode:
     """Take mpusweep's rule out again (deleting the configuration if it was the only rule)."""
-    env = command_env(opts)
+    prefix: str = opts["prefix"]
     return _run_lifecycle(
-        env, opts, lambda s3, b, **kw: remove_abort_rule(s3, b, opts["prefix"], **kw)
+        read_settings("lifecycle-remove"),
+        lambda s3, b, **kw: remove_abort_rule(s3, b, prefix, **kw),
     )

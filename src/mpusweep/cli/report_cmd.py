@@ -21,20 +21,20 @@ from ..models import BucketScan, Upload, total_size
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
 from ..scan import iter_bucket_groups
-from .common import (
-    Env,
-    command_env,
+from ..settings import RunSettings
+from .common import Env, command_env, resolve_price, warn_failures
+from .options import (
     connection_options,
-    make_selection,
+    group_by_callback,
     older_than_filter,
+    price_option,
     processes_option,
-    resolve_price,
+    read_settings,
     selection_options,
-    warn_failures,
+    target_options,
 )
 from .targets import TargetContext, TargetRunner, target_scan
-from .unattended import resolve_targets, target_options
-from .views import group_by_callback, price_option
+from .unattended import resolve_targets
 
 DEFAULT_OUTPUT = Path("mpusweep-report.html")
 
@@ -59,7 +59,9 @@ DEFAULT_OUTPUT = Path("mpusweep-report.html")
 )
 @click.option(
     "--history",
+    "history_path",
     type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
     help="Draw the trend from this history file [default: "
     "~/.local/state/mpusweep/history.sqlite3, when there is one].",
 )
@@ -80,10 +82,11 @@ def report_command(**opts: Any) -> ExitCode:
       mpusweep report 'backup-*' --older-than 7d --price-per-gb-month 0.023 -o backups.html
       mpusweep report --group-by prefix:2       # the prefix breakdown two folders deep
     """
-    env = command_env(opts)
-    if opts["idle_for"] and opts["no_sizes"]:
+    run = read_settings("report")
+    env = command_env(run.now)
+    if run.target.scan.age.idle_for and not run.target.scan.sizes:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
-    group_by = opts["group_by"]
+    group_by = run.output.group_by
     if group_by is not None and group_by.kind is not GroupKind.PREFIX:
         raise click.BadParameter(
             "the report always shows storage classes and ages; prefix:N sets the depth of "
@@ -96,10 +99,9 @@ def report_command(**opts: Any) -> ExitCode:
         raise click.BadParameter(
             f"the directory of {str(output)!r} does not exist", param_hint="'--output'"
         )
-    history = _history_path(opts["history"])
-    make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    runner = TargetRunner(env, opts, "report", headings=False)
-    results = runner.run(resolve_targets(env, opts, "report"), _scan_target)
+    history = _history_path(run.recording.history_path)
+    runner = TargetRunner(env, run, headings=False)
+    results = runner.run(resolve_targets(env, run), _scan_target)
     exit_code = runner.finish(results)  # an interrupted run ends here: no page
     # A target stopped early (no connection, rejected credentials) shows nothing it half
     # scanned; with no target scanned there is no page at all: it would say "nothing found".
@@ -132,8 +134,8 @@ def report_command(**opts: Any) -> ExitCode:
         generated_at=env.now,
         version=__version__,
         endpoint=", ".join(endpoints) if labelled else scanned[0].endpoint or "",
-        targets=tuple(opts["buckets"]),
-        filters=filters_text(opts),
+        targets=run.target.selection.buckets,
+        filters=filters_text(run),
         uploads=tuple(uploads),
         buckets=tuple(summaries),
         price_per_gb_month=None if price is None else price.per_gb_month,
@@ -158,7 +160,7 @@ def report_command(**opts: Any) -> ExitCode:
 
 def _scan_target(ctx: TargetContext) -> None:
     """One target's scan for the page: its uploads and price in ``result.data``."""
-    opts, env, result = ctx.opts, ctx.env, ctx.result
+    env, result = ctx.env, ctx.result
     uploads: list[Upload] = []
     try:
         with target_scan(ctx) as (events, order, _):
@@ -167,7 +169,7 @@ def _scan_target(ctx: TargetContext) -> None:
                 uploads.extend(found)
     finally:
         result.report.add_buckets(result.buckets)
-        result.data = (uploads, resolve_price(opts, ctx.s3.conn.provider))
+        result.data = (uploads, resolve_price(ctx.settings.pricing, ctx.s3.conn.provider))
     warn_failures(env, result.buckets)
 
 
@@ -264,17 +266,19 @@ def load_trend(
     return tuple(points)
 
 
-def filters_text(opts: dict[str, Any]) -> str:
+def filters_text(run: RunSettings) -> str:
     """The filters in words, as options: ``--older-than 7d --prefix logs/``."""
     words: list[str] = []
-    for name in ("older_than", "idle_for"):
-        if opts.get(name):
-            words += [f"--{name.replace('_', '-')}", format_duration(opts[name])]
-    for prefix in opts.get("prefixes") or ():
+    target = run.target
+    age = target.scan.age
+    for flag, value in (("--older-than", age.older_than), ("--idle-for", age.idle_for)):
+        if value:
+            words += [flag, format_duration(value)]
+    for prefix in target.selection.prefixes:
         words += ["--prefix", prefix]
-    for pattern in opts.get("exclude_bucket") or ():
+    for pattern in target.selection.exclude_buckets:
         words += ["--exclude-bucket", pattern]
-    if opts.get("no_sizes"):
+    if not target.scan.sizes:
         words.append("--no-sizes")
     return " ".join(words)
 

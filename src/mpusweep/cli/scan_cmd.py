@@ -17,33 +17,24 @@ from ..report.machine import CsvWriter, JsonLinesWriter, targets_scan_document, 
 from ..report.summary import Summary
 from ..report.table import TableView
 from ..scan import ScanEvent, iter_bucket_groups
-from .common import (
-    FORMATS,
-    Env,
-    ScanProgress,
-    command_env,
+from ..settings import RunSettings
+from .common import FORMATS, Env, ScanProgress, command_env, warn_failures
+from .options import (
     connection_options,
-    make_selection,
+    group_by_option,
     older_than_filter,
+    price_option,
     processes_option,
-    selection_options,
-    warn_failures,
-)
-from .targets import TargetContext, TargetResult, TargetRunner, target_scan
-from .unattended import (
-    check_thresholds,
+    read_settings,
     record_options,
-    resolve_targets,
+    selection_options,
+    table_options,
     target_options,
     threshold_options,
 )
-from .views import (
-    group_by_option,
-    price_option,
-    table_options,
-    table_view,
-    wants_summary,
-)
+from .targets import TargetContext, TargetResult, TargetRunner, target_scan
+from .unattended import check_thresholds, resolve_targets
+from .views import table_view, wants_summary
 
 
 @click.command()
@@ -85,16 +76,17 @@ def scan(**opts: Any) -> ExitCode:
       mpusweep scan --all-targets --fail-if-bytes 10GiB --metrics-file scan.prom
       mpusweep --help   (exit codes)
     """
-    env = command_env(opts)
-    if opts["idle_for"] and opts["no_sizes"]:
+    run = read_settings("scan")
+    env = command_env(run.now)
+    scan_settings = run.target.scan
+    if scan_settings.age.idle_for and not scan_settings.sizes:
         raise click.UsageError("--idle-for needs part times: drop --no-sizes")
-    if opts["fail_if_bytes"] is not None and opts["no_sizes"]:
+    if run.thresholds.fail_if_bytes is not None and not scan_settings.sizes:
         raise click.UsageError("--fail-if-bytes needs sizes: drop --no-sizes")
-    make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-    specs = resolve_targets(env, opts, "scan")
-    output = ScanOutput(env, opts)
-    runner = TargetRunner(env, opts, "scan", records=True)
-    results = runner.run(specs, output.scan_target)
+    targets = resolve_targets(env, run)
+    output = ScanOutput(env, run)
+    runner = TargetRunner(env, run, records=True)
+    results = runner.run(targets, output.scan_target)
     output.finish(results)
     return runner.finish(results)
 
@@ -104,20 +96,25 @@ class ScanOutput:
     per target; JSON Lines and CSV lines as they come, each naming its target; one JSON
     document at the end."""
 
-    def __init__(self, env: Env, opts: dict[str, Any]) -> None:
-        self.env, self.opts, self.fmt = env, opts, opts["fmt"]
+    def __init__(self, env: Env, run: RunSettings) -> None:
+        self.env, self.run, self.fmt = env, run, run.output.fmt
         # The price: --price-per-gb-month, else the first target's preset (see _view).
         self.view: TableView | None = None
         self.lines: JsonLinesWriter | None = None
         self.rows: CsvWriter | None = None
         self._lock = threading.Lock()
 
-    def _view(self, provider: str | None) -> TableView:
-        """The layout and price, set by the first target to report (its preset's price when
-        no --price-per-gb-month is given); the streamed writers follow it."""
+    def _view(self, ctx: TargetContext | None) -> TableView:
+        """The layout and price, set by the first target to report (its own price, else its
+        preset's); the streamed writers follow it."""
         with self._lock:
             if self.view is None:
-                view = table_view(self.env, self.opts, provider)
+                if ctx is None:  # no target reported
+                    view = table_view(self.env, self.run.output, self.run.target.pricing)
+                else:
+                    view = table_view(
+                        self.env, self.run.output, ctx.settings.pricing, ctx.s3.conn.provider
+                    )
                 self.view = view
                 out, now = self.env.out.file, self.env.now
                 if self.fmt == "jsonl":
@@ -131,7 +128,7 @@ class ScanOutput:
         history, thresholds crossed)."""
         env, result = ctx.env, ctx.result
         figures = FiguresBuilder(ctx.name, env.now)
-        view = self._view(ctx.s3.conn.provider)
+        view = self._view(ctx)
         # Streamed lines to a terminal would land beside a spinner: none then.
         spinner = self.fmt in ("table", "json") or not env.out.is_terminal
         try:
@@ -141,7 +138,7 @@ class ScanOutput:
             result.figures = figures.figures()
             result.report.add_buckets(result.buckets)
         warn_failures(env, result.buckets)
-        check_thresholds(ctx)
+        check_thresholds(ctx, self.run.thresholds)
 
     def _render(
         self,
@@ -163,7 +160,8 @@ class ScanOutput:
             return
         uploads: list[Upload] = []
         result.data = uploads
-        summary = Summary(env.now) if self.fmt == "table" and wants_summary(env, ctx.opts) else None
+        wanted = self.fmt == "table" and wants_summary(env, self.run.output)
+        summary = Summary(env.now) if wanted else None
         shortened = False
         for bucket, bucket_uploads in iter_bucket_groups(events, order):
             result.buckets.append(bucket)
@@ -184,7 +182,7 @@ class ScanOutput:
         """What follows every target: JSON Lines' target and total lines, the JSON document,
         or (several targets) a closing line per target."""
         every = [b for r in results for b in r.buckets]
-        view = self._view(None)  # (no target reported: no price, the writers made now)
+        view = self._view(None)  # (no target reported: the writers made now)
         if self.lines is not None:
             for result in results:
                 self.lines.target(result.status, result.buckets)

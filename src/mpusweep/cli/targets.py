@@ -41,9 +41,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..config import Target
 from ..errors import ExitCode, MpuSweepError, UsageError
-from ..filters import AgeFilter, format_duration
+from ..filters import format_duration
 from ..history import History, HistoryError, default_history_path
 from ..lock import EndpointLock, Holder, LockedError, endpoint_key
 from ..metrics import BucketFigures, RunFigures, write_metrics
@@ -52,12 +51,12 @@ from ..report import targets as target_report
 from ..runreport import RunReport, aggregate
 from ..s3 import S3Reader
 from ..scan import ScanEvent, iter_scan, resolve_buckets
+from ..settings import RunSettings, TargetSettings
 from .common import (
     Env,
     ScanProgress,
     connect_reader,
     connect_writer,
-    make_selection,
     sizing_workers,
 )
 
@@ -67,23 +66,13 @@ DEFAULT_TARGET = "default"
 MAX_PARALLEL_TARGETS = 8
 
 
-@dataclass(frozen=True)
-class TargetSpec:
-    """One target to run: its name and the command's options as they apply to it."""
-
-    name: str
-    opts: dict[str, Any]
-    #: The configuration's table; None for the command line's own target.
-    configured: Target | None = None
-
-
 # -- one target's run ------------------------------------------------------------------------
 @dataclass
 class TargetResult:
     """What one target's run did; the command's work function fills it in as it goes, so it
     holds what was done even when the run ends early."""
 
-    spec: TargetSpec
+    settings: TargetSettings
     #: The endpoint, without credentials (None until connected, or for AWS).
     endpoint: str | None = None
     report: RunReport = field(default_factory=RunReport)
@@ -107,7 +96,7 @@ class TargetResult:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        return self.settings.name
 
     @property
     def exit_code(self) -> ExitCode:
@@ -124,7 +113,8 @@ class TargetContext:
 
     #: Where this target prints (held back and printed whole when targets run at once).
     env: Env
-    opts: dict[str, Any]
+    #: This target's settings (defaults, configuration, command line merged).
+    settings: TargetSettings
     s3: S3Reader
     result: TargetResult
     #: Set when the run must stop (Ctrl-C): pass it to ``clean``/``iter_scan``.
@@ -146,24 +136,23 @@ Work = Callable[[TargetContext], None]
 def target_scan(
     ctx: TargetContext, *, spinner: bool = True
 ) -> Iterator[tuple[Iterator[ScanEvent], list[str], ScanProgress]]:
-    """A target's scan as its options ask, for the block: the events, the bucket names in
+    """A target's scan as its settings ask, for the block: the events, the bucket names in
     order and the spinner. Sizing processes are forked only by a target running alone in
     this thread."""
-    opts, env = ctx.opts, ctx.env
-    selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
+    settings, env = ctx.settings, ctx.env
+    selection, scan = settings.selection, settings.scan
     buckets = resolve_buckets(ctx.s3, selection)
-    pool_opts = opts if ctx.alone else {**opts, "processes": 1}
     with (
-        sizing_workers(ctx.s3, pool_opts) as pool,
+        sizing_workers(ctx.s3, scan, alone=ctx.alone) as pool,
         ScanProgress(env, "Scanning", enabled=spinner) as progress,
     ):
         events = iter_scan(
             ctx.s3,
             selection,
             now=env.now,
-            age=AgeFilter(opts["older_than"], opts["idle_for"]),
-            sizes=not opts["no_sizes"],
-            concurrency=opts["concurrency"],
+            age=scan.age,
+            sizes=scan.sizes,
+            concurrency=settings.connection.concurrency,
             buckets=buckets,
             progress=progress,
             check_lifecycle=True,
@@ -220,8 +209,7 @@ class TargetRunner:
 
     Args:
         env: The command's Env.
-        opts: The command's options.
-        command: ``scan``, ``clean`` or ``lifecycle-status`` (metrics and history name it).
+        run: The command's settings (its command names it in metrics and history).
         writes: Whether the work changes anything (a writer connection and the endpoint lock).
         asks: Whether the work asks questions (targets then run one after another here).
         records: Whether the run writes metrics and history (scan and clean).
@@ -232,33 +220,32 @@ class TargetRunner:
     def __init__(
         self,
         env: Env,
-        opts: dict[str, Any],
-        command: str,
+        run: RunSettings,
         *,
         writes: bool = False,
         asks: bool = False,
         records: bool = False,
         headings: bool = True,
     ) -> None:
-        self.env, self.opts, self.command = env, opts, command
+        self.env, self.run_settings, self.command = env, run, run.command
         self.writes, self.asks, self.records = writes, asks, records
         self.headings = headings
         self.run_id = uuid.uuid4().hex
         #: The Ctrl-C (or SIGTERM) that ended the run, raised again by ``finish``.
         self.interrupted: BaseException | None = None
         #: Whether targets come from the configuration (headings and names in messages).
-        self.configured = bool(opts.get("target_names") or opts.get("all_targets"))
-        if records and opts.get("metrics_file") is not None:
-            _check_writable(opts["metrics_file"])
+        self.configured = run.targets.configured
+        if records and run.recording.metrics_file is not None:
+            _check_writable(run.recording.metrics_file)
 
     # -- running --
     def run(
-        self, specs: Sequence[TargetSpec], work: Work, *, s3: S3Reader | None = None
+        self, targets: Sequence[TargetSettings], work: Work, *, s3: S3Reader | None = None
     ) -> list[TargetResult]:
         """Run ``work`` on every target; returns each one's result, in order. ``s3``: use this
         connection for a single target instead of connecting (``mpusweep demo``)."""
-        results = [TargetResult(spec) for spec in specs]
-        several = len(specs) > 1
+        results = [TargetResult(settings) for settings in targets]
+        several = len(targets) > 1
         # Connect here, before any thread starts: keys may be asked for in a terminal (one
         # target only), and sizing processes are forked only while no other thread runs.
         connected: list[tuple[TargetResult, S3Reader]] = []
@@ -274,12 +261,12 @@ class TargetRunner:
         return results
 
     def _connect(self, result: TargetResult, *, prompt: bool) -> S3Reader | None:
-        opts = result.spec.opts
+        settings = result.settings.connection
         env = self.env if prompt else replace(self.env, stdin_is_terminal=False)
         try:
-            return connect_writer(env, opts) if self.writes else connect_reader(env, opts)
+            return connect_writer(env, settings) if self.writes else connect_reader(env, settings)
         except MpuSweepError as exc:
-            result.endpoint = _public(opts.get("endpoint_url"))  # as configured
+            result.endpoint = _public(settings.endpoint_url)  # as configured
             self._fail(self.env, result, exc)
             result.finished = True
             return None
@@ -404,7 +391,7 @@ class TargetRunner:
         if not self.writes:
             yield False
             return
-        wait: timedelta = self.opts.get("wait_lock") or timedelta(0)
+        wait = self.run_settings.target.clean.wait_lock or timedelta(0)
         where = endpoint_key(s3.endpoint_url)
 
         def on_wait(holder: Holder | None) -> None:
@@ -456,9 +443,9 @@ class TargetRunner:
         *,
         alone: bool,
     ) -> None:
-        if self.configured and self.headings and self.opts.get("fmt", "table") == "table":
+        if self.configured and self.headings and self.run_settings.output.fmt == "table":
             target_report.print_target_heading(env.out, result.name, result.endpoint)
-        ctx = TargetContext(env, result.spec.opts, s3, result, cancel, alone, self.run_id)
+        ctx = TargetContext(env, result.settings, s3, result, cancel, alone, self.run_id)
         started = time.monotonic()
         try:
             work(ctx)
@@ -477,7 +464,7 @@ class TargetRunner:
     def _fail(self, env: Env, result: TargetResult, exc: Exception) -> None:
         result.report.fatal = exc
         result.error = error_text(exc)
-        if self.opts.get("debug"):
+        if self.run_settings.output.debug:
             traceback.print_exception(exc)
         where = f"target {result.name!r}: " if self.configured else ""
         if isinstance(exc, MpuSweepError):
@@ -519,7 +506,7 @@ class TargetRunner:
         return runs
 
     def _write_metrics(self, results: Sequence[TargetResult]) -> None:
-        path: Path | None = self.opts.get("metrics_file")
+        path = self.run_settings.recording.metrics_file
         if path is None:
             return
         ran = [r for r in results if not r.locked]
@@ -539,9 +526,10 @@ class TargetRunner:
             self.env.err.print(f"warning: {warning}", style="yellow", markup=False)
 
     def _write_history(self, ran: Sequence[TargetResult]) -> None:
-        if self.opts.get("no_history"):
+        recording = self.run_settings.recording
+        if recording.no_history:
             return
-        path = self.opts.get("history_path") or default_history_path()
+        path = recording.history_path or default_history_path()
         try:
             with History(path) as history:
                 history.record(
