@@ -87,8 +87,6 @@ class Caps:
     #: At most this many bytes (the sum of the uploads' sizes). An upload of unknown size
     #: (``--no-sizes``, sizing failed) cannot be counted, so it is never aborted under this cap.
     max_bytes: int | None = None
-    #: The caps as typed, for messages (``--max-bytes 500GiB``); empty: as numbers.
-    max_bytes_text: str = ""
 
     @property
     def limited(self) -> bool:
@@ -227,11 +225,9 @@ def merge_target(run: RunSettings, target: Target) -> TargetSettings:
         )
         scan = replace(scan, age=age)
         caps = policy.caps
-        max_bytes = pick("max_bytes", configured.max_bytes, caps.max_bytes)
         caps = Caps(
             pick("max_aborts", configured.max_aborts, caps.max_aborts),
-            max_bytes,
-            caps.max_bytes_text if max_bytes == caps.max_bytes else "",
+            pick("max_bytes", configured.max_bytes, caps.max_bytes),
         )
         policy = replace(policy, caps=caps)
     selection = given.selection

@@ -127,6 +127,11 @@ def connection_options(func: F) -> F:
             ),
             click.option("--region", help="Region to sign for (default: profile, else us-east-1)."),
             click.option(
+                "--role-arn",
+                metavar="ARN",
+                help="Assume this role with the credentials found, refreshed before it expires.",
+            ),
+            click.option(
                 "--provider",
                 type=click.Choice(providers.names(), case_sensitive=False),
                 envvar="MPUSWEEP_PROVIDER",
@@ -437,6 +442,7 @@ def read_settings(command: str, *, clean_age: timedelta | None = None) -> RunSet
         ca_bundle=p.get("ca_bundle"),
         verify_ssl=not p.get("no_verify_ssl", False),
         request_payer=p.get("request_payer"),
+        role_arn=p.get("role_arn"),
         concurrency=p.get("concurrency", DEFAULT_CONCURRENCY),
         page_size=p.get("page_size", 1000),
         retry_mode=p.get("retry_mode", "aimd"),
@@ -452,11 +458,7 @@ def read_settings(command: str, *, clean_age: timedelta | None = None) -> RunSet
         dry_run=p.get("dry_run", False),
         yes=p.get("yes", False),
         verify=Verify(p.get("verify", "auto")),
-        caps=Caps(
-            p.get("max_aborts"),
-            None if max_bytes is None else int(max_bytes),
-            getattr(max_bytes, "text", ""),
-        ),
+        caps=Caps(p.get("max_aborts"), None if max_bytes is None else int(max_bytes)),
         wait_lock=p.get("wait_lock"),
     )
     selection = make_selection(

@@ -19,7 +19,7 @@ from .common import Env
 from .targets import TargetContext
 
 #: The connection options a configured target names itself.
-_TARGET_CONNECTION = ("endpoint_url", "profile", "region", "provider")
+_TARGET_CONNECTION = ("endpoint_url", "profile", "region", "provider", "role_arn")
 
 
 # -- targets ---------------------------------------------------------------------------------

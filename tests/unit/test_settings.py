@@ -1,0 +1,110 @@
+"""Where the configuration file and the command line meet: every setting a target's table
+accepts gives the same settings as its flag, for every command that takes it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+import pytest
+
+from mpusweep import config
+from mpusweep.cli import cli
+from mpusweep.cli.options import read_settings
+from mpusweep.settings import DEFAULT_CLEAN_OLDER_THAN, TargetSettings, merge_target
+
+#: (config key, its TOML value, the flags that say the same, the commands that take it).
+#: Keys under ``clean.`` live in the target's ``[clean]`` table.
+LOOK = ("scan", "clean", "report")
+ROWS = [
+    ("endpoint_url", '"http://127.0.0.1:9"', ["--endpoint-url", "http://127.0.0.1:9"], LOOK),
+    ("provider", '"wasabi"', ["--provider", "wasabi"], LOOK),
+    ("profile", '"ops"', ["--profile", "ops"], LOOK),
+    ("region", '"eu-west-3"', ["--region", "eu-west-3"], LOOK),
+    (
+        "role_arn",
+        '"arn:aws:iam::123456789012:role/sweep"',
+        ["--role-arn", "arn:aws:iam::123456789012:role/sweep"],
+        LOOK,
+    ),
+    ("buckets", '["logs-*", "backups"]', ["logs-*", "backups"], (*LOOK, "lifecycle status")),
+    ("exclude_buckets", '["logs-old"]', ["--exclude-bucket", "logs-old"], LOOK),
+    ("prefixes", '["tmp/", "x/"]', ["--prefix", "tmp/", "--prefix", "x/"], LOOK),
+    ("clean.older_than", '"7d"', ["--older-than", "7d"], ("clean",)),
+    ("clean.idle_for", '"36h"', ["--idle-for", "36h"], ("clean",)),
+    ("clean.max_aborts", "100", ["--max-aborts", "100"], ("clean",)),
+    ("clean.max_bytes", '"500GiB"', ["--max-bytes", "500GiB"], ("clean",)),
+    ("clean.price_per_gb_month", "0.02", ["--price-per-gb-month", "0.02"], LOOK),
+]
+
+
+def settings_of(command: str, args: list[str]) -> tuple[TargetSettings, list[TargetSettings]]:
+    """The command line's own target, and the configured ones it names, as the command reads
+    them (its options parsed by Click, without running it)."""
+    group: click.Group = cli
+    *path, name = command.split()
+    for part in path:
+        group = group.commands[part]  # type: ignore[assignment]
+    cmd = group.commands[name]
+    ctx = cmd.make_context(name, list(args))
+    with ctx:
+        run = read_settings(command.replace(" ", "-"), clean_age=DEFAULT_CLEAN_OLDER_THAN)
+        targets = []
+        if run.targets.configured:
+            loaded = config.load_config(run.targets.config_path)
+            targets = [merge_target(run, t) for t in loaded.targets]
+        return run.target, targets
+
+
+def comparable(settings: TargetSettings) -> TargetSettings:
+    """What must agree: everything but the target's name and where a preset was named, and
+    the price's words about its source."""
+    connection = dataclasses.replace(settings.connection, provider_origin="")
+    pricing = settings.pricing
+    if pricing is not None:
+        pricing = dataclasses.replace(pricing, source="")
+    return dataclasses.replace(
+        settings, name="", configured=False, connection=connection, pricing=pricing
+    )
+
+
+def test_every_configuration_key_has_a_row():
+    keys = {k for k in config._TARGET_KEYS if k != "clean"} | {
+        f"clean.{k}" for k in config._CLEAN_KEYS
+    }
+    assert {row[0] for row in ROWS} == keys
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "flags", "command"),
+    [(key, value, flags, command) for key, value, flags, commands in ROWS for command in commands],
+)
+def test_a_configured_setting_equals_its_flag(tmp_path: Path, key, value, flags, command):
+    table, _, name = key.rpartition(".")
+    lines = ["[targets.t]"]
+    if table:
+        lines += ["[targets.t.clean]"]
+    lines.append(f"{name} = {value}")
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+    from_flags, _ = settings_of(command, flags)
+    _, [from_config] = settings_of(command, ["--target", "t", "--config", str(path)])
+    assert comparable(from_config) == comparable(from_flags)
+    # And the setting did change something: the row is not comparing two defaults.
+    default, _ = settings_of(command, [])
+    assert comparable(from_flags) != comparable(default)
+
+
+@pytest.mark.parametrize("command", ["clean"])
+def test_the_command_line_wins_over_the_configuration(tmp_path: Path, command):
+    path = tmp_path / "config.toml"
+    path.write_text('[targets.t]\n[targets.t.clean]\nolder_than = "7d"\nmax_aborts = 5\n')
+    path.chmod(0o600)
+    args = ["--target", "t", "--config", str(path), "--older-than", "2d"]
+    _, [merged] = settings_of(command, args)
+    assert merged.scan.age.older_than is not None
+    assert merged.scan.age.older_than.days == 2  # the flag
+    assert merged.clean.caps.max_aborts == 5  # the configuration, where no flag is given
