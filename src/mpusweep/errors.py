@@ -110,3 +110,7 @@ class Interrupted(MpuSweepError):
     def __init__(self, exit_code: ExitCode = ExitCode.INTERRUPTED) -> None:
         super().__init__("interrupted")
         self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so every cleanup path runs; exits 143."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .errors import ExitCode, MpuSweepError
+from .errors import ExitCode, MpuSweepError, Terminated
 from .models import AbortOutcome, BucketScan, Outcome
 
 #: The code a bucket's listing fails with when the endpoint cannot be reached at all.
@@ -106,3 +106,17 @@ def aggregate(codes: Sequence[ExitCode]) -> ExitCode:
     if found <= {ExitCode.OK, ExitCode.FOUND}:
         return ExitCode.FOUND if found else ExitCode.OK
     return ExitCode.PARTIAL
+
+
+def signal_code(exc: BaseException) -> ExitCode:
+    """The code of a run a signal ended: 143 for SIGTERM (``Terminated``), else 130."""
+    return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
+
+
+def error_text(exc: BaseException) -> str:
+    """What stopped a target, in one line."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "terminated" if signal_code(exc) is ExitCode.TERMINATED else "interrupted"
+    if isinstance(exc, MpuSweepError):
+        return str(exc) or type(exc).__name__
+    return f"internal error: {type(exc).__name__}: {exc}"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from mpusweep.aggregate import Pricing
-from mpusweep.cli.common import Env
 from mpusweep.cli.report_cmd import _one_price
+from mpusweep.env import Env
 
 
 def env() -> tuple[Env, io.StringIO]:

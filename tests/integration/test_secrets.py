@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
-import mpusweep.cli.targets as target_runner
+import mpusweep.cli.common as target_runner
 from mpusweep.cli import Env, main
 
 

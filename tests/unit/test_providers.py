@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mpusweep import providers
-from mpusweep.cli.common import apply_provider
+from mpusweep.cli.connect import apply_provider
 from mpusweep.errors import UsageError
 from mpusweep.s3 import Connection, make_session
 from mpusweep.settings import ConnectionSettings

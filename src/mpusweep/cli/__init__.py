@@ -11,7 +11,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
-from ..errors import ExitCode, MpuSweepError
+from ..errors import ExitCode, MpuSweepError, Terminated
 from ..redact import install_debug_logging
 from .clean_cmd import clean_command
 from .common import Env
@@ -23,10 +23,6 @@ from .report_cmd import report_command
 from .scan_cmd import scan
 
 __all__ = ["Env", "Terminated", "cli", "main"]
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, delivered like Ctrl-C so every cleanup path runs; exits 143."""
 
 
 def exit_codes_epilog() -> str:

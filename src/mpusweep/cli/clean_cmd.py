@@ -19,9 +19,19 @@ from ..models import AbortPlan, BucketScan, known_sum
 from ..report import cost_of, plan_record, plural, price_record, table
 from ..report.machine import write_json
 from ..report.trend import human_size
+from ..runner import TargetContext, TargetResult, TargetRunner
 from ..s3 import S3Reader
 from ..settings import DEFAULT_CLEAN_OLDER_THAN, CleanPolicy, RunSettings
-from .common import Env, ScanProgress, ask, command_env, sizing_workers, warn_failures
+from .common import (
+    Env,
+    ScanProgress,
+    ask,
+    check_metrics_file,
+    command_env,
+    sizing_workers,
+    warn_failures,
+)
+from .connect import connect_target
 from .options import (
     cap_options,
     connection_options,
@@ -34,7 +44,6 @@ from .options import (
     target_options,
     wide_option,
 )
-from .targets import TargetContext, TargetResult, TargetRunner
 from .unattended import resolve_targets
 from .views import table_view
 
@@ -112,9 +121,12 @@ def run_clean(env: Env, run: RunSettings, s3: S3Reader | None = None) -> ExitCod
     if not dry_run:
         _check_audit_log(run.recording.audit_log or default_audit_path())
     targets = resolve_targets(env, run) if s3 is None else [run.target]
+    if s3 is None:
+        check_metrics_file(run.recording)
     runner = TargetRunner(
         env,
         run,
+        connect_target,
         writes=not dry_run and s3 is None,
         asks=not (policy.yes or dry_run),
         records=s3 is None,

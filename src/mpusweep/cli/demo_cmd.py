@@ -10,6 +10,7 @@ import click
 from ..demo import SCALE, embedded_server, seed
 from ..errors import ExitCode
 from ..filters import AgeFilter
+from ..runner import DEFAULT_TARGET
 from ..s3 import S3Reader, S3Writer
 from ..settings import (
     DEFAULT_CLEAN_OLDER_THAN,
@@ -22,7 +23,6 @@ from ..settings import (
 )
 from .clean_cmd import run_clean
 from .common import command_env
-from .targets import DEFAULT_TARGET
 
 DEMO_CONCURRENCY = 8
 

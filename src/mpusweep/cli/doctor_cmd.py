@@ -13,7 +13,8 @@ from ..errors import ExitCode
 from ..redact import public_endpoint, redact
 from ..report.machine import write_json
 from ..s3.probe import S3Probe, credential_source, tls_setup
-from .common import Env, command_env, connection_setup
+from .common import Env, command_env
+from .connect import connection_setup
 from .options import connection_options, read_settings
 
 _USERINFO = re.compile(r"://[^/@\s]*@")

@@ -13,13 +13,14 @@ from ..lifecycle import LifecycleChange, LifecycleStatus
 from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
 from ..report import table
 from ..report.machine import write_json
+from ..runner import TargetContext, TargetRunner
 from ..runreport import RunReport
 from ..s3 import S3Reader
 from ..scan import resolve_buckets
 from ..settings import RunSettings
-from .common import Env, T, ask, command_env, connect_reader, connect_writer
+from .common import Env, T, ask, command_env
+from .connect import connect_reader, connect_target, connect_writer
 from .options import bucket_arguments, connection_options, read_settings, target_options
-from .targets import TargetContext, TargetRunner
 from .unattended import resolve_targets
 
 
@@ -65,7 +66,7 @@ def lifecycle_status_command(**opts: Any) -> ExitCode:
     """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
     run = read_settings("lifecycle-status")
     env = command_env(run.now)
-    runner = TargetRunner(env, run)
+    runner = TargetRunner(env, run, connect_target)
     as_json = run.output.fmt == "json"
     results = runner.run(resolve_targets(env, run), lambda ctx: _status_target(ctx, as_json))
     if as_json:

@@ -20,9 +20,11 @@ from ..history import History, HistoryError, Observation, default_history_path
 from ..models import BucketScan, Upload, total_size
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
+from ..runner import TargetContext, TargetRunner
 from ..scan import iter_bucket_groups
 from ..settings import RunSettings
-from .common import Env, command_env, resolve_price, warn_failures
+from .common import Env, command_env, resolve_price, target_scan, warn_failures
+from .connect import connect_target
 from .options import (
     connection_options,
     group_by_callback,
@@ -33,7 +35,6 @@ from .options import (
     selection_options,
     target_options,
 )
-from .targets import TargetContext, TargetRunner, target_scan
 from .unattended import resolve_targets
 
 DEFAULT_OUTPUT = Path("mpusweep-report.html")
@@ -100,7 +101,7 @@ def report_command(**opts: Any) -> ExitCode:
             f"the directory of {str(output)!r} does not exist", param_hint="'--output'"
         )
     history = _history_path(run.recording.history_path)
-    runner = TargetRunner(env, run, headings=False)
+    runner = TargetRunner(env, run, connect_target, headings=False)
     results = runner.run(resolve_targets(env, run), _scan_target)
     exit_code = runner.finish(results)  # an interrupted run ends here: no page
     # A target stopped early (no connection, rejected credentials) shows nothing it half

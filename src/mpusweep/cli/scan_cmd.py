@@ -16,9 +16,19 @@ from ..report import targets as target_report
 from ..report.machine import CsvWriter, JsonLinesWriter, targets_scan_document, write_json
 from ..report.summary import Summary
 from ..report.table import TableView
+from ..runner import TargetContext, TargetResult, TargetRunner
 from ..scan import ScanEvent, iter_bucket_groups
 from ..settings import RunSettings
-from .common import FORMATS, Env, ScanProgress, command_env, warn_failures
+from .common import (
+    FORMATS,
+    Env,
+    ScanProgress,
+    check_metrics_file,
+    command_env,
+    target_scan,
+    warn_failures,
+)
+from .connect import connect_target
 from .options import (
     connection_options,
     group_by_option,
@@ -32,7 +42,6 @@ from .options import (
     target_options,
     threshold_options,
 )
-from .targets import TargetContext, TargetResult, TargetRunner, target_scan
 from .unattended import check_thresholds, resolve_targets
 from .views import table_view, wants_summary
 
@@ -85,7 +94,8 @@ def scan(**opts: Any) -> ExitCode:
         raise click.UsageError("--fail-if-bytes needs sizes: drop --no-sizes")
     targets = resolve_targets(env, run)
     output = ScanOutput(env, run)
-    runner = TargetRunner(env, run, records=True)
+    check_metrics_file(run.recording)
+    runner = TargetRunner(env, run, connect_target, records=True)
     results = runner.run(targets, output.scan_target)
     output.finish(results)
     return runner.finish(results)

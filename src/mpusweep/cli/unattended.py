@@ -14,9 +14,9 @@ from ..errors import UsageError
 from ..filters import format_duration
 from ..report import plural
 from ..report.trend import human_size
+from ..runner import TargetContext
 from ..settings import RunSettings, TargetSettings, Thresholds, merge_target
 from .common import Env
-from .targets import TargetContext
 
 #: The connection options a configured target names itself.
 _TARGET_CONNECTION = ("endpoint_url", "profile", "region", "provider", "role_arn")

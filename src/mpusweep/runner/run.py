@@ -23,7 +23,6 @@ How a run of several targets behaves (docs/unattended.md says the same for users
 from __future__ import annotations
 
 import io
-import os
 import queue
 import sys
 import threading
@@ -33,175 +32,25 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-import click
-from rich.console import Console
-
+from ..env import Env
 from ..errors import ExitCode, MpuSweepError, UsageError
 from ..filters import format_duration
 from ..history import History, HistoryError, default_history_path
 from ..lock import EndpointLock, Holder, LockedError, endpoint_key
-from ..metrics import BucketFigures, RunFigures, write_metrics
-from ..models import BucketScan, CleanSummary, TargetStatus
+from ..metrics import RunFigures, write_metrics
 from ..report import targets as target_report
-from ..runreport import RunReport, aggregate
+from ..runreport import aggregate, error_text, signal_code
 from ..s3 import S3Reader
-from ..scan import ScanEvent, iter_scan, resolve_buckets
-from ..settings import RunSettings, TargetSettings
-from .common import (
-    Env,
-    ScanProgress,
-    connect_reader,
-    connect_writer,
-    sizing_workers,
-)
+from ..settings import ConnectionSettings, RunSettings, TargetSettings
+from .targets import MAX_PARALLEL_TARGETS, TargetContext, TargetResult, Work, held_back, public
 
-#: The target of a run without ``--target``/``--all-targets``: the command line's connection.
-DEFAULT_TARGET = "default"
-#: Targets run at once at most (each has its own ``--concurrency`` requests in flight).
-MAX_PARALLEL_TARGETS = 8
-
-
-# -- one target's run ------------------------------------------------------------------------
-@dataclass
-class TargetResult:
-    """What one target's run did; the command's work function fills it in as it goes, so it
-    holds what was done even when the run ends early."""
-
-    settings: TargetSettings
-    #: The endpoint, without credentials (None until connected, or for AWS).
-    endpoint: str | None = None
-    report: RunReport = field(default_factory=RunReport)
-    #: Per-bucket figures for metrics and history (none when it did not get that far).
-    figures: list[BucketFigures] = field(default_factory=list)
-    #: Bucket summaries, for the totals over targets.
-    buckets: list[BucketScan] = field(default_factory=list)
-    #: A clean's closing numbers.
-    clean: CleanSummary | None = None
-    #: Whatever else the command needs for its output (uploads for JSON, a CleanResult...).
-    data: Any = None
-    #: What stopped it early, in one line.
-    error: str | None = None
-    locked: bool = False
-    #: Whether it is over and its output ready to print.
-    finished: bool = False
-    elapsed: float = 0.0
-    #: Its output, when it was held back to be printed whole.
-    out_text: str = ""
-    err_text: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.settings.name
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.LOCKED if self.locked else self.report.exit_code
-
-    @property
-    def status(self) -> TargetStatus:
-        return TargetStatus(self.name, self.endpoint, int(self.exit_code), self.error, self.locked)
-
-
-@dataclass
-class TargetContext:
-    """What a command's work function gets for one target."""
-
-    #: Where this target prints (held back and printed whole when targets run at once).
-    env: Env
-    #: This target's settings (defaults, configuration, command line merged).
-    settings: TargetSettings
-    s3: S3Reader
-    result: TargetResult
-    #: Set when the run must stop (Ctrl-C): pass it to ``clean``/``iter_scan``.
-    cancel: threading.Event
-    #: Whether this target runs in the main thread, alone (sizing processes, a spinner).
-    alone: bool
-    #: The run's id (audit log and history).
-    run_id: str
-
-    @property
-    def name(self) -> str:
-        return self.result.name
-
-
-Work = Callable[[TargetContext], None]
-
-
-@contextmanager
-def target_scan(
-    ctx: TargetContext, *, spinner: bool = True
-) -> Iterator[tuple[Iterator[ScanEvent], list[str], ScanProgress]]:
-    """A target's scan as its settings ask, for the block: the events, the bucket names in
-    order and the spinner. Sizing processes are forked only by a target running alone in
-    this thread."""
-    settings, env = ctx.settings, ctx.env
-    selection, scan = settings.selection, settings.scan
-    buckets = resolve_buckets(ctx.s3, selection)
-    with (
-        sizing_workers(ctx.s3, scan, alone=ctx.alone) as pool,
-        ScanProgress(env, "Scanning", enabled=spinner) as progress,
-    ):
-        events = iter_scan(
-            ctx.s3,
-            selection,
-            now=env.now,
-            age=scan.age,
-            sizes=scan.sizes,
-            concurrency=settings.connection.concurrency,
-            buckets=buckets,
-            progress=progress,
-            check_lifecycle=True,
-            sizer=pool,
-            cancel=ctx.cancel,
-        )
-        yield events, [b.name for b in buckets], progress
-
-
-def _public(endpoint: str | None) -> str | None:
-    key = endpoint_key(endpoint)
-    return None if key == "aws" else key
-
-
-def _signal_code(exc: BaseException) -> ExitCode:
-    # ``cli.Terminated`` (SIGTERM) is a KeyboardInterrupt; this module cannot import it.
-    return ExitCode.TERMINATED if type(exc).__name__ == "Terminated" else ExitCode.INTERRUPTED
-
-
-def error_text(exc: BaseException) -> str:
-    """What stopped a target, in one line."""
-    if isinstance(exc, KeyboardInterrupt):
-        return "terminated" if _signal_code(exc) is ExitCode.TERMINATED else "interrupted"
-    if isinstance(exc, MpuSweepError):
-        return str(exc) or type(exc).__name__
-    return f"internal error: {type(exc).__name__}: {exc}"
-
-
-def _held_back(env: Env) -> tuple[Env, io.StringIO, io.StringIO]:
-    """An Env whose output is kept, to be printed whole later."""
-    out_buf, err_buf = io.StringIO(), io.StringIO()
-    terminal = env.out.is_terminal
-    out = Console(
-        file=out_buf,
-        width=env.out.width,
-        force_terminal=terminal,
-        color_system="auto" if terminal else None,
-        soft_wrap=False,
-        highlight=False,
-    )
-    err = Console(
-        file=err_buf,
-        width=env.err.width,
-        force_terminal=env.err.is_terminal,
-        color_system="auto" if env.err.is_terminal else None,
-        highlight=False,
-    )
-    held = replace(env, out=out, err=err, stdin_is_terminal=False, stderr_is_terminal=False)
-    return held, out_buf, err_buf
+#: How a target is connected: ``connect(env, settings, writes)`` gives a writer when the work
+#: writes, else a reader. The command line's asks for keys in a terminal when none are found
+#: (``env.stdin_is_terminal``; the runner clears it when several targets run).
+Connect = Callable[[Env, ConnectionSettings, bool], S3Reader]
 
 
 class TargetRunner:
@@ -210,6 +59,7 @@ class TargetRunner:
     Args:
         env: The command's Env.
         run: The command's settings (its command names it in metrics and history).
+        connect: How a target is connected (``Connect``).
         writes: Whether the work changes anything (a writer connection and the endpoint lock).
         asks: Whether the work asks questions (targets then run one after another here).
         records: Whether the run writes metrics and history (scan and clean).
@@ -221,6 +71,7 @@ class TargetRunner:
         self,
         env: Env,
         run: RunSettings,
+        connect: Connect,
         *,
         writes: bool = False,
         asks: bool = False,
@@ -228,6 +79,7 @@ class TargetRunner:
         headings: bool = True,
     ) -> None:
         self.env, self.run_settings, self.command = env, run, run.command
+        self.connect = connect
         self.writes, self.asks, self.records = writes, asks, records
         self.headings = headings
         self.run_id = uuid.uuid4().hex
@@ -235,8 +87,6 @@ class TargetRunner:
         self.interrupted: BaseException | None = None
         #: Whether targets come from the configuration (headings and names in messages).
         self.configured = run.targets.configured
-        if records and run.recording.metrics_file is not None:
-            _check_writable(run.recording.metrics_file)
 
     # -- running --
     def run(
@@ -252,7 +102,7 @@ class TargetRunner:
         for result in results:
             conn = s3 if s3 is not None else self._connect(result, prompt=not several)
             if conn is not None:
-                result.endpoint = _public(conn.endpoint_url)
+                result.endpoint = public(conn.endpoint_url)
                 connected.append((result, conn))
         if several and not self.asks:
             self._run_at_once(connected, work)
@@ -264,9 +114,9 @@ class TargetRunner:
         settings = result.settings.connection
         env = self.env if prompt else replace(self.env, stdin_is_terminal=False)
         try:
-            return connect_writer(env, settings) if self.writes else connect_reader(env, settings)
+            return self.connect(env, settings, self.writes)
         except MpuSweepError as exc:
-            result.endpoint = _public(settings.endpoint_url)  # as configured
+            result.endpoint = public(settings.endpoint_url)  # as configured
             self._fail(self.env, result, exc)
             result.finished = True
             return None
@@ -283,7 +133,7 @@ class TargetRunner:
                     else:
                         self._run_one(self.env, result, s3, work, never, alone=True)
             except KeyboardInterrupt as exc:  # while waiting for the lock
-                result.report.interrupted = _signal_code(exc)
+                result.report.interrupted = signal_code(exc)
                 result.error = error_text(exc)
                 self.interrupted = exc
             result.finished = True
@@ -334,7 +184,7 @@ class TargetRunner:
             pool.shutdown(wait=False, cancel_futures=True)
         for result in order:
             if not result.finished:
-                result.report.interrupted = _signal_code(self.interrupted or KeyboardInterrupt())
+                result.report.interrupted = signal_code(self.interrupted or KeyboardInterrupt())
                 result.error = "interrupted"
         self._print_ready(order, printed, every=True)
 
@@ -353,7 +203,7 @@ class TargetRunner:
     def _run_group(
         self, group: list[tuple[TargetResult, S3Reader]], work: Work, cancel: threading.Event
     ) -> None:
-        held = {result.name: _held_back(self.env) for result, _ in group}
+        held = {result.name: held_back(self.env) for result, _ in group}
         try:
             with self._lock_for([r for r, _ in group], group[0][1], cancel) as skip:
                 for result, s3 in group:
@@ -450,12 +300,10 @@ class TargetRunner:
         try:
             work(ctx)
         except KeyboardInterrupt as exc:
-            result.report.interrupted = _signal_code(exc)
+            result.report.interrupted = signal_code(exc)
             result.error = error_text(exc)
             if alone:
                 self.interrupted = exc
-        except click.ClickException as exc:
-            self._fail(env, result, UsageError(exc.format_message()))
         except Exception as exc:
             self._fail(env, result, exc)
         finally:
@@ -543,12 +391,3 @@ class TargetRunner:
                 markup=False,
                 soft_wrap=True,
             )
-
-
-def _check_writable(path: Path) -> None:
-    parent = path.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise click.UsageError(
-            f"cannot write metrics file {str(path)!r}: {str(parent)!r} is not a writable "
-            "directory; create it or choose another --metrics-file"
-        )
