@@ -29,7 +29,7 @@ from .scan import (
     iter_scan,
     resolve_buckets,
 )
-from .settings import Caps
+from .settings import Caps, ScanSettings
 from .sizing import SizingPool
 
 #: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
@@ -410,12 +410,10 @@ def clean(
         s3,
         selection,
         now=now,
-        sizes=sizes,
-        concurrency=concurrency,
+        settings=ScanSettings(sizes=sizes, lifecycle=check_lifecycle),
         buckets=targets,
         progress=progress,
         sizer=sizer,
-        check_lifecycle=check_lifecycle,
         cancel=cancel,
     )
     # Buckets whose aborts are under way, in bucket order (futures None: not confirmed,

@@ -21,7 +21,8 @@ from .errors import MpuSweepError, S3Error
 from .filters import AgeFilter, Selection
 from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
-from .s3 import DEFAULT_CONCURRENCY, GONE_CODES, S3Reader
+from .s3 import GONE_CODES, S3Reader
+from .settings import ScanSettings
 from .sizing import Sized, SizingPool, size_or_error
 
 #: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
@@ -70,17 +71,15 @@ class _Scanner:
         self,
         s3: S3Reader,
         selection: Selection,
-        age: AgeFilter,
+        settings: ScanSettings,
         now: datetime,
-        sizes: bool,
-        concurrency: int,
         progress: Progress | None,
-        check_lifecycle: bool = False,
         sizer: SizingPool | None = None,
     ) -> None:
-        self.check_lifecycle = check_lifecycle
-        self.s3, self.selection, self.age, self.now = s3, selection, age, now
-        self.sizes = sizes
+        concurrency = s3.transport.concurrency
+        self.check_lifecycle = settings.lifecycle
+        self.s3, self.selection, self.age, self.now = s3, selection, settings.age, now
+        self.sizes = settings.sizes
         self.progress = progress
         self.events: queue.Queue[ScanEvent | BaseException] = queue.Queue(maxsize=4 * concurrency)
         self.stop = threading.Event()
@@ -245,12 +244,9 @@ def iter_scan(
     selection: Selection = Selection(),
     *,
     now: datetime,
-    age: AgeFilter = AgeFilter(),
-    sizes: bool = True,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    settings: ScanSettings = ScanSettings(),
     buckets: Iterable[Bucket] | None = None,
     progress: Progress | None = None,
-    check_lifecycle: bool = False,
     sizer: SizingPool | None = None,
     cancel: threading.Event | None = None,
 ) -> Generator[ScanEvent, None, None]:
@@ -260,15 +256,15 @@ def iter_scan(
         s3: the service.
         selection: buckets and prefixes to look at.
         now: the current time; ages are measured from it (injected, for tests and replays).
-        age: uploads younger than this are left out (``idle_for`` needs ``sizes``).
-        sizes: whether to sum the parts (one or more ListParts per upload).
-        concurrency: how many requests run at once.
+        settings: which uploads (``age``: younger ones are left out; ``idle_for`` needs
+            ``sizes``), whether to sum the parts (one or more ListParts per upload), and whether
+            to read each bucket's lifecycle rules (``lifecycle``: buckets with uploads only), to
+            say whether the service will abort them by itself. As many requests run at once as
+            ``s3`` was made for.
         buckets: the buckets to scan; default: ``resolve_buckets(s3, selection)``.
         progress: called with (buckets done, uploads found) as the scan goes.
-        check_lifecycle: read each bucket's lifecycle rules (buckets with uploads only), to
-            say whether the service will abort them by itself.
         sizer: worker processes to size uploads in (``sizing.sizing_pool``); default: threads
-            of this process. The caller owns the pool; ``concurrency`` should match its own.
+            of this process. The caller owns the pool; its concurrency should match ``s3``'s.
         cancel: set by another thread to stop the scan (Ctrl-C reaches only the main thread,
             and a run of several targets scans in others): raises KeyboardInterrupt.
 
@@ -279,11 +275,9 @@ def iter_scan(
     targets = list(buckets) if buckets is not None else resolve_buckets(s3, selection)
     if not targets:
         return
-    scanner = _Scanner(
-        s3, selection, age, now, sizes, concurrency, progress, check_lifecycle, sizer
-    )
+    scanner = _Scanner(s3, selection, settings, now, progress, sizer)
     listers = ThreadPoolExecutor(
-        max(1, min(len(targets), concurrency)), thread_name_prefix="mpusweep-list"
+        max(1, min(len(targets), s3.transport.concurrency)), thread_name_prefix="mpusweep-list"
     )
     try:
         for bucket in targets:
@@ -348,10 +342,10 @@ def scan(
     now: datetime,
     age: AgeFilter = AgeFilter(),
     sizes: bool = True,
-    concurrency: int = DEFAULT_CONCURRENCY,
     sizer: SizingPool | None = None,
 ) -> ScanResult:
-    """Scan and collect everything: the simple library entry point."""
+    """Scan and collect everything: the simple library entry point. As many requests run at
+    once as ``s3`` was made for (``S3Reader(conn, concurrency=...)``)."""
     targets = resolve_buckets(s3, selection)
     groups = list(
         iter_bucket_groups(
@@ -359,9 +353,7 @@ def scan(
                 s3,
                 selection,
                 now=now,
-                age=age,
-                sizes=sizes,
-                concurrency=concurrency,
+                settings=ScanSettings(age=age, sizes=sizes),
                 buckets=targets,
                 sizer=sizer,
             ),

@@ -75,6 +75,9 @@ class ScanSettings:
     sizes: bool = True
     #: Processes that size uploads, this one included.
     processes: int = 1
+    #: Whether each bucket's lifecycle rules are read (buckets with uploads only), to say
+    #: whether the service will abort them by itself.
+    lifecycle: bool = False
 
 
 @dataclass(frozen=True, slots=True)

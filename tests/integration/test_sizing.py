@@ -85,7 +85,7 @@ def test_workers_size_every_upload_like_threads(buckets, backend):
     threads = scan(s3, ours_only, now=LATER)
     with SizingPool(s3, processes=3, concurrency=9, allow_other_threads=True) as pool:
         assert all(alive(pid) for pid in pool.pids) and len(set(pool.pids)) == 2
-        processes = scan(s3, ours_only, now=LATER, concurrency=9, sizer=pool)
+        processes = scan(s3, ours_only, now=LATER, sizer=pool)
     assert sized(processes) == expected
     assert sized(threads) == expected
     ours = [b for b in processes.buckets if b.bucket in names]

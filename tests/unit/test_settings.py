@@ -11,7 +11,7 @@ import pytest
 
 from mpusweep import config
 from mpusweep.cli import cli
-from mpusweep.cli.options import read_settings
+from mpusweep.cli.to_settings import read_settings
 from mpusweep.settings import DEFAULT_CLEAN_OLDER_THAN, TargetSettings, merge_target
 
 #: (config key, its TOML value, the flags that say the same, the commands that take it).

@@ -38,12 +38,12 @@ from .options import (
     duration_callback,
     price_option,
     processes_option,
-    read_settings,
     record_options,
     selection_options,
     target_options,
     wide_option,
 )
+from .to_settings import read_settings
 from .unattended import resolve_targets
 from .views import table_view
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -160,12 +161,9 @@ def target_scan(
             ctx.s3,
             selection,
             now=env.now,
-            age=scan.age,
-            sizes=scan.sizes,
-            concurrency=settings.connection.concurrency,
+            settings=replace(scan, lifecycle=True),
             buckets=buckets,
             progress=progress,
-            check_lifecycle=True,
             sizer=pool,
             cancel=ctx.cancel,
         )

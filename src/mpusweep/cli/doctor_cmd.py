@@ -15,7 +15,8 @@ from ..report.machine import write_json
 from ..s3.probe import S3Probe, credential_source, tls_setup
 from .common import Env, command_env
 from .connect import connection_setup
-from .options import connection_options, read_settings
+from .options import connection_options
+from .to_settings import read_settings
 
 _USERINFO = re.compile(r"://[^/@\s]*@")
 _STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verdict.UNKNOWN: ""}

@@ -19,7 +19,8 @@ from ..history import (
 from ..report.machine import write_json
 from ..report.trend import print_trends
 from .common import command_env
-from .options import duration_callback, read_settings, time_callback
+from .options import duration_callback, time_callback
+from .to_settings import read_settings
 
 
 @click.command(name="history")

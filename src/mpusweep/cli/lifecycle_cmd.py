@@ -20,7 +20,8 @@ from ..scan import resolve_buckets
 from ..settings import RunSettings
 from .common import Env, T, ask, command_env
 from .connect import connect_reader, connect_target, connect_writer
-from .options import bucket_arguments, connection_options, read_settings, target_options
+from .options import bucket_arguments, connection_options, target_options
+from .to_settings import read_settings
 from .unattended import resolve_targets
 
 

@@ -31,10 +31,10 @@ from .options import (
     older_than_filter,
     price_option,
     processes_option,
-    read_settings,
     selection_options,
     target_options,
 )
+from .to_settings import read_settings
 from .unattended import resolve_targets
 
 DEFAULT_OUTPUT = Path("mpusweep-report.html")

@@ -35,13 +35,13 @@ from .options import (
     older_than_filter,
     price_option,
     processes_option,
-    read_settings,
     record_options,
     selection_options,
     table_options,
     target_options,
     threshold_options,
 )
+from .to_settings import read_settings
 from .unattended import check_thresholds, resolve_targets
 from .views import table_view, wants_summary
 
