@@ -71,9 +71,7 @@ class RunReport:
         if self.interrupted is not None:
             return self.interrupted
         if self.fatal is not None:
-            if isinstance(self.fatal, MpuSweepError):
-                return self.fatal.exit_code
-            return ExitCode.ERROR
+            return exit_code_of(self.fatal)
         if self.buckets and self.unreachable_buckets == self.buckets:
             return ExitCode.ENDPOINT
         if self.partial:
@@ -106,6 +104,16 @@ def aggregate(codes: Sequence[ExitCode]) -> ExitCode:
     if found <= {ExitCode.OK, ExitCode.FOUND}:
         return ExitCode.FOUND if found else ExitCode.OK
     return ExitCode.PARTIAL
+
+
+def exit_code_of(exc: BaseException) -> ExitCode:
+    """The code of a run this exception ended: a signal's (130, 143), an ``MpuSweepError``'s
+    own, else 1 (a bug)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return signal_code(exc)
+    if isinstance(exc, MpuSweepError):
+        return exc.exit_code
+    return ExitCode.ERROR
 
 
 def signal_code(exc: BaseException) -> ExitCode:

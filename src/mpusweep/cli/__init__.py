@@ -13,6 +13,7 @@ import click
 from .. import __version__
 from ..errors import ExitCode, MpuSweepError, Terminated
 from ..redact import install_debug_logging
+from ..runreport import error_text, exit_code_of
 from .clean_cmd import clean_command
 from .common import Env
 from .demo_cmd import demo
@@ -76,9 +77,11 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> NoReturn:
     try:
         code = cli.main(args=args, prog_name="mpusweep", standalone_mode=False, obj=env)
     except (KeyboardInterrupt, click.exceptions.Abort) as exc:
-        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
-        env.err.print("terminated" if terminated else "interrupted", markup=False)
-        code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED
+        # Click's Abort (Ctrl-C at a prompt) carries the signal as its cause, if any.
+        cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__
+        stopped = cause if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt()
+        code = exit_code_of(stopped)
+        env.err.print(error_text(stopped), markup=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
         code = ExitCode.OK
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> NoReturn:
         if debug:
             traceback.print_exc()
         env.err.print(f"mpusweep: error: {exc}", markup=False, style="red", soft_wrap=True)
-        code = exc.exit_code
+        code = exit_code_of(exc)
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> NoReturn:
             markup=False,
             soft_wrap=True,
         )
-        code = ExitCode.ERROR
+        code = exit_code_of(exc)
     finally:
         signal.signal(signal.SIGTERM, previous)
     sys.exit(int(code or 0))
