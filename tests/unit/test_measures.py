@@ -1,0 +1,100 @@
+"""The structure's own measures, kept by a test: modules of one concern (about 400 lines, 450 at
+most), no function over 8 parameters, and options dicts only where Click hands them over.
+
+Counted with the same rules the structure issue used (``ast``, over ``src/``): a module's lines
+are its newline count; a function's parameters are its positional and keyword ones and ``*args``
+(``self``/``cls`` not counted); an untyped options parameter is one annotated ``dict[str, Any]``
+or ``dict[str, object]``, or ``**kwargs: Any``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "mpusweep"
+MAX_LINES = 450
+MAX_PARAMETERS = 8
+_UNTYPED = re.compile(r"dict\[str, *(Any|object)\]")
+
+
+def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    a = node.args
+    return [x for x in a.posonlyargs + a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+
+
+def _is_click_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a ``@click.command``/``@group.command`` decorator makes it a Click entry point."""
+    for decorator in node.decorator_list:
+        call = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(call, ast.Attribute) and call.attr in ("command", "group"):
+            return True
+    return False
+
+
+def _modules() -> list[tuple[Path, str, ast.Module]]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        text = path.read_text()
+        found.append((path, text, ast.parse(text)))
+    return found
+
+
+def test_no_module_is_over_450_lines():
+    over = [
+        f"{p.relative_to(SRC)}: {t.count(chr(10))}"
+        for p, t, _ in _modules()
+        if t.count("\n") > MAX_LINES
+    ]
+    assert over == []
+
+
+def test_no_function_takes_more_than_8_parameters():
+    crowded = []
+    for path, _, tree in _modules():
+        for node in _functions(tree):
+            count = len(_parameters(node)) + bool(node.args.vararg)
+            if count > MAX_PARAMETERS:
+                crowded.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({count})")
+    assert crowded == []
+
+
+def test_options_dicts_only_at_the_click_entry_points():
+    """At most one ``**opts: Any`` per Click entry point, and no options dict below them: a
+    ``dict[str, Any]`` parameter elsewhere is a request, an answer or a document (botocore's
+    parameters, a TOML table, JSON), never a command's options (those are ``settings`` types)."""
+    options_params = []
+    for path, _, tree in _modules():
+        for node in _functions(tree):
+            kwarg = node.args.kwarg
+            untyped_kwarg = kwarg is not None and ast.unparse(kwarg.annotation or ast.Name("x")) in (
+                "Any",
+                "object",
+            )
+            if untyped_kwarg and not _is_click_command(node):
+                options_params.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} (**)")
+            for arg in _parameters(node):
+                named_options = arg.arg in ("opts", "options", "params")
+                if arg.annotation is not None and named_options:
+                    if _UNTYPED.search(ast.unparse(arg.annotation)):
+                        options_params.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+    assert options_params == []
+
+
+def test_the_measures_can_fail(tmp_path):
+    """The counting rules find what they are for (a check that finds nothing on any input
+    would pass here too)."""
+    tree = ast.parse(
+        "@click.command()\ndef entry(**opts: Any): ...\n"
+        "def below(opts: dict[str, Any]): ...\n"
+        "def crowded(a, b, c, d, e, f, g, h, i): ...\n"
+    )
+    entry, below, crowded = _functions(tree)
+    assert _is_click_command(entry) and not _is_click_command(below)
+    assert len(_parameters(crowded)) > MAX_PARAMETERS
+    assert _UNTYPED.search(ast.unparse(_parameters(below)[0].annotation))
