@@ -7,7 +7,7 @@ and reads them back. ``records``: what it gives back. ``output``: JSON and CSV f
 from __future__ import annotations
 
 from .output import DOCUMENT_VERSION, TREND_FIELDS, trend_record, trends_document, write_trends_csv
-from .records import BucketTrend, Change, Observation, RunTotal
+from .records import BucketTrend, Change, Observation, RunTotal, Service, service_sort_key
 from .schema import (
     APPLICATION_ID,
     DEFAULT_TIMEOUT,
@@ -32,8 +32,10 @@ __all__ = [
     "HistoryError",
     "Observation",
     "RunTotal",
+    "Service",
     "default_history_path",
     "migrate",
+    "service_sort_key",
     "trend_record",
     "trends_document",
     "write_trends_csv",

@@ -36,6 +36,9 @@ def trend_record(trend: BucketTrend) -> dict[str, Any]:
 
     ``uploads``, ``size``, ``oldest_initiated`` and ``listing_error`` are the last
     observation's; ``change`` runs over the period, ``since_previous`` from the run before.
+    ``endpoint`` and ``identity`` name the service (``records.Service``; both null for runs
+    recorded before the history kept it): a bucket of the same name on two services, or read
+    with two accounts' keys, is two records.
     """
     return {
         "target": trend.target,
@@ -52,6 +55,8 @@ def trend_record(trend: BucketTrend) -> dict[str, Any]:
             "uploads": _change_record(trend.uploads_since_previous),
             "size": _change_record(trend.size_since_previous),
         },
+        "endpoint": None if trend.service is None else trend.service.endpoint,
+        "identity": None if trend.service is None else trend.service.identity,
     }
 
 
@@ -102,6 +107,8 @@ TREND_FIELDS = (
         for figure in ("uploads", "size")
         for key in _CHANGE_KEYS
     ),
+    "endpoint",
+    "identity",
 )
 
 

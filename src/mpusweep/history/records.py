@@ -1,4 +1,5 @@
-"""What the history gives back: observations, changes, trends and run totals (no I/O)."""
+"""What the history gives back: observations, changes, trends and run totals (no I/O), and
+the service each run's figures come from."""
 
 from __future__ import annotations
 
@@ -9,12 +10,36 @@ from datetime import datetime, timedelta
 from ..metrics import BucketFigures
 
 
+@dataclass(frozen=True, slots=True)
+class Service:
+    """Which service a run's figures come from, and whose view of it; never a secret.
+
+    Two services may each have a bucket of the same name: their figures are two series, never
+    one change.
+    """
+
+    #: The endpoint as ``lock.endpoint_key`` makes it public: no user:password part or
+    #: query, ``aws`` for AWS's own endpoints (any region).
+    endpoint: str
+    #: ``account:ID``, or ``key:`` and a fingerprint of the access key id (``s3.identity``);
+    #: None when unknown (temporary credentials of an unknown account).
+    identity: str | None = None
+
+
+def service_sort_key(service: Service | None) -> tuple[int, str, str]:
+    """Runs recorded before services were (None) first, then by endpoint and identity."""
+    return (0, "", "") if service is None else (1, service.endpoint, service.identity or "")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation(BucketFigures):
     """One bucket's figures in one run, as recorded, with the run that took them."""
 
     run_id: str
     command: str
+    #: The service the run read; None for runs recorded before the history kept it (each
+    #: target's such runs are a service of their own).
+    service: Service | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +64,8 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class BucketTrend:
-    """One (target, bucket) over a period: what ``mpusweep history`` shows a line for."""
+    """One (target, service, bucket) over a period: what ``mpusweep history`` shows a line
+    for. Figures of two services are never in one trend."""
 
     target: str
     bucket: str
@@ -56,6 +82,8 @@ class BucketTrend:
     #: period): new orphaned data since then is the figure to act on. None with fewer than two.
     uploads_since_previous: Change | None
     size_since_previous: Change | None
+    #: The service every observation of the trend comes from (``Observation.service``).
+    service: Service | None = None
 
 
 @dataclass(frozen=True, slots=True)

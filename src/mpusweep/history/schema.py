@@ -58,6 +58,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX observations_by_bucket ON observations (target, bucket, observed_at);
     CREATE INDEX runs_by_target ON runs (target, command, finished_at);
     """,
+    # 2: which service each run read: its endpoint, made public, and the identity it signed
+    # as (never a secret). NULL in the runs recorded before: a service of their own.
+    """
+    ALTER TABLE runs ADD COLUMN endpoint TEXT;
+    ALTER TABLE runs ADD COLUMN identity TEXT;
+    """,
 )
 
 #: The schema version this code writes and reads.

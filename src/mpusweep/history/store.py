@@ -15,13 +15,21 @@ from __future__ import annotations
 import fnmatch
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..metrics import BucketFigures, RunFigures
-from .records import BucketTrend, Observation, RunTotal, change_of, since_previous
+from .records import (
+    BucketTrend,
+    Observation,
+    RunTotal,
+    Service,
+    change_of,
+    service_sort_key,
+    since_previous,
+)
 from .schema import DEFAULT_TIMEOUT, HistoryError, migrate, use_wal
 
 
@@ -38,7 +46,7 @@ def _time(value: str | None) -> datetime | None:
 _OBSERVATION_COLUMNS = (
     "o.run_id, r.command, o.target, o.bucket, o.observed_at, o.uploads, o.bytes, "
     "o.oldest_initiated, o.stale_uploads, o.stale_bytes, o.abort_rule, o.listing_error, "
-    "o.size_errors"
+    "o.size_errors, r.endpoint, r.identity"
 )
 
 
@@ -59,7 +67,16 @@ def _observation(row: Sequence[Any]) -> Observation:
         abort_rule=None if row[10] is None else bool(row[10]),
         listing_error=row[11],
         size_errors=row[12],
+        service=None if row[13] is None else Service(row[13], row[14]),
     )
+
+
+#: What a trend is of: (target, service, bucket).
+_TrendKey = tuple[str, Service | None, str]
+
+
+def _service_columns(service: Service | None) -> tuple[str | None, str | None]:
+    return (None, None) if service is None else (service.endpoint, service.identity)
 
 
 class History:
@@ -108,16 +125,22 @@ class History:
         self._conn.close()
 
     def record(
-        self, run_id: str, runs: Sequence[RunFigures], figures: Iterable[BucketFigures]
+        self,
+        run_id: str,
+        runs: Sequence[RunFigures],
+        figures: Iterable[BucketFigures],
+        services: Mapping[str, Service] | None = None,
     ) -> None:
         """Record one run: its (command, target) entries and every bucket's figures, in one
-        transaction.
+        transaction. ``services``: by target name, the service each target read; a target
+        without one is recorded with an unknown service.
 
         Raises:
             ValueError: figures for a target the run has no entry for.
             HistoryError: the write failed (nothing of the run is recorded).
         """
         targets = {run.target: run for run in runs}
+        services = services or {}
         rows = []
         for item in figures:
             run = targets.get(item.target)
@@ -157,6 +180,7 @@ class History:
                         run.clean.bytes_freed,
                     )
                 ),
+                *_service_columns(services.get(run.target)),
             )
             for run in runs
         ]
@@ -164,7 +188,10 @@ class History:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", run_rows
+                    "INSERT INTO runs (run_id, target, command, started_at, finished_at, "
+                    "success, aborted, already_gone, failed, bytes_freed, endpoint, identity) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    run_rows,
                 )
                 self._conn.executemany(
                     "INSERT INTO observations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
@@ -226,24 +253,28 @@ class History:
 
     def _latest_two(
         self, column: str, buckets: Sequence[str], targets: Sequence[str], until: datetime | None
-    ) -> dict[tuple[str, str], list[tuple[datetime, int | None]]]:
-        # The two most recent observations per bucket that measured the figure, in the period
-        # or before it.
+    ) -> dict[_TrendKey, list[tuple[datetime, int | None]]]:
+        # The two most recent observations per (target, service, bucket) that measured the
+        # figure, in the period or before it. PARTITION BY puts NULLs together: a target's
+        # runs recorded before services were are a service of their own.
         where, params = self._where(buckets, targets, None, until)
         rows = self._conn.execute(
-            "SELECT target, bucket, observed_at, value FROM ("  # noqa: S608 (no user text)
-            f"  SELECT o.target, o.bucket, o.observed_at, o.{column} AS value, "
-            "   row_number() OVER (PARTITION BY o.target, o.bucket "
+            "SELECT target, endpoint, identity, bucket, observed_at, value FROM ("  # noqa: S608
+            "  SELECT o.target, r.endpoint, r.identity, o.bucket, o.observed_at, "
+            f"   o.{column} AS value, "
+            "   row_number() OVER (PARTITION BY o.target, r.endpoint, r.identity, o.bucket "
             "                      ORDER BY o.observed_at DESC) AS n"
-            f"  FROM observations o WHERE {where} AND o.{column} IS NOT NULL"
+            "  FROM observations o JOIN runs r USING (run_id, target)"
+            f"  WHERE {where} AND o.{column} IS NOT NULL"
             ") WHERE n <= 2 ORDER BY observed_at",
             params,
         )
-        found: dict[tuple[str, str], list[tuple[datetime, int | None]]] = {}
-        for target, bucket, observed_at, value in rows:
+        found: dict[_TrendKey, list[tuple[datetime, int | None]]] = {}
+        for target, endpoint, identity, bucket, observed_at, value in rows:
             at = _time(observed_at)
             assert at is not None
-            found.setdefault((target, bucket), []).append((at, value))
+            service = None if endpoint is None else Service(endpoint, identity)
+            found.setdefault((target, service, bucket), []).append((at, value))
         return found
 
     def trends(
@@ -254,23 +285,25 @@ class History:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[BucketTrend]:
-        """Per (target, bucket) observed in the period: first and last observation, the change
-        over the period and since the previous run. Sorted by target and bucket.
+        """Per (target, service, bucket) observed in the period: first and last observation,
+        the change over the period and since the previous run. Sorted by target and bucket,
+        then service (``service_sort_key``). No change runs across two services: a bucket of
+        the same name on two services, or read with two accounts' keys, is two trends.
 
         Arguments as for ``series``.
         """
-        grouped: dict[tuple[str, str], list[Observation]] = {}
+        grouped: dict[_TrendKey, list[Observation]] = {}
         for item in self.series(buckets=buckets, targets=targets, since=since, until=until):
-            grouped.setdefault((item.target, item.bucket), []).append(item)
+            grouped.setdefault((item.target, item.service, item.bucket), []).append(item)
         previous_uploads = self._latest_two("uploads", buckets, targets, until)
         previous_bytes = self._latest_two("bytes", buckets, targets, until)
         trends = []
-        for key in sorted(grouped):
+        for key in sorted(grouped, key=lambda k: (k[0], k[2], service_sort_key(k[1]))):
             items = grouped[key]
             trends.append(
                 BucketTrend(
                     target=key[0],
-                    bucket=key[1],
+                    bucket=key[2],
                     first=items[0],
                     last=items[-1],
                     observations=len(items),
@@ -278,6 +311,7 @@ class History:
                     size=change_of([(i.observed_at, i.size) for i in items]),
                     uploads_since_previous=since_previous(previous_uploads.get(key, [])),
                     size_since_previous=since_previous(previous_bytes.get(key, [])),
+                    service=key[1],
                 )
             )
         return trends
