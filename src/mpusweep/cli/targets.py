@@ -44,7 +44,7 @@ from rich.console import Console
 from ..config import Target
 from ..errors import ExitCode, MpuSweepError, UsageError
 from ..filters import AgeFilter, format_duration
-from ..history import History, HistoryError, default_history_path
+from ..history import History, HistoryError, Service, default_history_path
 from ..lock import EndpointLock, Holder, LockedError, endpoint_key
 from ..metrics import BucketFigures, RunFigures, write_metrics
 from ..models import BucketScan, CleanSummary, TargetStatus
@@ -86,6 +86,8 @@ class TargetResult:
     spec: TargetSpec
     #: The endpoint, without credentials (None until connected, or for AWS).
     endpoint: str | None = None
+    #: The service and identity its figures come from, for the history (None until connected).
+    service: Service | None = None
     report: RunReport = field(default_factory=RunReport)
     #: Per-bucket figures for metrics and history (none when it did not get that far).
     figures: list[BucketFigures] = field(default_factory=list)
@@ -266,6 +268,7 @@ class TargetRunner:
             conn = s3 if s3 is not None else self._connect(result, prompt=not several)
             if conn is not None:
                 result.endpoint = _public(conn.endpoint_url)
+                result.service = Service(endpoint_key(conn.endpoint_url), conn.identity)
                 connected.append((result, conn))
         if several and not self.asks:
             self._run_at_once(connected, work)
@@ -545,7 +548,10 @@ class TargetRunner:
         try:
             with History(path) as history:
                 history.record(
-                    self.run_id, self._run_figures(ran), [f for r in ran for f in r.figures]
+                    self.run_id,
+                    self._run_figures(ran),
+                    [f for r in ran for f in r.figures],
+                    {r.name: r.service for r in ran if r.service is not None},
                 )
         except HistoryError as exc:
             # The run itself went fine: say so, and go on.
