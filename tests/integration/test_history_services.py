@@ -21,9 +21,10 @@ from tests.support import KIB, Backend, Buckets, cli_now
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def second_moto(moto_backend: Backend) -> Iterator[Backend]:
-    """Another moto server: another service, with the same keys."""
+    """Another moto server: another service, with the same keys (this module's tests share it;
+    each makes buckets of its own)."""
     with running_moto() as url:
         yield Backend("moto", url, moto_backend.access_key, moto_backend.secret_key)
 
