@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from mpusweep.history import History
+from mpusweep.history import History, Service
+from mpusweep.lock import endpoint_key
 from mpusweep.metrics import BucketFigures, RunFigures
+from mpusweep.s3.identity import key_fingerprint
 from tests.support import KIB, Backend, Buckets, cli_now, connect, mpusweep_command, now_after
 from tests.unit.test_report_html import Page
 
@@ -203,6 +205,8 @@ def test_the_trend_comes_from_the_history_and_ends_with_this_scan(
     buckets.make_upload(bucket, "k", [3 * KIB])
     now = now_after(connect(backend), bucket, timedelta(hours=1))
     path = tmp_path / "history.sqlite3"
+    # Past runs of the service the report reads (other services' figures are not its past).
+    service = Service(endpoint_key(backend.endpoint_url), key_fingerprint(backend.access_key))
     with History(path) as history:
         for days, size in ((14, KIB), (7, 2 * KIB)):
             at = now - timedelta(days=days)
@@ -211,7 +215,7 @@ def test_the_trend_comes_from_the_history_and_ends_with_this_scan(
                 BucketFigures("default", name, at, 1, size, None, 0, 0, True, None, 0)
                 for name in (bucket, "not-scanned-now")
             ]
-            history.record(f"run-{days}", [run], figures)
+            history.record(f"run-{days}", [run], figures, {"default": service})
     output = tmp_path / "r.html"
     args = ["report", bucket, other, "--history", str(path), "--now", cli_now(now)]
     res = cli([*args, "-o", str(output)], env=backend.env())

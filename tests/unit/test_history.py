@@ -7,10 +7,12 @@ import multiprocessing
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from mpusweep.history import (
     MIGRATIONS,
@@ -18,6 +20,7 @@ from mpusweep.history import (
     TREND_FIELDS,
     History,
     HistoryError,
+    Service,
     default_history_path,
     migrate,
     trends_document,
@@ -25,6 +28,7 @@ from mpusweep.history import (
 )
 from mpusweep.metrics import BucketFigures, RunFigures, bucket_figures
 from mpusweep.models import BucketScan, CleanSummary, Upload
+from mpusweep.report.trend import print_trends
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -350,3 +354,108 @@ def test_a_writer_waits_for_another_runs_transaction(tmp_path):
         holder.close()
     with History(path) as h:
         assert [t.target for t in h.totals()] == ["late"]
+
+
+# -- services ---------------------------------------------------------------------------------
+HERE = Service("http://127.0.0.1:9000", "key:aaaaaaaaaaaa")
+THERE = Service("http://127.0.0.1:9001", "key:aaaaaaaaaaaa")
+OTHER_KEY = Service("http://127.0.0.1:9000", "key:bbbbbbbbbbbb")
+
+
+def record_on(history: History, service: Service, at: datetime, bucket: str, uploads, size):
+    history.record(
+        f"run-{service.endpoint}-{service.identity}-{at.isoformat()}",
+        [run(at)],
+        [figures("prod", bucket, at, uploads, size)],
+        {"prod": service},
+    )
+
+
+def test_two_services_with_a_bucket_of_the_same_name_are_two_trends(history):
+    record_on(history, HERE, T0, "b", 1, GIB)
+    record_on(history, THERE, T0 + DAY, "b", 5, 9 * GIB)  # another endpoint, later
+    record_on(history, OTHER_KEY, T0 + 2 * DAY, "b", 2, 2 * GIB)  # another account's keys
+    record_on(history, HERE, T0 + 3 * DAY, "b", 3, 3 * GIB)
+    trends = history.trends()
+    assert [t.service for t in trends] == [HERE, OTHER_KEY, THERE]  # by endpoint, identity
+    here = trends[0]
+    assert (here.observations, here.first.observed_at) == (2, T0)
+    # The previous run is this service's, not the later runs of the others.
+    assert (here.size.delta, here.size_since_previous.delta) == (2 * GIB, 2 * GIB)
+    assert here.uploads_since_previous.since == T0
+    for trend in trends[1:]:
+        assert trend.observations == 1
+        assert trend.size_since_previous is None
+        assert trend.size.delta == 0
+    assert {p.service for p in history.series()} == {HERE, THERE, OTHER_KEY}
+
+
+def test_json_and_csv_name_the_service(history):
+    record_on(history, HERE, T0, "b", 1, 10)
+    record_on(history, THERE, T0, "b", 2, 20)
+    trends = history.trends()
+    doc = json.loads(json.dumps(trends_document(trends, since=T0, until=None, generated_at=T0)))
+    assert [(b["endpoint"], b["identity"], b["size"]) for b in doc["buckets"]] == [
+        (HERE.endpoint, HERE.identity, 10),
+        (THERE.endpoint, THERE.identity, 20),
+    ]
+    out = io.StringIO()
+    write_trends_csv(trends, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["endpoint"], r["identity"]) for r in rows] == [
+        (HERE.endpoint, HERE.identity),
+        (THERE.endpoint, THERE.identity),
+    ]
+    assert TREND_FIELDS[-2:] == ("endpoint", "identity")  # new columns come last
+
+
+def test_a_file_of_schema_1_opens_and_its_runs_are_a_service_of_their_own(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    conn.execute("INSERT INTO runs VALUES ('r0', 'prod', 'scan', ?, ?, 1, NULL, NULL, NULL, NULL)",
+                 (T0.isoformat(), T0.isoformat()))  # fmt: skip
+    conn.execute(
+        "INSERT INTO observations VALUES ('r0', 'prod', 'b', ?, 4, 400, NULL, 0, 0, NULL, NULL, 0)",
+        (T0.isoformat(),),
+    )
+    conn.close()
+    with History(path) as h:
+        record_on(h, HERE, T0 + DAY, "b", 6, 600)
+        old, new = h.trends()
+        (point, _) = h.series()
+    assert point.service is None
+    assert (old.service, old.last.size, old.observations) == (None, 400, 1)
+    assert (new.service, new.last.size, new.observations) == (HERE, 600, 1)
+    assert old.size_since_previous is None
+    assert new.size_since_previous is None  # the unknown service's run is not its previous
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT endpoint, identity FROM runs ORDER BY run_id").fetchall() == [
+            (None, None),
+            (HERE.endpoint, HERE.identity),
+        ]
+
+
+def table(trends, width: int = 240) -> str:
+    console = Console(width=width, file=io.StringIO(), color_system=None, soft_wrap=False)
+    print_trends(console, trends, since=T0)
+    return console.file.getvalue()
+
+
+def test_the_table_names_a_targets_services_only_when_it_read_several(history):
+    record_on(history, HERE, T0, "b", 1, GIB)
+    record_on(history, HERE, T0 + DAY, "b", 2, 2 * GIB)
+    alone = history.trends()
+    # One service per target: the table is as it was before services were recorded.
+    assert table(alone) == table([replace(t, service=None) for t in alone])
+    assert "prod @" not in table(alone)
+    record_on(history, THERE, T0 + DAY, "b", None, None)  # its listing failed
+    record_on(history, OTHER_KEY, T0 + DAY, "b", 7, 7 * GIB)
+    text = table(history.trends())
+    assert f"prod @ {HERE.endpoint} ({HERE.identity})" in text
+    assert f"prod @ {HERE.endpoint} ({OTHER_KEY.identity})" in text
+    assert f"prod @ {THERE.endpoint} " in text
+    assert f"prod/b @ {THERE.endpoint}: the last run could not list it: AccessDenied" in text
+    assert text.count("+1.0 GiB, +1 upload") == 2  # HERE's growth only: over the period, new
+    assert "+5" not in text

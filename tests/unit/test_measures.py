@@ -17,6 +17,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "mpusweep"
 MAX_LINES = 450
 MAX_PARAMETERS = 8
 _UNTYPED = re.compile(r"dict\[str, *(Any|object)\]")
+#: What an options dict is called here (a ``**kwargs`` of an event handler is not one).
+_OPTIONS = ("opts", "options")
 
 
 def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -65,24 +67,24 @@ def test_no_function_takes_more_than_8_parameters():
 
 
 def test_options_dicts_only_at_the_click_entry_points():
-    """At most one ``**opts: Any`` per Click entry point, and no options dict below them: a
-    ``dict[str, Any]`` parameter elsewhere is a request, an answer or a document (botocore's
-    parameters, a TOML table, JSON), never a command's options (those are ``settings`` types)."""
+    """At most one ``**opts: Any`` per Click entry point, and no options dict below them. The
+    other ``dict[str, Any]``/``**Any`` parameters of ``src/`` are requests, answers and documents
+    (botocore's parameters and event handlers, a TOML table, JSON), never a command's options:
+    those are ``settings`` types."""
     options_params = []
     for path, _, tree in _modules():
         for node in _functions(tree):
+            where = f"{path.relative_to(SRC)}:{node.lineno} {node.name}"
             kwarg = node.args.kwarg
-            untyped_kwarg = kwarg is not None and ast.unparse(kwarg.annotation or ast.Name("x")) in (
-                "Any",
-                "object",
-            )
-            if untyped_kwarg and not _is_click_command(node):
-                options_params.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name} (**)")
+            # ``**kwargs`` of botocore's event handlers and calls are requests, not options.
+            if kwarg is not None and kwarg.arg in _OPTIONS and kwarg.annotation is not None:
+                untyped = ast.unparse(kwarg.annotation) in ("Any", "object")
+                if untyped and not _is_click_command(node):
+                    options_params.append(f"{where} (**{kwarg.arg})")
             for arg in _parameters(node):
-                named_options = arg.arg in ("opts", "options", "params")
-                if arg.annotation is not None and named_options:
-                    if _UNTYPED.search(ast.unparse(arg.annotation)):
-                        options_params.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+                annotated = "" if arg.annotation is None else ast.unparse(arg.annotation)
+                if arg.arg in _OPTIONS and _UNTYPED.search(annotated):
+                    options_params.append(where)
     assert options_params == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from .. import __version__
 from ..aggregate import GroupKind, Pricing
 from ..errors import ExitCode, UsageError
 from ..filters import format_duration
-from ..history import History, HistoryError, Observation, default_history_path
+from ..history import History, HistoryError, Observation, Service, default_history_path
 from ..models import BucketScan, Upload, total_size
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
@@ -126,7 +126,8 @@ def report_command(**opts: Any) -> ExitCode:
     trend: tuple[TrendPoint, ...] = ()
     if history is not None:
         try:
-            trend = load_trend(history, origins, env.now)
+            services = {(r.name if labelled else None): r.service for r in scanned}
+            trend = load_trend(history, origins, env.now, services)
         except HistoryError as exc:
             env.err.print(f"warning: no trend chart: {exc}", style="yellow", markup=False)
     # Each target's endpoint is public already (no user:password part, no query).
@@ -214,15 +215,19 @@ def _label(target: str | None, bucket: str) -> str:
 
 
 def load_trend(
-    path: Path, scanned: Sequence[tuple[str | None, BucketScan]], now: datetime
+    path: Path,
+    scanned: Sequence[tuple[str | None, BucketScan]],
+    now: datetime,
+    services: Mapping[str | None, Service | None],
 ) -> tuple[TrendPoint, ...]:
     """Past figures of the scanned buckets from the history, each bucket's and their total per
     run, ending with this scan's. Empty when the history has none of these buckets.
 
     Each bucket comes with its target: past figures match on target and bucket, named
     ``target:bucket`` as on the page. A bucket without one (no configured targets) is matched
-    by name across every target in the history: a history shared by several endpoints with
-    buckets of the same name adds them up.
+    by name across every target in the history. Either way only figures of the service the
+    target read now (``services``, by the same target or None) count: another endpoint's or
+    account's bucket of the same name is not this one's past.
     """
     if not scanned:
         return ()
@@ -230,9 +235,10 @@ def load_trend(
 
     def name(o: Observation) -> str | None:
         """The page's name of a past figure's bucket; None when it was not scanned now."""
-        if (o.target, o.bucket) in wanted:
+        if (o.target, o.bucket) in wanted and o.service == services.get(o.target):
             return _label(o.target, o.bucket)
-        return o.bucket if (None, o.bucket) in wanted else None
+        same = o.service == services.get(None)
+        return o.bucket if (None, o.bucket) in wanted and same else None
 
     with History(path) as history:
         seen = history.series(buckets=sorted({b.bucket for _, b in scanned}))

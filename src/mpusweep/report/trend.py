@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..history import BucketTrend, Change
+from ..history import BucketTrend, Change, Service
 from . import plural
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -84,9 +84,43 @@ def _since_previous(trend: BucketTrend) -> Text:
     return Text(f"{words} since {_when(change.since)}", style="bold yellow" if grew else "")
 
 
+def target_labels(trends: Sequence[BucketTrend]) -> list[str]:
+    """Each trend's target as the table names it: the target's name when it read one service
+    in the trends shown; otherwise ``NAME @ ENDPOINT``, with the identity too when one
+    endpoint was read with two identities, so that two services' lines are told apart.
+
+    >>> from dataclasses import replace
+    >>> a, b = Service("http://127.0.0.1:5000"), Service("http://localhost:5000", "key:ab12")
+    >>> one = BucketTrend("prod", "logs", *(None,) * 7, service=a)
+    >>> target_labels([one, replace(one, service=b), replace(one, target="dr")])
+    ['prod @ http://127.0.0.1:5000', 'prod @ http://localhost:5000', 'dr']
+    >>> target_labels([one, replace(one, service=Service(a.endpoint, "key:cd34"))])
+    ['prod @ http://127.0.0.1:5000 (identity unknown)', 'prod @ http://127.0.0.1:5000 (key:cd34)']
+    >>> target_labels([one, replace(one, service=None)])
+    ['prod @ http://127.0.0.1:5000', 'prod (service not recorded)']
+    """
+    services: dict[str, set[Service | None]] = {}
+    for trend in trends:
+        services.setdefault(trend.target, set()).add(trend.service)
+    labels = []
+    for trend in trends:
+        seen, service = services[trend.target], trend.service
+        if len(seen) == 1:
+            labels.append(trend.target)
+        elif service is None:
+            labels.append(f"{trend.target} (service not recorded)")
+        elif sum(s is not None and s.endpoint == service.endpoint for s in seen) > 1:
+            identity = service.identity or "identity unknown"
+            labels.append(f"{trend.target} @ {service.endpoint} ({identity})")
+        else:
+            labels.append(f"{trend.target} @ {service.endpoint}")
+    return labels
+
+
 def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: datetime) -> None:
-    """One row per (target, bucket): the last run's figures, the change over the period, and
-    the change since the run before the last (new orphaned data: the figure to act on)."""
+    """One row per (target, service, bucket): the last run's figures, the change over the
+    period, and the change since the run before the last (new orphaned data: the figure to
+    act on). A target that read several services is named with each (``target_labels``)."""
     if not trends:
         console.print(f"No run recorded since {_when(since)}.")
         return
@@ -98,7 +132,8 @@ def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: date
     table.add_column(f"Change since {_when(since)}")
     table.add_column("New since the previous run")
     table.add_column("Runs", justify="right", no_wrap=True)
-    for trend in trends:
+    labels = target_labels(trends)
+    for trend, label in zip(trends, labels, strict=True):
         last = trend.last
         if last.listing_error is not None:
             uploads, size = Text("?", style="red"), Text("not listed", style="red")
@@ -106,7 +141,7 @@ def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: date
             uploads = Text("?" if last.uploads is None else str(last.uploads))
             size = Text("?" if last.size is None else human_size(last.size))
         table.add_row(
-            Text(trend.target),
+            Text(label),
             Text(trend.bucket),
             uploads,
             size,
@@ -115,11 +150,14 @@ def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: date
             str(trend.observations),
         )
     console.print(table)
-    failed = [t for t in trends if t.last.listing_error is not None]
-    for trend in failed:
+    for trend, label in zip(trends, labels, strict=True):
+        if trend.last.listing_error is None:
+            continue
         console.print(
             Text(
-                f"{trend.target}/{trend.bucket}: the last run could not list it: "
+                # The service after the bucket: "prod/logs @ http://127.0.0.1:5000: ...".
+                f"{trend.target}/{trend.bucket}{label.removeprefix(trend.target)}: "
+                "the last run could not list it: "
                 f"{trend.last.listing_error}",
                 style="red",
             )

@@ -38,7 +38,7 @@ from datetime import timedelta
 from ..env import Env
 from ..errors import ExitCode, MpuSweepError, UsageError
 from ..filters import format_duration
-from ..history import History, HistoryError, default_history_path
+from ..history import History, HistoryError, Service, default_history_path
 from ..lock import EndpointLock, Holder, LockedError, endpoint_key
 from ..metrics import RunFigures, write_metrics
 from ..report import targets as target_report
@@ -103,6 +103,7 @@ class TargetRunner:
             conn = s3 if s3 is not None else self._connect(result, prompt=not several)
             if conn is not None:
                 result.endpoint = public(conn.endpoint_url)
+                result.service = Service(endpoint_key(conn.endpoint_url), conn.identity)
                 connected.append((result, conn))
         if several and not self.asks:
             self._run_at_once(connected, work)
@@ -381,7 +382,10 @@ class TargetRunner:
         try:
             with History(path) as history:
                 history.record(
-                    self.run_id, self._run_figures(ran), [f for r in ran for f in r.figures]
+                    self.run_id,
+                    self._run_figures(ran),
+                    [f for r in ran for f in r.figures],
+                    {r.name: r.service for r in ran if r.service is not None},
                 )
         except HistoryError as exc:
             # The run itself went fine: say so, and go on.

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from ..env import Env
 from ..errors import ExitCode
+from ..history import Service
 from ..lock import endpoint_key
 from ..metrics import BucketFigures
 from ..models import BucketScan, CleanSummary, TargetStatus
@@ -35,6 +36,8 @@ class TargetResult:
     settings: TargetSettings
     #: The endpoint, without credentials (None until connected, or for AWS).
     endpoint: str | None = None
+    #: The service and identity its figures come from, for the history (None until connected).
+    service: Service | None = None
     report: RunReport = field(default_factory=RunReport)
     #: Per-bucket figures for metrics and history (none when it did not get that far).
     figures: list[BucketFigures] = field(default_factory=list)

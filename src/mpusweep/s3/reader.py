@@ -18,6 +18,7 @@ from ..errors import CredentialsError, EndpointError, ListingError, S3Error, Usa
 from ..lifecycle import LifecycleConfig
 from ..models import Bucket, Upload
 from . import pagers, tuning
+from .identity import credential_identity
 from .pagers import Decoder, Page
 from .quirks import PREFIX_EXACT_KEY, URL_ENCODING_BROKEN, is_directory_bucket
 from .transport import Connection, Transport, UnparsableResponse
@@ -86,6 +87,12 @@ class S3Reader:
     @property
     def endpoint_url(self) -> str:
         return self.transport.endpoint_url
+
+    @property
+    def identity(self) -> str | None:
+        """Whose view of the service this is, never a secret: ``account:ID``, or ``key:`` and
+        a fingerprint of the access key id; None when unknown (``identity.py``)."""
+        return credential_identity(self.transport.session, self.conn)
 
     @property
     def client(self) -> Any:
