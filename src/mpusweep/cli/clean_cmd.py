@@ -13,7 +13,7 @@ from rich.text import Text
 from ..aggregate import Pricing
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, UsageError
-from ..execute import BucketClean, Caps, CleanResult, clean, held_by_cap
+from ..execute import BucketClean, CleanResult, clean, held_by_cap
 from ..filters import AgeFilter
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, Verify, known_sum
@@ -21,6 +21,7 @@ from ..report import cost_of, plan_record, plural, price_record, table
 from ..report.machine import write_json
 from ..report.trend import human_size
 from ..s3 import S3Reader
+from ..settings import Caps
 from .common import (
     Env,
     ScanProgress,
