@@ -1,0 +1,57 @@
+"""Provider presets: endpoint patterns, signing regions, quirks and prices, from a data file.
+
+``--provider NAME`` fills in what a user would otherwise look up: the endpoint (from
+``--region``, or ``--account-id`` where the service needs one), the region to sign for, the
+addressing style, and the quirks mpusweep must handle there. The data, with a source for every
+endpoint, lifecycle claim and price, and the date each price was read, is ``providers.toml``
+beside this package; the README's "Providers" table and docs/providers.md are made from it
+(``python -m mpusweep.providers``) and checked against it by tests.
+
+By concern: ``data`` (the dataclasses and vocabularies), ``loading`` (reading the data file),
+``resolving`` (a preset into a connection's settings; recognizing one), ``docs`` (the tables).
+Pure: no I/O but reading the packaged data file, no botocore.
+"""
+
+from __future__ import annotations
+
+from .data import (
+    ABORT_LIFECYCLE,
+    CHECKED,
+    GB,
+    KNOWN_QUIRKS,
+    UNIT_BYTES,
+    VERIFIED,
+    Match,
+    Preset,
+    Price,
+    RegionSettings,
+    Resolved,
+)
+from .docs import README_HEADER, markdown, readme_rows, readme_table
+from .loading import get, names, presets, price
+from .resolving import match_endpoint, match_server, resolve
+
+__all__ = [
+    "ABORT_LIFECYCLE",
+    "CHECKED",
+    "GB",
+    "KNOWN_QUIRKS",
+    "README_HEADER",
+    "UNIT_BYTES",
+    "VERIFIED",
+    "Match",
+    "Preset",
+    "Price",
+    "RegionSettings",
+    "Resolved",
+    "get",
+    "markdown",
+    "match_endpoint",
+    "match_server",
+    "names",
+    "presets",
+    "price",
+    "readme_rows",
+    "readme_table",
+    "resolve",
+]
