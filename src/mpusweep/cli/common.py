@@ -19,6 +19,7 @@ from ..aggregate import Pricing
 from ..errors import CredentialsError, UsageError
 from ..filters import Selection, parse_duration
 from ..models import BucketScan
+from ..providers import ConnectionSetup, apply_preset
 from ..report import plural
 from ..s3 import (
     DEFAULT_CONCURRENCY,
@@ -31,7 +32,6 @@ from ..s3 import (
     is_plain_http_to_remote,
     make_session,
 )
-from ..s3.probe import configured_endpoint, profile_setting
 from ..sizing import SizingPool, default_processes, sizing_pool
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -291,77 +291,23 @@ def resolve_price(opts: dict[str, Any], provider: str | None = None) -> Pricing 
     )
 
 
-@dataclass(frozen=True)
-class ConnectionSetup:
-    """A connection with a preset applied, and where each setting came from (``doctor``)."""
-
-    conn: Connection
-    #: The botocore session (credentials not yet asked for).
-    session: Any
-    #: "--endpoint-url", "AWS_ENDPOINT_URL", "profile 'x' (endpoint_url)", "--provider r2"...
-    endpoint_origin: str
-    #: How the preset was chosen; empty without one.
-    provider_origin: str
-    #: "--addressing-style", "preset NAME", or the default's reason.
-    addressing_origin: str
-
-
-def _provider_name(opts: dict[str, Any], session: Any) -> tuple[str | None, str]:
-    """The preset named by --provider, MPUSWEEP_PROVIDER or the profile, and which named it."""
+def _provider_name(opts: dict[str, Any]) -> tuple[str | None, str]:
+    """The preset named by --provider or MPUSWEEP_PROVIDER, and which named it."""
     name = opts.get("provider")
-    if name:
-        ctx = click.get_current_context(silent=True)
-        source = ctx.get_parameter_source("provider") if ctx else None
-        origin = "MPUSWEEP_PROVIDER" if source is ParameterSource.ENVIRONMENT else "--provider"
-        return str(name), origin
-    name = profile_setting(session, "mpusweep_provider")
-    if name:
-        return name, f"profile {session.profile or 'default'!r} (mpusweep_provider)"
-    return None, ""
+    if not name:
+        return None, ""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("provider") if ctx else None
+    origin = "MPUSWEEP_PROVIDER" if source is ParameterSource.ENVIRONMENT else "--provider"
+    return str(name), origin
 
 
 def apply_provider(base: Connection, session: Any, opts: dict[str, Any]) -> ConnectionSetup:
-    """The connection with its preset filled in: named (--provider, MPUSWEEP_PROVIDER, the
-    profile's ``mpusweep_provider``), or recognized from the endpoint's host (then only its
-    quirks are used). An explicit endpoint (--endpoint-url, AWS_ENDPOINT_URL_S3,
-    AWS_ENDPOINT_URL, the profile's endpoint_url) always wins over a preset's pattern."""
-    name, provider_origin = _provider_name(opts, session)
-    configured = configured_endpoint(session)
-    explicit = base.endpoint_url
-    if explicit:
-        endpoint_origin = "--endpoint-url"
-    elif configured:
-        endpoint_origin = configured[1]
-    else:
-        endpoint_origin = "AWS (botocore, by region)"
-    addressing_origin = "--addressing-style" if base.addressing_style else "default"
-    if name:
-        account_id = opts.get("account_id") or profile_setting(session, "mpusweep_account_id")
-        resolved = providers.resolve(
-            name,
-            region=base.region or profile_setting(session, "region"),
-            account_id=account_id,
-            endpoint_url=explicit,
-            configured_endpoint=configured[0] if configured else None,
-        )
-        if not explicit and not configured:
-            endpoint_origin = resolved.endpoint_origin
-        if not base.addressing_style:
-            addressing_origin = f"preset {resolved.provider}"
-        conn = replace(
-            base,
-            provider=resolved.provider,
-            endpoint_url=resolved.endpoint_url or explicit,
-            region=resolved.region,
-            addressing_style=base.addressing_style or resolved.addressing_style,
-            quirks=resolved.quirks,
-        )
-        return ConnectionSetup(conn, session, endpoint_origin, provider_origin, addressing_origin)
-    match = providers.match_endpoint(explicit or (configured[0] if configured else None))
-    if match:
-        base = replace(base, provider=match.provider, quirks=match.quirks)
-        provider_origin = "recognized from the endpoint"
-    return ConnectionSetup(base, session, endpoint_origin, provider_origin, addressing_origin)
+    """``providers.apply_preset`` with the preset and account the options name."""
+    name, origin = _provider_name(opts)
+    return apply_preset(
+        base, session, provider=name, provider_origin=origin, account_id=opts.get("account_id")
+    )
 
 
 def _options_connection(opts: dict[str, Any]) -> Connection:

@@ -8,12 +8,14 @@ beside this package; the README's "Providers" table and docs/providers.md are ma
 (``python -m mpusweep.providers``) and checked against it by tests.
 
 By concern: ``data`` (the dataclasses and vocabularies), ``loading`` (reading the data file),
-``resolving`` (a preset into a connection's settings; recognizing one), ``docs`` (the tables).
-Pure: no I/O but reading the packaged data file, no botocore.
+``resolving`` (a preset into a connection's settings; recognizing one), ``apply``
+(``apply_preset``: a preset applied to an ``s3.Connection``), ``docs`` (the tables).
+No botocore import, no request: only the data file and, in ``apply``, the profile are read.
 """
 
 from __future__ import annotations
 
+from .apply import ConnectionSetup, apply_preset
 from .data import (
     ABORT_LIFECYCLE,
     CHECKED,
@@ -39,11 +41,13 @@ __all__ = [
     "README_HEADER",
     "UNIT_BYTES",
     "VERIFIED",
+    "ConnectionSetup",
     "Match",
     "Preset",
     "Price",
     "RegionSettings",
     "Resolved",
+    "apply_preset",
     "get",
     "markdown",
     "match_endpoint",
