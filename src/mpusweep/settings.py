@@ -20,7 +20,8 @@ from .models import Verify
 from .s3.reader import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
-    from .aggregate import GroupBy, Pricing
+    from .aggregate import GroupBy
+    from .pricing import Pricing
 
 #: What ``clean`` keeps by default: uploads initiated less than this ago.
 DEFAULT_CLEAN_OLDER_THAN = timedelta(hours=24)

@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import providers
-from ..aggregate import Pricing
 from ..errors import CredentialsError, UsageError
 from ..filters import Selection, parse_duration
 from ..models import BucketScan
+from ..pricing import Pricing
 from ..providers import ConnectionSetup, apply_preset
 from ..report import plural
 from ..s3 import (
@@ -281,14 +281,7 @@ def resolve_price(opts: dict[str, Any], provider: str | None = None) -> Pricing 
     if price is not None or not provider:
         return price
     listed = providers.price(provider)
-    if listed is None:
-        return None
-    return Pricing(
-        listed.per_gb_month,
-        listed.currency,
-        source=f"{provider} list price, {listed.source}",
-        as_of=listed.read,
-    )
+    return None if listed is None else listed.pricing(provider)
 
 
 def _provider_name(opts: dict[str, Any]) -> tuple[str | None, str]:

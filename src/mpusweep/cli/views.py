@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
-from ..aggregate import GROUP_BY_HELP, GroupBy, Pricing, parse_group_by, parse_price
+from ..aggregate import GROUP_BY_HELP, GroupBy, parse_group_by
 from ..errors import UsageError
+from ..pricing import Pricing, parse_price
 from ..report.table import TableView
 from .common import Env, F, apply_options, resolve_price
 

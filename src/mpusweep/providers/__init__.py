@@ -19,7 +19,6 @@ from .apply import ConnectionSetup, apply_preset
 from .data import (
     ABORT_LIFECYCLE,
     CHECKED,
-    GB,
     KNOWN_QUIRKS,
     UNIT_BYTES,
     VERIFIED,
@@ -36,7 +35,6 @@ from .resolving import match_endpoint, match_server, resolve
 __all__ = [
     "ABORT_LIFECYCLE",
     "CHECKED",
-    "GB",
     "KNOWN_QUIRKS",
     "README_HEADER",
     "UNIT_BYTES",

@@ -9,14 +9,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from ..pricing import Pricing
 from ..s3.quirks import QUIRKS
 
 #: The quirk names a preset may give (defined and handled in s3/; docs/compatibility.md).
 KNOWN_QUIRKS = frozenset(QUIRKS)
 #: Bytes in the unit a price is quoted per.
 UNIT_BYTES = {"GB": 10**9, "GiB": 2**30, "TB": 10**12, "TiB": 2**40}
-#: mpusweep's own GB, the unit of its reports and of ``Price.per_gb_month``.
-GB = 2**30
 ABORT_LIFECYCLE = ("yes", "no", "unknown")
 VERIFIED = ("real server", "emulated", "documentation")
 CHECKED = {
@@ -29,7 +28,8 @@ CHECKED = {
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """A provider's list price of storage, converted to mpusweep's unit, with its provenance."""
+    """A provider's list price of storage as the data file gives it, converted to mpusweep's
+    unit, with its provenance; ``pricing`` makes the ``Pricing`` costs are computed with."""
 
     #: Price of one GB stored for a month, GB = 2^30 bytes.
     per_gb_month: float
@@ -61,6 +61,20 @@ class Price:
             "not re-read": f"as of {self.read}, not re-read, from {self.source}",
         }[self.checked]
         return f"{self.quoted}, {how}"
+
+    def pricing(self, provider: str) -> Pricing:
+        """The price costs are computed with, its source naming the preset (as given).
+
+        >>> from mpusweep.providers import price
+        >>> price("aws").pricing("aws")  # doctest: +ELLIPSIS
+        Pricing(per_gb_month=0.023, currency='USD', source='aws list price, https://...', as_of=...)
+        """
+        return Pricing(
+            self.per_gb_month,
+            self.currency,
+            source=f"{provider} list price, {self.source}",
+            as_of=self.read,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from importlib import resources
 from typing import Any
 
 from ..errors import UsageError
+from ..pricing import GB
 from .data import (
     ABORT_LIFECYCLE,
     CHECKED,
-    GB,
     KNOWN_QUIRKS,
     UNIT_BYTES,
     VERIFIED,
