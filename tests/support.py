@@ -27,7 +27,7 @@ from botocore.config import Config
 from click.testing import CliRunner
 
 from mpusweep.s3 import Connection, S3Reader, S3Writer
-from mpusweep.s3.transport import repair_char_refs
+from mpusweep.s3.hooks import repair_char_refs
 
 MOTO_KEYS = ("moto-access-key", "moto-secret-key")
 KIB = 1024

@@ -8,8 +8,7 @@ The CLI is a thin layer over these.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
+from ._version import __version__
 from .audit import AuditLog, default_audit_path
 from .errors import (
     CredentialsError,

@@ -10,14 +10,13 @@ carries the known bytes and, beside them, how many uploads are of unknown size.
 from __future__ import annotations
 
 import enum
-import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from .errors import UsageError
 from .models import BucketScan, Upload
+from .pricing import cost_of
 
 GIB = 2**30
 #: The label of uploads whose age band (idle time) or storage class is not known.
@@ -273,68 +272,6 @@ def group_uploads(
 
 
 # -- cost -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Pricing:
-    """A storage price, and where it comes from: what every cost figure is computed with."""
-
-    #: Price per GB (2**30 bytes) and month.
-    per_gb_month: float
-    #: ISO 4217 code of the price's currency.
-    currency: str = "USD"
-    #: Where the price comes from: ``--price-per-gb-month``, or a provider's price list.
-    source: str = "--price-per-gb-month"
-    #: When the price was read from its source (a preset's price list); None: given now.
-    as_of: date | None = None
-
-    def cost(self, size: int | None) -> float | None:
-        """What ``size`` bytes cost a month; None when the size is not known.
-
-        >>> Pricing(0.02).cost(5 * 2**30), Pricing(0.02).cost(None)
-        (0.1, None)
-        """
-        return monthly_cost(size, self.per_gb_month)
-
-
-def parse_price(text: str) -> Pricing:
-    """Parse ``--price-per-gb-month``: a number, in USD unless a currency code follows it.
-
-    >>> parse_price("0.023")
-    Pricing(per_gb_month=0.023, currency='USD', source='--price-per-gb-month', as_of=None)
-    >>> parse_price(" 0.0059 eur ").currency, parse_price("6e-3EUR").per_gb_month
-    ('EUR', 0.006)
-    >>> parse_price("-1")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    mpusweep.errors.UsageError: --price-per-gb-month: expected a price per GB-month ...
-    """
-    match = _PRICE.fullmatch(text.strip())
-    value = float(match.group(1)) if match else math.nan
-    if not match or not math.isfinite(value) or value < 0:
-        raise UsageError(
-            "--price-per-gb-month: expected a price per GB-month (GB = 2^30 bytes) of 0 or "
-            f"more, in USD or followed by a currency code, like 0.023 or 0.0059EUR; got {text!r}"
-        )
-    return Pricing(value, (match.group(2) or "USD").upper())
-
-
-_PRICE = re.compile(r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)\s*([A-Za-z]{3})?")
-
-
-def monthly_cost(size: int | None, price_per_gb_month: float | None) -> float | None:
-    """What ``size`` bytes cost a month at a price per GB (2**30 bytes) and month.
-
-    None when the price or the size is not known.
-
-    >>> round(monthly_cost(10 * 2**30, 0.023), 6)
-    0.23
-    >>> monthly_cost(None, 0.023) is None, monthly_cost(2**30, None) is None
-    (True, True)
-    """
-    if size is None or price_per_gb_month is None:
-        return None
-    return size / GIB * price_per_gb_month
-
-
 def total_size(buckets: Iterable[BucketScan]) -> int | None:
     """The buckets' known bytes added up; None when no bucket's size is known."""
     sizes: list[int | None] = [b.size for b in buckets]
@@ -346,12 +283,12 @@ def bucket_costs(
     buckets: Iterable[BucketScan], price_per_gb_month: float | None
 ) -> dict[str, float | None]:
     """Each bucket's monthly cost (None where its size or the price is not known)."""
-    return {b.bucket: monthly_cost(b.size, price_per_gb_month) for b in buckets}
+    return {b.bucket: cost_of(b.size, price_per_gb_month) for b in buckets}
 
 
 def total_cost(buckets: Iterable[BucketScan], price_per_gb_month: float | None) -> float | None:
     """The cost of all buckets' known bytes; a lower bound when some sizes are not known."""
-    return monthly_cost(total_size(buckets), price_per_gb_month)
+    return cost_of(total_size(buckets), price_per_gb_month)
 
 
 # -- headline ---------------------------------------------------------------------------------
@@ -391,7 +328,7 @@ def headline(
         failed_buckets=sum(1 for b in buckets if b.error is not None),
         total=total,
         size_errors=sum(1 for u in uploads if u.size_error is not None),
-        cost_per_month=monthly_cost(total.known_size, price_per_gb_month),
+        cost_per_month=cost_of(total.known_size, price_per_gb_month),
         oldest=min((u.initiated for u in uploads if u.initiated is not None), default=None),
         stale=tally(u for u in uploads if (age := u.age(now)) is not None and age >= STALE_AFTER),
     )

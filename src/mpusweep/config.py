@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from .aggregate import Pricing
 from .errors import UsageError
 from .filters import Selection, parse_duration, parse_size
+from .pricing import Pricing
 
 #: The target name of a run without a configured target.
 DEFAULT_TARGET = "default"

@@ -21,8 +21,9 @@ from .s3.reader import DEFAULT_CONCURRENCY
 from .s3.transport import RetryMode
 
 if TYPE_CHECKING:
-    from .aggregate import GroupBy, Pricing
+    from .aggregate import GroupBy
     from .config import Target
+    from .pricing import Pricing
 
 #: What ``clean`` keeps by default: uploads initiated less than this ago.
 DEFAULT_CLEAN_OLDER_THAN = timedelta(hours=24)

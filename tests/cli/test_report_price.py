@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from mpusweep.aggregate import Pricing
 from mpusweep.cli.report_cmd import _one_price
 from mpusweep.env import Env
+from mpusweep.pricing import Pricing
 
 
 def env() -> tuple[Env, io.StringIO]:

@@ -24,13 +24,13 @@ from mpusweep.aggregate import (
     key_prefix,
     largest,
     lifecycle_coverage,
-    monthly_cost,
     parse_group_by,
     total_cost,
     total_size,
 )
 from mpusweep.errors import ExitCode, UsageError
 from mpusweep.models import BucketScan, Upload
+from mpusweep.pricing import cost_of as monthly_cost
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mpusweep.aggregate import Pricing
+from mpusweep.pricing import Pricing
 from mpusweep.config import (
     CleanSettings,
     Target,

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mpusweep.aggregate import Pricing, parse_group_by
+from mpusweep.aggregate import parse_group_by
 from mpusweep.models import BucketScan, Upload
+from mpusweep.pricing import Pricing
 from mpusweep.report.machine import (
     CSV_FIELDS,
     CSV_GROUP_FIELDS,

@@ -17,10 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from mpusweep.aggregate import Pricing, parse_group_by
+from mpusweep.aggregate import parse_group_by
 from mpusweep.filters import AgeFilter
 from mpusweep.models import BucketScan, Upload
 from mpusweep.plan import plan_uploads
+from mpusweep.pricing import Pricing
 from mpusweep.report import SHORT_ID_MIN, short_ids, table
 from mpusweep.report.summary import Summary
 

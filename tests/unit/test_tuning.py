@@ -7,7 +7,7 @@ import botocore.session
 import pytest
 from botocore.parsers import ResponseParserFactory
 
-from mpusweep.s3.transport import parse_timestamp
+from mpusweep.s3.hooks import parse_timestamp
 from mpusweep.s3.tuning import fast_list_parts
 
 AWS = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -9,7 +9,7 @@ import click
 
 from mpusweep import config
 from mpusweep.cli import cli
-from mpusweep.metrics import _BUCKET_LABELS, _CLEAN_LABELS, _RUN_LABELS, METRICS
+from mpusweep.metrics.writer import _BUCKET_LABELS, _CLEAN_LABELS, _RUN_LABELS, METRICS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,13 +10,13 @@ from typing import Any
 import click
 from rich.text import Text
 
-from ..aggregate import Pricing
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, UsageError
 from ..execute import BucketClean, CleanResult, clean, held_by_cap
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, known_sum
-from ..report import cost_of, plan_record, plural, price_record, table
+from ..pricing import Pricing, cost_of
+from ..report import plan_record, plural, price_record, table
 from ..report.machine import write_json
 from ..report.trend import human_size
 from ..runner import TargetContext, TargetResult, TargetRunner

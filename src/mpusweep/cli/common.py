@@ -13,9 +13,9 @@ import click
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import providers
-from ..aggregate import Pricing
 from ..env import Env
 from ..models import BucketScan
+from ..pricing import Pricing
 from ..report import plural
 from ..runner import TargetContext
 from ..s3 import S3Reader
@@ -69,14 +69,7 @@ def resolve_price(price: Pricing | None, provider: str | None = None) -> Pricing
     if price is not None or not provider:
         return price
     listed = providers.price(provider)
-    if listed is None:
-        return None
-    return Pricing(
-        listed.per_gb_month,
-        listed.currency,
-        source=f"{provider} list price, {listed.source}",
-        as_of=listed.read,
-    )
+    return None if listed is None else listed.pricing(provider)
 
 
 class ScanProgress:

@@ -3,14 +3,14 @@ when the usual chain finds none), and a reader or a writer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
-from .. import providers
 from ..env import Env
 from ..errors import CredentialsError
+from ..providers import ConnectionSetup, apply_preset
 from ..s3 import (
     Connection,
     S3Reader,
@@ -19,80 +19,20 @@ from ..s3 import (
     is_plain_http_to_remote,
     make_session,
 )
-from ..s3.probe import configured_endpoint, profile_setting
 from ..settings import ConnectionSettings
 
 R = TypeVar("R", bound=S3Reader)
 
 
-@dataclass(frozen=True)
-class ConnectionSetup:
-    """A connection with a preset applied, and where each setting came from (``doctor``)."""
-
-    conn: Connection
-    #: The botocore session (credentials not yet asked for).
-    session: Any
-    #: "--endpoint-url", "AWS_ENDPOINT_URL", "profile 'x' (endpoint_url)", "--provider r2"...
-    endpoint_origin: str
-    #: How the preset was chosen; empty without one.
-    provider_origin: str
-    #: "--addressing-style", "preset NAME", or the default's reason.
-    addressing_origin: str
-
-
-def _provider_name(settings: ConnectionSettings, session: Any) -> tuple[str | None, str]:
-    """The preset named by --provider, MPUSWEEP_PROVIDER, a target or the profile, and which
-    named it."""
-    if settings.provider:
-        return settings.provider, settings.provider_origin
-    name = profile_setting(session, "mpusweep_provider")
-    if name:
-        return name, f"profile {session.profile or 'default'!r} (mpusweep_provider)"
-    return None, ""
-
-
 def apply_provider(base: Connection, session: Any, settings: ConnectionSettings) -> ConnectionSetup:
-    """The connection with its preset filled in: named (--provider, MPUSWEEP_PROVIDER, the
-    profile's ``mpusweep_provider``), or recognized from the endpoint's host (then only its
-    quirks are used). An explicit endpoint (--endpoint-url, AWS_ENDPOINT_URL_S3,
-    AWS_ENDPOINT_URL, the profile's endpoint_url) always wins over a preset's pattern."""
-    name, provider_origin = _provider_name(settings, session)
-    configured = configured_endpoint(session)
-    explicit = base.endpoint_url
-    if explicit:
-        endpoint_origin = "--endpoint-url"
-    elif configured:
-        endpoint_origin = configured[1]
-    else:
-        endpoint_origin = "AWS (botocore, by region)"
-    addressing_origin = "--addressing-style" if base.addressing_style else "default"
-    if name:
-        account_id = settings.account_id or profile_setting(session, "mpusweep_account_id")
-        resolved = providers.resolve(
-            name,
-            region=base.region or profile_setting(session, "region"),
-            account_id=account_id,
-            endpoint_url=explicit,
-            configured_endpoint=configured[0] if configured else None,
-        )
-        if not explicit and not configured:
-            endpoint_origin = resolved.endpoint_origin
-        if not base.addressing_style:
-            addressing_origin = f"preset {resolved.provider}"
-        conn = replace(
-            base,
-            provider=resolved.provider,
-            endpoint_url=resolved.endpoint_url or explicit,
-            region=resolved.region,
-            addressing_style=base.addressing_style or resolved.addressing_style,
-            quirks=resolved.quirks,
-        )
-        return ConnectionSetup(conn, session, endpoint_origin, provider_origin, addressing_origin)
-    match = providers.match_endpoint(explicit or (configured[0] if configured else None))
-    if match:
-        base = replace(base, provider=match.provider, quirks=match.quirks)
-        provider_origin = "recognized from the endpoint"
-    return ConnectionSetup(base, session, endpoint_origin, provider_origin, addressing_origin)
+    """``providers.apply_preset`` with the preset and account the settings name."""
+    return apply_preset(
+        base,
+        session,
+        provider=settings.provider,
+        provider_origin=settings.provider_origin if settings.provider else "",
+        account_id=settings.account_id,
+    )
 
 
 def _base_connection(settings: ConnectionSettings) -> Connection:

@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import click
 
 from .. import providers
-from ..aggregate import GROUP_BY_HELP, GroupBy, Pricing, parse_group_by, parse_price
+from ..aggregate import GROUP_BY_HELP, GroupBy, parse_group_by
 from ..errors import ExitCode, UsageError
 from ..filters import parse_duration, parse_size
+from ..pricing import Pricing, parse_price
 from ..s3 import DEFAULT_CONCURRENCY, REQUEST_PAYERS, RETRY_MODES
 from ..sizing import default_processes
 

@@ -13,11 +13,12 @@ from typing import IO, Any
 import click
 
 from .. import __version__
-from ..aggregate import GroupKind, Pricing
+from ..aggregate import GroupKind
 from ..errors import ExitCode, UsageError
 from ..filters import format_duration
 from ..history import History, HistoryError, Observation, Service, default_history_path
 from ..models import BucketScan, Upload, total_size
+from ..pricing import Pricing
 from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
 from ..runner import TargetContext, TargetRunner

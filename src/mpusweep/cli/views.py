@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..aggregate import Pricing
+from ..pricing import Pricing
 from ..report.table import TableView
 from ..settings import OutputSettings
 from .common import Env, resolve_price

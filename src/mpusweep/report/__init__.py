@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..aggregate import Group, GroupBy, Pricing
+from ..aggregate import Group, GroupBy
 from ..models import AbortOutcome, BucketScan, PlanItem, Upload
+from ..pricing import Pricing, cost_of
 
 GIB = 1024**3
 #: Upload IDs are shown at least this long in a terminal, however few uploads a bucket has.
@@ -117,11 +118,6 @@ def show_key(key: str) -> str:
     if key and key == key.strip() and key.isprintable():
         return key
     return repr(key)
-
-
-def cost_of(size: int | None, price: Pricing | None) -> float | None:
-    """The ``cost_per_month`` field: None without a price or a known size."""
-    return None if price is None else price.cost(size)
 
 
 def price_record(price: Pricing | None) -> dict[str, Any] | None:

@@ -9,9 +9,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
-from ..aggregate import GroupBy, GroupTally, Pricing
+from ..aggregate import GroupBy, GroupTally
 from ..models import BucketScan, TargetStatus, Upload, total_size
-from . import bucket_record, cost_of, group_record, iso, price_record, upload_record
+from ..pricing import Pricing, cost_of
+from . import bucket_record, group_record, iso, price_record, upload_record
 
 SCHEMA_VERSION = 1
 CSV_FIELDS = (

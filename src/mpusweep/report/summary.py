@@ -18,9 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import aggregate
-from ..aggregate import AGE_BANDS, UNKNOWN, GroupBy, GroupKind, GroupTally, Pricing, Tally
+from ..aggregate import AGE_BANDS, UNKNOWN, GroupBy, GroupKind, GroupTally, Tally
 from ..models import BucketScan, Upload
-from . import cost_of, gb, iec_size, money, plural, show_key
+from ..pricing import Pricing, cost_of
+from . import gb, iec_size, money, plural, show_key
 
 #: Buckets drawn in the bar chart; the rest are counted in a line under it.
 BARS = 15

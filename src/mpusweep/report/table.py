@@ -19,7 +19,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..aggregate import GroupBy, GroupTally, Pricing
+from ..aggregate import GroupBy, GroupTally
 from ..filters import format_duration
 from ..lifecycle import LifecycleChange, LifecycleStatus, rule_prefix
 from ..models import (
@@ -33,7 +33,8 @@ from ..models import (
     Upload,
     total_size,
 )
-from . import cost_of, gb, iso, money, plural, price_text, show_key
+from ..pricing import Pricing, cost_of
+from . import gb, iso, money, plural, price_text, show_key
 from .fit import fitted_table
 from .summary import groups_table
 

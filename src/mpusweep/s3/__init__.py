@@ -1,8 +1,9 @@
 """The only package that imports botocore.
 
-``transport``: sessions, clients, hooks, throttling, error mapping. ``pagers``: pure paging.
-``reader``: ``S3Reader`` (listings, sizes, lifecycle reads). ``writer``: ``S3Writer`` (aborts,
-lifecycle writes). A dry run holds a reader, which has no method that writes.
+``transport``: sessions, clients, throttling, the call. ``hooks``: what is hooked into
+botocore's handling of an answer (listing guard, Content-MD5), error mapping. ``pagers``: pure
+paging. ``reader``: ``S3Reader`` (listings, sizes, lifecycle reads). ``writer``: ``S3Writer``
+(aborts, lifecycle writes). A dry run holds a reader, which has no method that writes.
 """
 
 from __future__ import annotations

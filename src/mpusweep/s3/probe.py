@@ -25,7 +25,8 @@ from botocore.config import Config
 from botocore.configprovider import ConfiguredEndpointProvider
 
 from ..errors import MpuSweepError, S3Error
-from .transport import Connection, Transport, UnparsableResponse, is_loopback
+from .hooks import UnparsableResponse
+from .transport import Connection, Transport, is_loopback
 
 #: Keys of every probe upload start with this, so a server log shows what they were.
 PROBE_PREFIX = "mpusweep-doctor-probe"

@@ -18,10 +18,11 @@ from ..errors import CredentialsError, EndpointError, ListingError, S3Error, Usa
 from ..lifecycle import LifecycleConfig
 from ..models import Bucket, Upload
 from . import pagers, tuning
+from .hooks import UnparsableResponse
 from .identity import credential_identity
 from .pagers import Decoder, Page
 from .quirks import PREFIX_EXACT_KEY, URL_ENCODING_BROKEN, is_directory_bucket
-from .transport import Connection, Transport, UnparsableResponse
+from .transport import Connection, Transport
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,21 @@
-"""Sessions, clients, request hooks and error mapping: how one request reaches the service.
+"""Sessions, clients and the call: how one request reaches the service.
 
-Everything botocore-specific about sending a request lives here: the credential chain, the
-client configuration for S3-compatible services, a client per region, the hooks that repair or
-refuse listing answers, Content-MD5 on lifecycle writes, throttling, and the translation of
-botocore's exceptions into ``errors``. The quirks handled are listed in docs/compatibility.md.
+The credential chain (and an assumed role), the client configuration for S3-compatible
+services, a client per region, throttling, and the ``call`` every request goes through. What
+it hooks into botocore's handling of an answer (the listing guard, Content-MD5 on lifecycle
+writes, the timestamp parser) and the translation of botocore's exceptions into ``errors``
+are in ``hooks``. The quirks handled are listed in docs/compatibility.md.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import ipaddress
 import logging
-import re
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -27,12 +23,19 @@ import botocore.credentials
 import botocore.exceptions as bce
 import botocore.session
 from botocore.config import Config
-from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
-from .. import __version__
-from ..errors import CredentialsError, S3Error
+from .._version import __version__
+from ..errors import CredentialsError
 from ..redact import add_secret
 from . import tuning
+from .hooks import (
+    TRANSLATED,
+    content_md5_instead_of_crc32,
+    demanded_region,
+    guard_listing,
+    parse_timestamp,
+    translate,
+)
 from .quirks import DETECTED, detect_service
 from .throttle import PATIENCE, RateLimiter, ThrottleHandler
 
@@ -42,35 +45,8 @@ log = logging.getLogger(__name__)
 #: ones without giving up (``throttle.py``); ``standard`` and ``adaptive`` are botocore's modes.
 RetryMode = Literal["aimd", "standard", "adaptive"]
 RETRY_MODES: tuple[RetryMode, ...] = ("aimd", "standard", "adaptive")
-#: Error codes that mean the credentials themselves are wrong: no bucket can work after these.
-CREDENTIAL_CODES = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "InvalidToken",
-        "ExpiredToken",
-        "TokenRefreshRequired",
-        "InvalidSecurity",
-        "AuthorizationHeaderMalformed",
-    }
-)
-_CONNECTION_ERRORS = (
-    bce.EndpointConnectionError,
-    bce.ConnectTimeoutError,
-    bce.ReadTimeoutError,
-    bce.ConnectionClosedError,
-    bce.SSLError,
-    bce.ProxyConnectionError,
-)
 #: botocore's longest wait between two attempts (botocore/retries/standard.py).
 _MAX_BACKOFF = 20.0
-#: Answers that name the bucket's real region (AWS): try again with a client for that region.
-_WRONG_REGION_CODES = frozenset({"PermanentRedirect", "301", "AuthorizationHeaderMalformed"})
-# A character reference to a code point XML 1.0 forbids (controls but tab, LF, CR). RGW writes
-# keys holding them as such references, which no conforming parser accepts.
-_BAD_CHAR_REF = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);")
-# A control character XML 1.0 forbids, written raw (LocalStack, moto): no parser accepts it.
-_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: Values of ``--request-payer``: who pays for requests to a requester-pays bucket.
 REQUEST_PAYERS = ("requester",)
 
@@ -110,22 +86,6 @@ class Connection:
             f"Connection(profile={self.profile!r}, endpoint_url={self.endpoint_url!r}, "
             f"region={self.region!r}, access_key={'***' if self.access_key else None})"
         )
-
-
-class UnparsableResponse(Exception):
-    """A listing answer that is not well-formed XML (raised from botocore's before-parse hook).
-
-    ``bad_char_ref`` and ``raw_control`` tell the causes apart: a character reference XML
-    forbids (RGW's ``&#x01;`` for a control character in a key: the same answer every time,
-    readable url-encoded), a control character written raw (LocalStack, moto: the same answer
-    every time, url-encoded too), or anything else (a body cut short in transit: worth asking
-    again).
-    """
-
-    def __init__(self, message: str, *, bad_char_ref: bool, raw_control: bool = False) -> None:
-        super().__init__(message)
-        self.bad_char_ref = bad_char_ref
-        self.raw_control = raw_control
 
 
 def make_session(conn: Connection) -> botocore.session.Session:
@@ -230,75 +190,6 @@ def is_plain_http_to_remote(endpoint_url: str | None) -> bool:
     return parts.scheme == "http" and not is_loopback(parts.hostname)
 
 
-def parse_timestamp(value: str) -> datetime:
-    """An S3 timestamp as a tz-aware datetime: ISO-8601 fast, anything else via botocore.
-
-    >>> parse_timestamp("2026-11-24T20:35:23.897Z").isoformat()
-    '2026-11-24T20:35:23.897000+00:00'
-    """
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return botocore_parse_timestamp(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parses(body: bytes) -> bool:
-    """Whether a body is well-formed XML."""
-    try:
-        ET.fromstring(body)  # noqa: S314 - a well-formedness check of the server's own answer
-    except ET.ParseError:
-        return False
-    return True
-
-
-def repair_char_refs(body: bytes) -> bytes:
-    """Replace character references XML 1.0 forbids (``&#x01;``) by U+FFFD.
-
-    >>> repair_char_refs(b"<Key>a&#x01;b&#38;c</Key>")
-    b'<Key>a&#xFFFD;b&#38;c</Key>'
-    """
-
-    def fix(match: re.Match[bytes]) -> bytes:
-        ref = match.group(1)
-        code = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
-        return b"&#xFFFD;" if code < 0x20 and code not in (0x9, 0xA, 0xD) else match.group(0)
-
-    return _BAD_CHAR_REF.sub(fix, body)
-
-
-_KEY_ELEMENT = re.compile(rb"<Key>(.*?)</Key>", re.S)
-
-
-def _refs_in_keys(body: bytes) -> bool:
-    """Whether a forbidden character reference stands inside a ``<Key>`` element.
-
-    >>> _refs_in_keys(b"<Key>a%01b</Key><NextKeyMarker>a&#x01;b</NextKeyMarker>")
-    False
-    >>> _refs_in_keys(b"<Key>a&#x01;b</Key>")
-    True
-    """
-    return any(repair_char_refs(m.group(1)) != m.group(1) for m in _KEY_ELEMENT.finditer(body))
-
-
-def _content_md5_instead_of_crc32(request: Any, **_: Any) -> None:
-    """Send Content-MD5 on PutBucketLifecycleConfiguration, which botocore no longer does.
-
-    Some S3-compatible services demand Content-MD5 there (``MissingContentMD5``) and others
-    reject botocore's CRC32 headers; every S3 implementation accepts Content-MD5, which is also
-    a valid checksum for AWS. So the CRC32 headers are replaced by it.
-    """
-    body = request.body or b""
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    if not isinstance(body, bytes):
-        return  # a stream: leave botocore's own checksum in place
-    for name in list(request.headers.keys()):
-        if name.lower().startswith(("x-amz-checksum-", "x-amz-sdk-checksum-")):
-            del request.headers[name]
-    request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - the protocol's checksum
-
-
 class Transport:
     """Clients for one service (one per region on AWS) and the ``call`` that uses them.
 
@@ -379,7 +270,7 @@ class Transport:
             client.meta.events.register_first(f"before-parse.s3.{op}", self._guard_listing)
         client.meta.events.register_first("before-parse.s3", self._detect)
         client.meta.events.register(
-            "before-sign.s3.PutBucketLifecycleConfiguration", _content_md5_instead_of_crc32
+            "before-sign.s3.PutBucketLifecycleConfiguration", content_md5_instead_of_crc32
         )
         if self.conn.retry_mode == "aimd":
             ThrottleHandler(self.limiter).install(client)
@@ -436,53 +327,10 @@ class Transport:
             self._repairing.on = False
 
     def _guard_listing(self, response_dict: dict[str, Any], operation_model: Any, **_: Any) -> None:
-        """Catch listing answers that cannot be right before botocore parses or retries them.
-
-        botocore turns an unparsable 200 body into a 500 and retries it; for a key holding a
-        control character that fails every time. We stop at once and let the caller choose:
-        ask again url-encoded (ListMultipartUploads), or repair the character references
-        (ListParts, whose ``<Key>`` we do not read). A 200 answer that is well-formed but not
-        the listing asked for (a gateway's HTML page) would parse as an empty listing: refused.
-
-        A reference inside a listing's ``<Key>`` is never repaired: the key would be read
-        wrong, and its upload then sized and aborted under a key that does not exist. An
-        url-encoded answer can only be repaired where the service encoded its keys (RGW
-        leaves only its markers raw); a service that does not encode them fails the bucket.
-        """
+        """Refuse (or repair) a listing answer that cannot be right (``hooks.guard_listing``)."""
         self._detect(response_dict)  # before anything is refused: the answer names its service
-        # AWS and RGW name the root ListPartsResult, moto ListPartsResponse.
-        root = f"<{operation_model.name}".encode()
-        body = response_dict.get("body") or b""
-        status = response_dict.get("status_code")
-        snippet = body[:200].decode("utf-8", "replace")
-        if status == 200:
-            if root not in body[:400]:
-                raise UnparsableResponse(
-                    f"not a {operation_model.name} answer: {snippet}", bad_char_ref=False
-                )
-            return
-        if status != 500 or root not in body[:400]:
-            return
-        fixed = repair_char_refs(body)
-        bad_char_ref = fixed != body
-        repairable = operation_model.name == "ListParts" or (
-            getattr(self._repairing, "on", False) and not _refs_in_keys(body)
-        )
-        if bad_char_ref and repairable and parses(fixed):
-            response_dict["body"] = fixed
-            response_dict["status_code"] = 200
-            return
-        raw_control = _RAW_CONTROL.search(body) is not None
-        if raw_control and operation_model.name == "ListParts":
-            # We read no key from a ListParts answer: its raw control character can go.
-            cleaned = _RAW_CONTROL.sub(b"?", fixed)
-            if parses(cleaned):
-                response_dict["body"] = cleaned
-                response_dict["status_code"] = 200
-                return
-        raise UnparsableResponse(
-            f"not well-formed XML: {snippet}", bad_char_ref=bad_char_ref, raw_control=raw_control
-        )
+        repairing = getattr(self._repairing, "on", False)
+        guard_listing(response_dict, operation_model.name, repairing=repairing)
 
     def call(self, op: str, bucket: str | None, **params: Any) -> dict[str, Any]:
         """One API call (``op`` as the botocore client method name), errors translated.
@@ -500,41 +348,12 @@ class Transport:
                 response: dict[str, Any] = getattr(client, op)(**params)
                 return response
             except bce.ClientError as exc:
-                error = exc.response.get("Error", {})
-                meta = exc.response.get("ResponseMetadata", {})
-                code = str(error.get("Code") or meta.get("HTTPStatusCode") or "Unknown")
-                status = meta.get("HTTPStatusCode")
-                region = meta.get("HTTPHeaders", {}).get("x-amz-bucket-region") or error.get(
-                    "Region"
-                )
-                # A bucket in another region (AWS): 301 PermanentRedirect, or 400
-                # AuthorizationHeaderMalformed naming the region (header or <Region>), which
-                # botocore's own redirect did not resolve. Checked before the credential
-                # codes: the credentials are fine, the region is not.
-                if attempt == 1 and bucket and region and code in _WRONG_REGION_CODES:
-                    self.remember_region(bucket, str(region), demanded=True)
+                # A bucket in another region (AWS): ask again with a client for that region.
+                region = demanded_region(exc)
+                if attempt == 1 and bucket and region:
+                    self.remember_region(bucket, region, demanded=True)
                     continue
-                if code in CREDENTIAL_CODES:
-                    raise CredentialsError(
-                        f"the service rejected the credentials ({code}): check the access key "
-                        "and secret key, the profile, or the clock of this machine"
-                    ) from exc
-                message = error.get("Message") or ""
-                raise S3Error(
-                    f"{op} failed for {where}: {code}" + (f": {message}" if message else ""),
-                    code=code,
-                    status=status,
-                ) from exc
-            except bce.NoCredentialsError as exc:
-                raise CredentialsError(
-                    "no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                    "or AWS_PROFILE"
-                ) from exc
-            except (bce.CredentialRetrievalError, bce.RefreshWithMFAUnsupportedError) as exc:
-                raise CredentialsError(f"cannot get credentials: {exc}") from exc
-            except _CONNECTION_ERRORS as exc:
-                raise S3Error(
-                    f"{op} failed for {where}: cannot reach the endpoint: {exc}",
-                    code="ConnectionError",
-                ) from exc
+                raise translate(exc, op, where) from exc
+            except TRANSLATED as exc:
+                raise translate(exc, op, where) from exc
         raise AssertionError("unreachable")

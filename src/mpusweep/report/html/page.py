@@ -15,6 +15,7 @@ from ... import aggregate
 from ...aggregate import Coverage, GroupBy, GroupKind, Tally
 from ...errors import UsageError
 from ...models import BucketScan, TargetStatus, Upload
+from ...pricing import cost_of
 from .. import iso, money, show_key
 from .charts import Charts, TrendPoint, themes
 from .words import attr, figure, human_age, human_size, script_json, size_text
@@ -125,7 +126,7 @@ def render_report(data: ReportData) -> str:
                 summary,
                 Tally(summary.uploads, size or 0, unknown),
                 size,
-                aggregate.monthly_cost(size, data.price_per_gb_month),
+                cost_of(size, data.price_per_gb_month),
                 *_coverage(summary),
             )
         )
