@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from ..aggregate import Group, GroupBy, Pricing
 from ..models import AbortOutcome, BucketScan, PlanItem, Upload
+from ..redact import redact
 
 GIB = 1024**3
 #: Upload IDs are shown at least this long in a terminal, however few uploads a bucket has.
@@ -117,6 +119,19 @@ def show_key(key: str) -> str:
     if key and key == key.strip() and key.isprintable():
         return key
     return repr(key)
+
+
+_USERINFO = re.compile(r"://[^/@\s]*@")
+
+
+def service_text(text: str) -> str:
+    """Text from the service or botocore as it may be shown: without a URL's user:password
+    part or a known secret.
+
+    >>> service_text("cannot reach https://key:secret@s3.example.com/")
+    'cannot reach https://s3.example.com/'
+    """
+    return redact(_USERINFO.sub("://", text))
 
 
 def cost_of(size: int | None, price: Pricing | None) -> float | None:
