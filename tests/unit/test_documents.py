@@ -1,5 +1,5 @@
-"""The JSON documents from ``report.documents``: each builder gives, field for field and in
-order, the document its command wrote before the builder moved into the report."""
+"""The JSON documents from ``report.documents``: each builder gives, field for field (and at
+the top in order), the document its command wrote before the builder moved into the report."""
 
 from __future__ import annotations
 
