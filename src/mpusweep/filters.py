@@ -46,23 +46,28 @@ def parse_duration(text: str) -> timedelta:
         raise UsageError(f"duration {text!r} is too long: use at most 999999999 days") from None
 
 
-def format_duration(delta: timedelta) -> str:
-    """The short form of a duration, largest units first.
+def format_duration(delta: timedelta, units: int = 4) -> str:
+    """The short form of a duration, largest units first; with ``units``, only that many of
+    the units from the largest on (cut, not rounded), for narrow table cells.
 
     >>> format_duration(timedelta(hours=36))
     '1d12h'
     >>> format_duration(timedelta(0))
     '0s'
+    >>> format_duration(timedelta(days=41, hours=9, minutes=30), 3)
+    '41d9h30m'
+    >>> format_duration(timedelta(days=41, minutes=30), 2), format_duration(timedelta(seconds=5), 2)
+    ('41d', '5s')
     """
     seconds = int(delta.total_seconds())
     if seconds <= 0:
         return "0s"
-    parts = []
+    parts: list[tuple[int, str]] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+        if count or parts:
+            parts.append((count, unit))
+    return "".join(f"{count}{unit}" for count, unit in parts[:units] if count)
 
 
 def _check_globs(patterns: Iterable[str], what: str) -> tuple[str, ...]:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from mpusweep.pricing import Pricing
 from mpusweep.config import (
     CleanSettings,
     Target,
@@ -16,6 +15,7 @@ from mpusweep.config import (
     parse_config,
 )
 from mpusweep.errors import UsageError
+from mpusweep.pricing import Pricing
 
 FULL = """
 [targets.archive]

@@ -17,18 +17,17 @@ from rich.console import Console
 from mpusweep.history import (
     MIGRATIONS,
     SCHEMA_VERSION,
-    TREND_FIELDS,
     History,
     HistoryError,
     Service,
     default_history_path,
     migrate,
-    trends_document,
-    write_trends_csv,
 )
 from mpusweep.metrics import BucketFigures, RunFigures, bucket_figures
 from mpusweep.models import BucketScan, CleanSummary, Upload
+from mpusweep.report.documents import history_document
 from mpusweep.report.trend import print_trends
+from mpusweep.report.trends import TREND_FIELDS, write_trends_csv
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -210,7 +209,7 @@ def test_json_and_csv_records(history):
     record(history, T0, ("a", 1, 10))
     record(history, T0 + DAY, ("a", 4, 50))
     trends = history.trends()
-    doc = trends_document(trends, since=T0, until=None, generated_at=T0 + DAY)
+    doc = history_document(trends, since=T0, until=None, generated_at=T0 + DAY)
     doc = json.loads(json.dumps(doc))
     assert doc["schema_version"] == 1
     (item,) = doc["buckets"]
@@ -394,7 +393,7 @@ def test_json_and_csv_name_the_service(history):
     record_on(history, HERE, T0, "b", 1, 10)
     record_on(history, THERE, T0, "b", 2, 20)
     trends = history.trends()
-    doc = json.loads(json.dumps(trends_document(trends, since=T0, until=None, generated_at=T0)))
+    doc = json.loads(json.dumps(history_document(trends, since=T0, until=None, generated_at=T0)))
     assert [(b["endpoint"], b["identity"], b["size"]) for b in doc["buckets"]] == [
         (HERE.endpoint, HERE.identity, 10),
         (THERE.endpoint, THERE.identity, 20),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,10 @@ from ..errors import ExitCode, UsageError
 from ..execute import BucketClean, CleanResult, clean, held_by_cap
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, known_sum
-from ..pricing import Pricing, cost_of
-from ..report import plan_record, plural, price_record, table
+from ..pricing import Pricing
+from ..report import iec_size, plural, table
+from ..report.documents import clean_document
 from ..report.machine import write_json
-from ..report.trend import human_size
 from ..runner import TargetContext, TargetResult, TargetRunner
 from ..s3 import S3Reader
 from ..settings import DEFAULT_CLEAN_OLDER_THAN, CleanPolicy, RunSettings
@@ -249,54 +248,18 @@ class CleanFlow:
         *,
         interrupted: bool,
     ) -> None:
-        now, price = self.env.now, self.price
-        summary = every.summary
-        buckets = []
-        for result, part in zip(results, done, strict=True):
-            for b in part.buckets:
-                by_upload = {(o.upload.key, o.upload.upload_id): o for o in b.outcomes}
-                buckets.append(
-                    {
-                        "target": result.name,
-                        "bucket": b.scan.bucket,
-                        "error": b.scan.error,
-                        "confirmed": b.confirmed,
-                        "uploads": [
-                            plan_record(
-                                i, by_upload.get((i.upload.key, i.upload.upload_id)), now, price
-                            )
-                            for i in b.plan.items
-                        ],
-                    }
-                )
-        # One target: what stopped it; several: see each target's own.
-        error = results[0].error if len(results) == 1 else None
-        write_json(
-            {
-                "schema_version": 1,
-                "dry_run": self.run.target.clean.dry_run,
-                "interrupted": interrupted or any(d.interrupted for d in done),
-                "error": error,
-                "price": price_record(price),
-                "buckets": buckets,
-                "summary": {
-                    **asdict(summary),
-                    "cost_per_month_freed": cost_of(summary.bytes_freed, price),
-                },
-                "targets": [
-                    {
-                        "target": r.name,
-                        "endpoint": r.endpoint,
-                        "exit_code": int(r.exit_code),
-                        "error": r.error,
-                        "locked": r.locked,
-                        "summary": None if r.clean is None else asdict(r.clean),
-                    }
-                    for r in results
-                ],
-            },
-            self.env.out.file,
+        parts = [(r.status, r.clean, d.buckets) for r, d in zip(results, done, strict=True)]
+        document = clean_document(
+            parts,
+            every.summary,
+            self.env.now,
+            price=self.price,
+            dry_run=self.run.target.clean.dry_run,
+            interrupted=interrupted or any(d.interrupted for d in done),
+            # One target: what stopped it; several: see each target's own.
+            error=results[0].error if len(results) == 1 else None,
         )
+        write_json(document, self.env.out.file)
 
 
 def _cap_lines(policy: CleanPolicy, done: CleanResult) -> list[str]:
@@ -308,7 +271,7 @@ def _cap_lines(policy: CleanPolicy, done: CleanResult) -> list[str]:
         if policy.caps.max_aborts is not None:
             caps.append(f"--max-aborts {policy.caps.max_aborts}")
         if policy.caps.max_bytes is not None:
-            caps.append(f"--max-bytes {human_size(policy.caps.max_bytes)}")
+            caps.append(f"--max-bytes {iec_size(policy.caps.max_bytes)}")
         would = "a run would stop" if policy.dry_run else "stopped"
         lines.append(
             f"{would}: {done.capped} ({', '.join(caps)}): {plural(held, 'upload')} not aborted "

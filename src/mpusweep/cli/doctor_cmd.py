@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +9,9 @@ import click
 
 from ..doctor import Check, Setup, Verdict, failed, run_doctor
 from ..errors import ExitCode
-from ..redact import public_endpoint, redact
+from ..redact import public_endpoint
+from ..report import service_text
+from ..report.documents import doctor_document
 from ..report.machine import write_json
 from ..s3.probe import S3Probe, credential_source, tls_setup
 from .common import Env, command_env
@@ -18,9 +19,7 @@ from .connect import connection_setup
 from .options import connection_options
 from .to_settings import read_settings
 
-_USERINFO = re.compile(r"://[^/@\s]*@")
 _STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verdict.UNKNOWN: ""}
-SCHEMA_VERSION = 1
 
 
 @click.command()
@@ -91,7 +90,7 @@ def doctor(**opts: Any) -> ExitCode:
             current = check.bucket
             _print_check(env, check)
     if not text:
-        write_json(_document(setup, checks), env.out.file)
+        write_json(doctor_document(setup, checks), env.out.file)
     else:
         _print_summary(env, checks)
     return ExitCode.CHECK_FAILED if failed(checks) else ExitCode.OK
@@ -106,15 +105,10 @@ def _print_header(env: Env, setup: Setup) -> None:
     )
 
 
-def _safe(text: str) -> str:
-    """Text from the service or botocore, without a URL's user:password or a known secret."""
-    return redact(_USERINFO.sub("://", text))
-
-
 def _print_check(env: Env, check: Check) -> None:
     indent = "  " if check.bucket else ""
     env.out.print(
-        f"{indent}{check.verdict.value:<8}{check.name:<32}{_safe(check.detail)}",
+        f"{indent}{check.verdict.value:<8}{check.name:<32}{service_text(check.detail)}",
         style=_STYLE[check.verdict],
         markup=False,
         highlight=False,
@@ -122,7 +116,10 @@ def _print_check(env: Env, check: Check) -> None:
     )
     if check.fix:
         env.out.print(
-            f"{indent}{'':<8}fix: {_safe(check.fix)}", markup=False, highlight=False, soft_wrap=True
+            f"{indent}{'':<8}fix: {service_text(check.fix)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -134,32 +131,3 @@ def _print_summary(env: Env, checks: list[Check]) -> None:
         markup=False,
         highlight=False,
     )
-
-
-def _document(setup: Setup, checks: list[Check]) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "setup": {
-            "endpoint_url": public_endpoint(setup.endpoint_url),
-            "endpoint_origin": setup.endpoint_origin,
-            "provider": setup.provider,
-            "provider_origin": setup.provider_origin or None,
-            "region": setup.region,
-            "addressing_style": setup.addressing_style,
-            "addressing_origin": setup.addressing_origin,
-            "tls": setup.tls,
-            "credentials": setup.credentials.source or None,
-            "quirks": sorted(setup.quirks),
-        },
-        "checks": [
-            {
-                "check": c.name,
-                "bucket": c.bucket,
-                "verdict": c.verdict.value,
-                "detail": _safe(c.detail),
-                "fix": _safe(c.fix) or None,
-            }
-            for c in checks
-        ],
-        "failed": len(failed(checks)),
-    }

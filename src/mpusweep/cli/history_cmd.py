@@ -13,11 +13,11 @@ from ..history import (
     History,
     HistoryError,
     default_history_path,
-    trends_document,
-    write_trends_csv,
 )
+from ..report.documents import history_document
 from ..report.machine import write_json
 from ..report.trend import print_trends
+from ..report.trends import write_trends_csv
 from .common import command_env
 from .options import duration_callback, time_callback
 from .to_settings import read_settings
@@ -94,7 +94,7 @@ def history_command(**opts: Any) -> ExitCode:
         )
     if run.output.fmt == "json":
         write_json(
-            trends_document(trends, since=since, until=env.now, generated_at=env.now),
+            history_document(trends, since=since, until=env.now, generated_at=env.now),
             env.out.file,
         )
     elif run.output.fmt == "csv":

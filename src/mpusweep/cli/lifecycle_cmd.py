@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import click
 
 from ..errors import ExitCode
-from ..lifecycle import LifecycleChange, LifecycleStatus
+from ..lifecycle import LifecycleChange
 from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
 from ..report import table
+from ..report.documents import lifecycle_status_document
 from ..report.machine import write_json
 from ..runner import TargetContext, TargetRunner
 from ..runreport import RunReport
@@ -71,24 +71,8 @@ def lifecycle_status_command(**opts: Any) -> ExitCode:
     as_json = run.output.fmt == "json"
     results = runner.run(resolve_targets(env, run), lambda ctx: _status_target(ctx, as_json))
     if as_json:
-        write_json(
-            {
-                "schema_version": 1,
-                "buckets": [
-                    {"target": r.name, **_status_record(st)} for r in results for st in r.data or []
-                ],
-                "targets": [
-                    {
-                        "target": r.name,
-                        "endpoint": r.endpoint,
-                        "exit_code": int(r.exit_code),
-                        "error": r.error,
-                    }
-                    for r in results
-                ],
-            },
-            env.out.file,
-        )
+        document = lifecycle_status_document([(r.status, r.data or []) for r in results])
+        write_json(document, env.out.file)
     return runner.finish(results)
 
 
@@ -101,17 +85,6 @@ def _status_target(ctx: TargetContext, as_json: bool) -> None:
     if not as_json:
         table.print_lifecycle_status(ctx.env.out, statuses)
     ctx.result.report.other_failures += sum(1 for st in statuses if st.error)
-
-
-def _status_record(st: LifecycleStatus) -> dict[str, Any]:
-    return {
-        "bucket": st.bucket,
-        "supported": st.supported,
-        "rules": st.rules,
-        "error": st.error,
-        "abort_rules": [asdict(r) for r in st.abort_rules],
-        "notes": list(st.notes),
-    }
 
 
 def _run_lifecycle(run: RunSettings, action: Callable[..., LifecycleChange]) -> ExitCode:

@@ -12,8 +12,7 @@ import click
 from ..config import default_config_path, load_config
 from ..errors import UsageError
 from ..filters import format_duration
-from ..report import plural
-from ..report.trend import human_size
+from ..report import iec_size, plural
 from ..runner import TargetContext
 from ..settings import RunSettings, TargetSettings, Thresholds, merge_target
 from .common import Env
@@ -68,7 +67,7 @@ def check_thresholds(ctx: TargetContext, thresholds: Thresholds) -> None:
         if uploads and size >= limit:
             report.crossed.append(
                 f"--fail-if-bytes {thresholds.fail_if_bytes_text or limit}: "
-                f"{human_size(size)} ({size} bytes) found, {human_size(size - limit)} over"
+                f"{iec_size(size)} ({size} bytes) found, {iec_size(size - limit)} over"
             )
     older = thresholds.fail_if_older
     dated = [f for f in figures if f.oldest_age is not None]

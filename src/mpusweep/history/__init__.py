@@ -6,7 +6,6 @@ and reads them back. ``records``: what it gives back. ``output``: JSON and CSV f
 
 from __future__ import annotations
 
-from .output import DOCUMENT_VERSION, TREND_FIELDS, trend_record, trends_document, write_trends_csv
 from .records import BucketTrend, Change, Observation, RunTotal, Service, service_sort_key
 from .schema import (
     APPLICATION_ID,
@@ -22,10 +21,8 @@ from .store import History
 __all__ = [
     "APPLICATION_ID",
     "DEFAULT_TIMEOUT",
-    "DOCUMENT_VERSION",
     "MIGRATIONS",
     "SCHEMA_VERSION",
-    "TREND_FIELDS",
     "BucketTrend",
     "Change",
     "History",
@@ -36,7 +33,4 @@ __all__ = [
     "default_history_path",
     "migrate",
     "service_sort_key",
-    "trend_record",
-    "trends_document",
-    "write_trends_csv",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..metrics import BucketFigures
+from ..metrics.figures import BucketFigures
 
 
 @dataclass(frozen=True, slots=True)

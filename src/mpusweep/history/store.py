@@ -7,7 +7,7 @@ takes the write lock at the start of its transaction (``BEGIN IMMEDIATE``), and 
 
 Sizes are int bytes and times tz-aware UTC datetimes (stored as fixed-width ISO-8601 text, so
 they sort as text); a figure not measured is NULL/None, never 0. Human units belong to
-``report``; ``output.trend_record`` gives the JSON/CSV fields.
+``report``; ``report.trends.trend_record`` gives the JSON/CSV fields.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..metrics import BucketFigures, RunFigures
+from ..metrics.figures import BucketFigures, RunFigures
 from .records import (
     BucketTrend,
     Observation,

@@ -8,7 +8,6 @@ textfile collector (``write_metrics``), with every metric it writes described th
 from __future__ import annotations
 
 from .figures import (
-    STALE_AFTER,
     BucketFigures,
     FiguresBuilder,
     RunFigures,
@@ -20,7 +19,6 @@ from .writer import METRICS, read_last_success, write_metrics
 
 __all__ = [
     "METRICS",
-    "STALE_AFTER",
     "BucketFigures",
     "FiguresBuilder",
     "RunFigures",

@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..aggregate import STALE_AFTER
 from ..models import AbortOutcome, BucketScan, CleanSummary, Outcome, Upload
 
 #: Uploads initiated longer ago than this count as stale in the ``stale_*`` figures.
-STALE_AFTER = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)

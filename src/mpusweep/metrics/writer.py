@@ -47,6 +47,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..aggregate import STALE_AFTER
 from ..errors import UsageError
 from ..models import CleanSummary
 from .figures import BucketFigures, RunFigures, sorted_figures
@@ -60,9 +61,10 @@ METRICS: Mapping[str, str] = {
     "mpusweep_bucket_upload_bytes": "Bytes held by the bucket's incomplete uploads "
     "(unsized uploads left out; absent when none was sized).",
     "mpusweep_bucket_oldest_upload_age_seconds": "Age of the bucket's oldest incomplete upload.",
-    "mpusweep_bucket_stale_uploads": "Incomplete uploads initiated more than 7 days ago.",
+    "mpusweep_bucket_stale_uploads": "Incomplete uploads initiated more than "
+    f"{STALE_AFTER.days} days ago.",
     "mpusweep_bucket_stale_upload_bytes": "Bytes of the incomplete uploads initiated more than "
-    "7 days ago (unsized uploads left out).",
+    f"{STALE_AFTER.days} days ago (unsized uploads left out).",
     "mpusweep_bucket_abort_rule": "1 when an enabled lifecycle rule aborts incomplete uploads "
     "in the whole bucket, 0 when none does.",
     "mpusweep_bucket_listing_errors": "1 when the bucket's uploads could not be listed completely.",

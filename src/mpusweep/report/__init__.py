@@ -1,45 +1,22 @@
-"""Rendering: models in, text out. Human units live here and only here."""
+"""Rendering: models in, text out. Human units live here and only here (``units``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ..aggregate import Group, GroupBy
 from ..models import AbortOutcome, BucketScan, PlanItem, Upload
 from ..pricing import Pricing, cost_of
+from ..redact import redact
+from .units import gb as gb
+from .units import iec_size as iec_size
+from .units import iso as iso
 
-GIB = 1024**3
 #: Upload IDs are shown at least this long in a terminal, however few uploads a bucket has.
 SHORT_ID_MIN = 8
-
-
-def gb(size: int | None) -> str:
-    """Size in the seed's ``GB`` (2**30 bytes), two decimals.
-
-    >>> gb(1174405120)
-    '1.09GB'
-    >>> gb(None)
-    '?'
-    """
-    return "?" if size is None else f"{size / GIB:.2f}GB"
-
-
-def iec_size(size: int | None) -> str:
-    """A size a person reads at a glance, in binary units named as such (IEC).
-
-    >>> iec_size(1174405120), iec_size(251658240), iec_size(3072), iec_size(512)
-    ('1.1 GiB', '240.0 MiB', '3.0 KiB', '512 B')
-    >>> iec_size(None)
-    '?'
-    """
-    if size is None:
-        return "?"
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
 
 
 def money(amount: float | None, currency: str) -> str:
@@ -100,13 +77,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO-8601 UTC with milliseconds and ``Z``, as S3 writes ``Initiated``."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def show_key(key: str) -> str:
     """A key as a person should see it: quoted and escaped when it has invisible characters.
 
@@ -118,6 +88,19 @@ def show_key(key: str) -> str:
     if key and key == key.strip() and key.isprintable():
         return key
     return repr(key)
+
+
+_USERINFO = re.compile(r"://[^/@\s]*@")
+
+
+def service_text(text: str) -> str:
+    """Text from the service or botocore as it may be shown: without a URL's user:password
+    part or a known secret.
+
+    >>> service_text("cannot reach https://key:secret@s3.example.com/")
+    'cannot reach https://s3.example.com/'
+    """
+    return redact(_USERINFO.sub("://", text))
 
 
 def price_record(price: Pricing | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rich import box
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ..filters import format_duration
 from ..models import Action, PlanItem, Upload
 from . import gb, iec_size, iso, short_ids, show_key
 
@@ -50,26 +51,6 @@ LAYOUTS = (
     Layout("%Y-%m-%d", size_bytes=False, idle_units=1, reasons=False, parts=False),
     Layout("%Y-%m-%d", size_bytes=False, idle_units=0, reasons=False, parts=False),
 )
-
-
-def duration(delta: timedelta, units: int) -> str:
-    """A duration in its ``units`` largest units, cut (not rounded) like ``format_duration``.
-
-    >>> duration(timedelta(days=41, hours=9, minutes=30), 3)
-    '41d9h30m'
-    >>> duration(timedelta(days=41, hours=9, minutes=30), 1), duration(timedelta(seconds=5), 2)
-    ('41d', '5s')
-    """
-    seconds = int(delta.total_seconds())
-    if seconds <= 0:
-        return "0s"
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count or parts:
-            parts.append(f"{count}{unit}")
-    shown = [p for p in parts[:units] if not p.startswith("0")]
-    return "".join(shown) or parts[0]
 
 
 def _table(
@@ -116,7 +97,7 @@ def _table(
         if layout.parts:
             cells.append(Text("?" if upload.parts is None else str(upload.parts)))
         if layout.idle_units:
-            cells.append(Text("?" if idle is None else duration(idle, layout.idle_units)))
+            cells.append(Text("?" if idle is None else format_duration(idle, layout.idle_units)))
         cells.append(Text(ids.get(upload.upload_id, upload.upload_id)))
         if with_abort_date:
             abort_date = upload.abort_date

@@ -1,20 +1,25 @@
-"""JSON, JSON Lines and CSV: the machine-readable outputs (an API: see the README's schema)."""
+"""Writing the machine-readable outputs (an API: see the README's schema): a JSON document
+(built in ``documents``), and JSON Lines and CSV streamed as the scan goes."""
 
 from __future__ import annotations
 
 import csv
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import IO, Any
 
 from ..aggregate import GroupBy, GroupTally
-from ..models import BucketScan, TargetStatus, Upload, total_size
-from ..pricing import Pricing, cost_of
-from . import bucket_record, group_record, iso, price_record, upload_record
+from ..models import BucketScan, TargetStatus, Upload
+from ..pricing import Pricing
+from . import bucket_record, group_record, upload_record
+from .documents import line_record, target_record, totals
 
-SCHEMA_VERSION = 1
+# Built in ``documents``; still imported from here by ``cli.scan_cmd`` and the tests.
+from .documents import scan_document as scan_document
+from .documents import targets_scan_document as targets_scan_document
+
 CSV_FIELDS = (
     "bucket",
     "key",
@@ -44,119 +49,6 @@ CSV_GROUP_FIELDS = (
     "cost_per_month",
     "target",
 )
-
-
-def totals(buckets: Iterable[BucketScan], price: Pricing | None = None) -> dict[str, Any]:
-    items = list(buckets)
-    size = total_size(items)
-    return {
-        "buckets": len(items),
-        "uploads": sum(b.uploads for b in items),
-        "size": size,
-        "failed_buckets": sum(1 for b in items if b.error),
-        "size_errors": sum(b.size_errors for b in items),
-        "cost_per_month": cost_of(size, price),
-    }
-
-
-def scan_document(
-    uploads: Iterable[Upload],
-    buckets: Iterable[BucketScan],
-    now: datetime,
-    *,
-    price: Pricing | None = None,
-    group_by: GroupBy | None = None,
-) -> dict[str, Any]:
-    """``scan --format json``: every upload, every bucket, the total, and the groups asked
-    for (``group_by`` and ``groups`` are null without ``--group-by``)."""
-    upload_list = list(uploads)
-    bucket_list = list(buckets)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": iso(now),
-        "price": price_record(price),
-        "uploads": [upload_record(u, now, price) for u in upload_list],
-        "buckets": [bucket_record(b, price) for b in bucket_list],
-        "total": totals(bucket_list, price),
-        "group_by": None if group_by is None else str(group_by),
-        "groups": _groups(upload_list, bucket_list, now, price, group_by),
-    }
-
-
-def _groups(
-    uploads: Iterable[Upload],
-    buckets: Iterable[BucketScan],
-    now: datetime,
-    price: Pricing | None,
-    group_by: GroupBy | None,
-) -> list[dict[str, Any]] | None:
-    """Each bucket's groups, in bucket order; None without ``--group-by``."""
-    if group_by is None:
-        return None
-    counter = GroupTally(group_by, now)
-    for upload in uploads:
-        counter.add(upload)
-    return [group_record(g, group_by, price) for b in buckets for g in counter.pop(b.bucket)]
-
-
-def target_record(
-    status: TargetStatus, buckets: Iterable[BucketScan], price: Pricing | None = None
-) -> dict[str, Any]:
-    """The JSON fields of one target: how it ended, and its totals (see ``totals``)."""
-    return {
-        "target": status.name,
-        "endpoint": status.endpoint,
-        "exit_code": status.exit_code,
-        "error": status.error,
-        "locked": status.locked,
-        **totals(buckets, price),
-    }
-
-
-#: One target's part of a scan: how it ended, its uploads, its buckets.
-TargetPart = tuple[TargetStatus, Sequence[Upload], Sequence[BucketScan]]
-
-
-def targets_scan_document(
-    parts: Sequence[TargetPart],
-    now: datetime,
-    *,
-    price: Pricing | None = None,
-    group_by: GroupBy | None = None,
-) -> dict[str, Any]:
-    """``scan --format json``: ``scan_document``'s fields over every target (one target is
-    named ``default``), each upload and bucket naming its target, and a ``targets`` list."""
-    every = [b for _, _, buckets in parts for b in buckets]
-    groups = None
-    if group_by is not None:
-        groups = [
-            {"target": status.name, **g}
-            for status, uploads, buckets in parts
-            for g in _groups(uploads, buckets, now, price, group_by) or []
-        ]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": iso(now),
-        "price": price_record(price),
-        "uploads": [
-            {"target": status.name, **upload_record(u, now, price)}
-            for status, uploads, _ in parts
-            for u in uploads
-        ],
-        "buckets": [
-            {"target": status.name, **bucket_record(b, price)}
-            for status, _, buckets in parts
-            for b in buckets
-        ],
-        "total": totals(every, price),
-        "targets": [target_record(status, buckets, price) for status, _, buckets in parts],
-        "group_by": None if group_by is None else str(group_by),
-        "groups": groups,
-    }
-
-
-def _with_target(target: str | None) -> dict[str, Any]:
-    return {} if target is None else {"target": target}
 
 
 def write_json(doc: dict[str, Any], out: IO[str]) -> None:
@@ -194,30 +86,26 @@ class JsonLinesWriter(_Streamed):
             self.out.write(line)
             self.out.flush()
 
-    def _head(self, kind: str, target: str | None) -> dict[str, Any]:
-        return {"type": kind, "schema_version": SCHEMA_VERSION, **_with_target(target)}
-
     def upload(self, upload: Upload, target: str | None = None) -> None:
         if self.groups is not None:
             with self._lock:
                 self.groups.add(upload)
-        self._line({**self._head("upload", target), **upload_record(upload, self.now, self.price)})
+        self._line(line_record("upload", upload_record(upload, self.now, self.price), target))
 
     def bucket(self, summary: BucketScan, target: str | None = None) -> None:
-        self._line({**self._head("bucket", target), **bucket_record(summary, self.price)})
+        self._line(line_record("bucket", bucket_record(summary, self.price), target))
         if self.groups is not None and self.group_by is not None:
             with self._lock:
                 groups = self.groups.pop(summary.bucket)
             for group in groups:
                 record = group_record(group, self.group_by, self.price)
-                self._line({**self._head("group", target), **record})
+                self._line(line_record("group", record, target))
 
     def target(self, status: TargetStatus, buckets: Iterable[BucketScan]) -> None:
-        self._line({**self._head("target", None), **target_record(status, buckets, self.price)})
+        self._line(line_record("target", target_record(status, buckets, self.price)))
 
     def total(self, buckets: Iterable[BucketScan]) -> None:
-        record = totals(buckets, self.price)
-        self._line({"type": "total", "schema_version": SCHEMA_VERSION, **record})
+        self._line(line_record("total", totals(buckets, self.price)))
 
 
 class CsvWriter(_Streamed):

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..history import BucketTrend, Change, Service
+from ..history.records import BucketTrend, Change, Service
 from . import plural
+from .units import iec_size, utc_minute
 
-_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-
-
-def human_size(size: int) -> str:
-    """A byte count in binary units, one decimal.
-
-    >>> human_size(13314398617), human_size(512), human_size(-1536)
-    ('12.4 GiB', '512 B', '-1.5 KiB')
-    """
-    if abs(size) < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in _UNITS:
-        value /= 1024
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            break
-    return f"{value:.1f} {unit}"
+#: ``units.iec_size`` under its old name, for ``cli.clean_cmd`` and ``cli.unattended``.
+human_size = iec_size
 
 
 def signed(text: str, delta: int) -> str:
@@ -53,15 +39,11 @@ def period_words(period: timedelta) -> str:
     return plural(int(seconds // 60), "minute")
 
 
-def _when(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def change_words(size: Change | None, uploads: Change | None) -> str:
     """``+12.4 GiB, +5 uploads``; ``?`` when neither figure was measured twice."""
     words = []
     if size is not None:
-        words.append(signed(human_size(size.delta), size.delta))
+        words.append(signed(iec_size(size.delta), size.delta))
     if uploads is not None:
         words.append(signed(plural(uploads.delta, "upload"), uploads.delta))
     return ", ".join(words) or "?"
@@ -81,7 +63,7 @@ def _since_previous(trend: BucketTrend) -> Text:
         return Text("no earlier run", style="dim")
     words = change_words(trend.size_since_previous, trend.uploads_since_previous)
     grew = trend.size_since_previous is not None and trend.size_since_previous.delta > 0
-    return Text(f"{words} since {_when(change.since)}", style="bold yellow" if grew else "")
+    return Text(f"{words} since {utc_minute(change.since)}", style="bold yellow" if grew else "")
 
 
 def target_labels(trends: Sequence[BucketTrend]) -> list[str]:
@@ -122,14 +104,14 @@ def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: date
     period, and the change since the run before the last (new orphaned data: the figure to
     act on). A target that read several services is named with each (``target_labels``)."""
     if not trends:
-        console.print(f"No run recorded since {_when(since)}.")
+        console.print(f"No run recorded since {utc_minute(since)}.")
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("Target", overflow="fold")
     table.add_column("Bucket", overflow="fold")
     table.add_column("Uploads", justify="right", no_wrap=True)
     table.add_column("Size", justify="right", no_wrap=True)
-    table.add_column(f"Change since {_when(since)}")
+    table.add_column(f"Change since {utc_minute(since)}")
     table.add_column("New since the previous run")
     table.add_column("Runs", justify="right", no_wrap=True)
     labels = target_labels(trends)
@@ -139,7 +121,7 @@ def print_trends(console: Console, trends: Sequence[BucketTrend], *, since: date
             uploads, size = Text("?", style="red"), Text("not listed", style="red")
         else:
             uploads = Text("?" if last.uploads is None else str(last.uploads))
-            size = Text("?" if last.size is None else human_size(last.size))
+            size = Text(iec_size(last.size))
         table.add_row(
             Text(label),
             Text(trend.bucket),

@@ -17,6 +17,7 @@ Modules: ``page`` (the data and the page), ``charts`` (plotly figures and themes
 
 from __future__ import annotations
 
+from ..units import seed_size as human_size
 from .charts import TrendPoint, axis_unit
 from .page import (
     CHART_ROWS,
@@ -27,7 +28,7 @@ from .page import (
     render_report,
     require_libraries,
 )
-from .words import attr, figure, human_age, human_size, plotly_text, script_json
+from .words import attr, figure, human_age, plotly_text, script_json
 
 __all__ = [
     "CHART_ROWS",

@@ -12,7 +12,8 @@ from typing import Any
 
 from ...aggregate import GIB, Tally
 from .. import iso
-from .words import human_size, plotly_text, size_text
+from ..units import seed_size
+from .words import plotly_text, size_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ class Charts:
                 y=[p.size / scale if p.size is not None else None for p in items],
                 hovertext=[
                     f"<b>{plotly_text(bucket or 'all buckets')}</b><br>{iso(p.at)}<br>"
-                    f"{human_size(p.size)}, {p.uploads} upload{'' if p.uploads == 1 else 's'}"
+                    f"{seed_size(p.size)}, {p.uploads} upload{'' if p.uploads == 1 else 's'}"
                     for p in items
                 ],
                 hoverinfo="text",

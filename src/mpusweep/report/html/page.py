@@ -17,8 +17,9 @@ from ...errors import UsageError
 from ...models import BucketScan, TargetStatus, Upload
 from ...pricing import cost_of
 from .. import iso, money, show_key
+from ..units import seed_size
 from .charts import Charts, TrendPoint, themes
-from .words import attr, figure, human_age, human_size, script_json, size_text
+from .words import attr, figure, human_age, script_json, size_text
 
 INSTALL_HINT = "the HTML report needs plotly and Jinja2: pip install 'mpusweep[report]'"
 #: How many of the largest uploads, prefixes and buckets the charts show (tables show all).
@@ -174,7 +175,7 @@ def render_report(data: ReportData) -> str:
         lstrip_blocks=True,
     )
     env.filters.update(
-        size=human_size,
+        size=seed_size,
         age=human_age,
         age_short=lambda d: human_age(d, short=True),
         iso=iso,

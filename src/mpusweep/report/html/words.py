@@ -1,5 +1,5 @@
-"""Words and numbers in the HTML report: sizes, ages, labels for plotly, attribute text, and
-the ``data-figure`` spans that carry each number's raw value for machines."""
+"""Words and numbers in the HTML report: ages, labels for plotly, attribute text, and the
+``data-figure`` spans that carry each number's raw value for machines (sizes: ``units``)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from ...aggregate import GIB, Tally
+from ...aggregate import Tally
 from .. import show_key
-
-
-def human_size(size: int | None) -> str:
-    """Bytes in binary units, named as the seed names them (GB = 2**30 bytes).
-
-    >>> human_size(15216790900), human_size(1536), human_size(0), human_size(None)
-    ('14.17 GB', '1.50 KB', '0 B', 'unknown')
-    """
-    if size is None:
-        return "unknown"
-    for unit, scale in (("TB", 2**40), ("GB", GIB), ("MB", 2**20), ("KB", 2**10)):
-        if abs(size) >= scale:
-            return f"{size / scale:.2f} {unit}"
-    return f"{size} B"
+from ..units import seed_size
 
 
 def human_age(delta: timedelta | None, *, short: bool = False) -> str:
@@ -85,7 +72,7 @@ def size_text(t: Tally) -> str:
     """Known bytes, marked as a lower bound when some sizes are unknown."""
     if t.known_size is None:
         return "unknown"
-    return ("\u2265 " if t.unknown else "") + human_size(t.size)
+    return ("\u2265 " if t.unknown else "") + seed_size(t.size)
 
 
 def script_json(value: Any) -> str:

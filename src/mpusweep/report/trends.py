@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import IO, Any
 
-from .records import BucketTrend, Change
-
-#: ``schema_version`` of ``trends_document``.
-DOCUMENT_VERSION = 1
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from ..history.records import BucketTrend, Change
+from .units import iso
 
 
 def _change_record(change: Change | None) -> dict[str, Any] | None:
@@ -26,8 +17,8 @@ def _change_record(change: Change | None) -> dict[str, Any] | None:
         "before": change.before,
         "after": change.after,
         "delta": change.delta,
-        "since": _iso(change.since),
-        "until": _iso(change.until),
+        "since": iso(change.since),
+        "until": iso(change.until),
     }
 
 
@@ -43,12 +34,12 @@ def trend_record(trend: BucketTrend) -> dict[str, Any]:
     return {
         "target": trend.target,
         "bucket": trend.bucket,
-        "first_observed_at": _iso(trend.first.observed_at),
-        "last_observed_at": _iso(trend.last.observed_at),
+        "first_observed_at": iso(trend.first.observed_at),
+        "last_observed_at": iso(trend.last.observed_at),
         "observations": trend.observations,
         "uploads": trend.last.uploads,
         "size": trend.last.size,
-        "oldest_initiated": _iso(trend.last.oldest_initiated),
+        "oldest_initiated": iso(trend.last.oldest_initiated),
         "listing_error": trend.last.listing_error,
         "change": {"uploads": _change_record(trend.uploads), "size": _change_record(trend.size)},
         "since_previous": {
@@ -57,23 +48,6 @@ def trend_record(trend: BucketTrend) -> dict[str, Any]:
         },
         "endpoint": None if trend.service is None else trend.service.endpoint,
         "identity": None if trend.service is None else trend.service.identity,
-    }
-
-
-def trends_document(
-    trends: Iterable[BucketTrend],
-    *,
-    since: datetime | None,
-    until: datetime | None,
-    generated_at: datetime,
-) -> dict[str, Any]:
-    """``mpusweep history --format json``."""
-    return {
-        "schema_version": DOCUMENT_VERSION,
-        "generated_at": _iso(generated_at),
-        "since": _iso(since),
-        "until": _iso(until),
-        "buckets": [trend_record(t) for t in trends],
     }
 
 
