@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mpusweep.aggregate import STALE_AFTER
 from mpusweep.errors import UsageError
 from mpusweep.metrics import (
     METRICS,
-    STALE_AFTER,
     FiguresBuilder,
     RunFigures,
     bucket_figures,
