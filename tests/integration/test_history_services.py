@@ -157,3 +157,34 @@ def test_the_report_trend_keeps_to_the_scanned_service(
     # The first server's past scan and this one; the other server's 5 KiB is not a point.
     assert [round(y * scale) for y in traces["all buckets"]["y"]] == [KIB, 3 * KIB]
     assert [round(y * scale) for y in traces[bucket]["y"]] == [KIB, 3 * KIB]
+
+
+def test_the_metrics_name_the_service_each_target_read(moto_backend, second_moto, cli, tmp_path):
+    """``mpusweep_target_info`` says which endpoint and whose view each file's series come
+    from, with the key's fingerprint, never the key."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    infos = []
+    for backend in (moto_backend, second_moto):
+        path = tmp_path / f"{endpoint_key(backend.endpoint_url).split(':')[-1]}.prom"
+        args = ["scan", "nothing-matches-*", "--no-history", "--metrics-file", str(path)]
+        res = cli(args, env=backend.env())
+        assert res.code == 0, res.stderr
+        text = path.read_text()
+        assert backend.access_key not in text and backend.secret_key not in text
+        (info,) = [
+            s.labels
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "mpusweep_target_info"
+        ]
+        infos.append(info)
+    fingerprint = hashlib.sha256(moto_backend.access_key.encode()).hexdigest()[:12]
+    assert infos == [
+        {
+            "target": "default",
+            "endpoint": endpoint_key(backend.endpoint_url),
+            "identity": f"key:{fingerprint}",
+        }
+        for backend in (moto_backend, second_moto)
+    ]

@@ -9,7 +9,13 @@ import click
 
 from mpusweep import config
 from mpusweep.cli import cli
-from mpusweep.metrics.writer import _BUCKET_LABELS, _CLEAN_LABELS, _RUN_LABELS, METRICS
+from mpusweep.metrics.writer import (
+    _BUCKET_LABELS,
+    _CLEAN_LABELS,
+    _INFO_LABELS,
+    _RUN_LABELS,
+    METRICS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +59,7 @@ def test_the_metrics_table_is_the_metrics_written():
         "mpusweep_run": ", ".join(_RUN_LABELS),
         "mpusweep_last": ", ".join(_RUN_LABELS),
         "mpusweep_clean": ", ".join(_CLEAN_LABELS),
+        "mpusweep_target": ", ".join(_INFO_LABELS),
     }
     expected = [
         [f"`{name}`", labels["_".join(name.split("_")[:2])], text] for name, text in METRICS.items()

@@ -8,22 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..metrics.figures import BucketFigures
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """Which service a run's figures come from, and whose view of it; never a secret.
-
-    Two services may each have a bucket of the same name: their figures are two series, never
-    one change.
-    """
-
-    #: The endpoint as ``lock.endpoint_key`` makes it public: no user:password part or
-    #: query, ``aws`` for AWS's own endpoints (any region).
-    endpoint: str
-    #: ``account:ID``, or ``key:`` and a fingerprint of the access key id (``s3.identity``);
-    #: None when unknown (temporary credentials of an unknown account).
-    identity: str | None = None
+from ..models import Service as Service
 
 
 def service_sort_key(service: Service | None) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..aggregate import STALE_AFTER
-from ..models import AbortOutcome, BucketScan, CleanSummary, Outcome, Upload
+from ..models import AbortOutcome, BucketScan, CleanSummary, Outcome, Service, Upload
 
 #: Uploads initiated longer ago than this count as stale in the ``stale_*`` figures.
 
@@ -196,6 +196,8 @@ class RunFigures:
     success: bool
     #: A clean run's closing numbers.
     clean: CleanSummary | None = None
+    #: The service it read and whose view of it (``mpusweep_target_info``); None: unknown.
+    service: Service | None = None
 
 
 def sorted_figures(figures: Iterable[BucketFigures]) -> list[BucketFigures]:

@@ -28,6 +28,11 @@ Per run, labels ``command`` and ``target``:
   failures without any other state: the textfile is what Prometheus reads, and history may be
   off or elsewhere. Absent until the first success.
 
+Per target, labels ``target``, ``endpoint`` (without credentials; ``aws`` for AWS's own) and
+``identity`` (``account:ID``, or ``key:`` and a fingerprint of the access key id; never a
+secret; empty when unknown): ``mpusweep_target_info``, always 1, says which service and whose
+view of it each target's series come from (join on ``target``).
+
 Per clean run, label ``target``: ``mpusweep_clean_aborted_uploads``,
 ``mpusweep_clean_already_gone_uploads``, ``mpusweep_clean_failed_uploads``,
 ``mpusweep_clean_freed_bytes``.
@@ -74,6 +79,8 @@ METRICS: Mapping[str, str] = {
     "mpusweep_run_timestamp_seconds": "When the run finished, in seconds since the epoch.",
     "mpusweep_last_success_timestamp_seconds": "When the last successful run finished, in "
     "seconds since the epoch.",
+    "mpusweep_target_info": "Always 1: the service (endpoint) and the identity whose view of it "
+    "the target's series come from.",
     "mpusweep_clean_aborted_uploads": "Uploads aborted by the clean run.",
     "mpusweep_clean_already_gone_uploads": "Uploads already gone when the clean run aborted them.",
     "mpusweep_clean_failed_uploads": "Uploads the clean run failed to abort.",
@@ -85,6 +92,7 @@ _LAST_SUCCESS = "mpusweep_last_success_timestamp_seconds"
 _BUCKET_LABELS = ("target", "bucket")
 _RUN_LABELS = ("command", "target")
 _CLEAN_LABELS = ("target",)
+_INFO_LABELS = ("target", "endpoint", "identity")
 
 
 def _family(name: str, labels: Sequence[str]) -> GaugeMetricFamily:
@@ -140,6 +148,11 @@ def _run_families(
         elif key in last_success:
             last.add_metric(key, last_success[key])
     yield from (duration, success, finished, last)
+
+    info = _family("mpusweep_target_info", _INFO_LABELS)
+    for target, service in {r.target: r.service for r in runs if r.service is not None}.items():
+        info.add_metric((target, service.endpoint, service.identity or ""), 1)
+    yield info
 
     cleans = [run for run in runs if run.clean is not None]
     counts: Mapping[str, Callable[[CleanSummary], int | None]] = {

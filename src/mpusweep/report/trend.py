@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..history.records import BucketTrend, Change, Service
+from ..history.records import BucketTrend, Change
+from ..models import Service
 from . import plural
 from .units import iec_size, utc_minute
 

@@ -350,7 +350,15 @@ class TargetRunner:
             finished = started + timedelta(seconds=result.elapsed)
             success = result.exit_code in (ExitCode.OK, ExitCode.FOUND)
             runs.append(
-                RunFigures(self.command, result.name, started, finished, success, result.clean)
+                RunFigures(
+                    self.command,
+                    result.name,
+                    started,
+                    finished,
+                    success,
+                    result.clean,
+                    result.service,
+                )
             )
         return runs
 

@@ -13,10 +13,9 @@ from rich.console import Console
 
 from ..env import Env
 from ..errors import ExitCode
-from ..history import Service
 from ..lock import endpoint_key
 from ..metrics import BucketFigures
-from ..models import BucketScan, CleanSummary, TargetStatus
+from ..models import BucketScan, CleanSummary, Service, TargetStatus
 from ..runreport import RunReport
 from ..s3 import S3Reader
 from ..settings import TargetSettings
