@@ -20,7 +20,7 @@ from .errors import (
     S3Error,
     UsageError,
 )
-from .execute import BucketClean, CleanResult, clean
+from .execute import BucketClean, CleanHooks, CleanResult, Writes, clean
 from .filters import AgeFilter, Selection, parse_duration
 from .lifecycle import LifecycleChange, LifecycleStatus
 from .lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
@@ -40,6 +40,7 @@ from .models import (
 from .plan import plan_uploads
 from .s3 import Connection, S3Reader, S3Writer
 from .scan import iter_scan, scan
+from .settings import Caps, CleanPolicy, ScanSettings
 from .sizing import sizing_pool
 
 __all__ = [
@@ -51,6 +52,9 @@ __all__ = [
     "Bucket",
     "BucketClean",
     "BucketScan",
+    "Caps",
+    "CleanHooks",
+    "CleanPolicy",
     "CleanResult",
     "CleanSummary",
     "Connection",
@@ -67,10 +71,12 @@ __all__ = [
     "S3Reader",
     "S3Writer",
     "ScanResult",
+    "ScanSettings",
     "Selection",
     "Upload",
     "UsageError",
     "Verify",
+    "Writes",
     "__version__",
     "apply_abort_rule",
     "clean",

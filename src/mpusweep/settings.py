@@ -72,6 +72,8 @@ class ScanSettings:
     sizes: bool = True
     #: Processes that size uploads, this one included.
     processes: int = 1
+    #: Whether each bucket's lifecycle rules are read (for metrics: which buckets a rule covers).
+    check_lifecycle: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mpusweep.audit import AuditLog
-from mpusweep.execute import clean
-from mpusweep.filters import AgeFilter, Selection
+from mpusweep.execute import CleanHooks, Writes, clean
+from mpusweep.filters import Selection
 from mpusweep.models import Outcome
+from mpusweep.settings import CleanPolicy
 from tests.servers.proxy import recording_proxy
 from tests.support import cli_now, connect, connect_writer, now_after
 
@@ -143,11 +144,10 @@ def test_upload_aborted_by_someone_else_counts_as_already_gone(buckets, backend,
     with AuditLog(tmp_path / "audit.jsonl", endpoint=backend.endpoint_url) as audit:
         result = clean(
             s3,
+            Writes(s3, audit),
             Selection(buckets=(bucket,)),
-            AgeFilter(),
             now=datetime.now(UTC),
-            audit=audit,
-            confirm=confirm,
+            hooks=CleanHooks(confirm),
         )
     outcomes = {o.upload.key: o.outcome for b in result.buckets for o in b.outcomes}
     assert outcomes == {"gone": Outcome.ALREADY_GONE, "stays-till-we-abort": Outcome.ABORTED}
@@ -167,7 +167,11 @@ def test_upload_started_after_listing_is_never_aborted(buckets, backend, tmp_pat
 
     with AuditLog(tmp_path / "audit.jsonl", endpoint=backend.endpoint_url) as audit:
         result = clean(
-            s3, Selection(buckets=(bucket,)), now=datetime.now(UTC), audit=audit, confirm=confirm
+            s3,
+            Writes(s3, audit),
+            Selection(buckets=(bucket,)),
+            now=datetime.now(UTC),
+            hooks=CleanHooks(confirm),
         )
     assert result.summary.aborted == 1
     assert buckets.listing(bucket) == [("same-key", late[0])]
@@ -179,26 +183,26 @@ def test_library_dry_run_refuses_writes_at_the_s3_layer(buckets, backend):
     s3 = connect(backend)  # read-only
     result = clean(
         s3,
+        None,  # a dry run holds no writer
         Selection(buckets=(bucket,)),
         now=datetime.now(UTC),
-        audit=None,
-        confirm=lambda *_: True,
-        dry_run=True,
+        hooks=CleanHooks(lambda *_: True),
+        policy=CleanPolicy(dry_run=True),
     )
     assert len(result.buckets[0].plan.to_abort) == 1
     assert result.buckets[0].outcomes == ()
     assert len(buckets.listing(bucket)) == 1
     # A reader has no method that writes (mypy proves it for the code; this shows it), and a
-    # clean that is not a dry run refuses one.
+    # clean without a writer must be asked for as a dry run.
     assert not hasattr(s3, "abort_upload")
     assert not hasattr(s3, "put_lifecycle")
-    with pytest.raises(ValueError, match="needs an S3Writer"):
+    with pytest.raises(ValueError, match="needs Writes"):
         clean(
             s3,
+            None,
             Selection(buckets=(bucket,)),
             now=datetime.now(UTC),
-            audit=None,
-            confirm=lambda *_: True,
+            hooks=CleanHooks(lambda *_: True),
         )
 
 

@@ -13,14 +13,15 @@ from rich.text import Text
 from ..aggregate import Pricing
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, UsageError
-from ..execute import BucketClean, Caps, CleanResult, clean, held_by_cap
+from ..execute import BucketClean, Caps, CleanHooks, CleanResult, Writes, clean, held_by_cap
 from ..filters import AgeFilter
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, Verify, known_sum
 from ..report import cost_of, plan_record, plural, price_record, table
 from ..report.machine import write_json
 from ..report.trend import human_size
-from ..s3 import S3Reader
+from ..s3 import S3Reader, S3Writer
+from ..settings import CleanPolicy, ScanSettings
 from .common import (
     Env,
     ScanProgress,
@@ -151,10 +152,12 @@ class CleanFlow:
         opts, env = ctx.opts, ctx.env
         dry_run = opts["dry_run"]
         selection = make_selection(opts["buckets"], opts["exclude_bucket"], opts["prefixes"])
-        audit = None
+        audit = writes = None
         if not dry_run:
             self.audit_path = opts["audit_log"] or default_audit_path()
             audit = AuditLog(self.audit_path, endpoint=ctx.s3.endpoint_url, run_id=ctx.run_id)
+            assert isinstance(ctx.s3, S3Writer)  # TargetRunner(writes=True), demo: a writer
+            writes = Writes(ctx.s3, audit)
         done = CleanResult()
         ctx.result.data = done
         view = table_view(env, opts, ctx.s3.conn.provider)
@@ -168,24 +171,29 @@ class CleanFlow:
             with sizing_workers(ctx.s3, pool_opts) as pool, progress:
                 clean(
                     ctx.s3,
+                    writes,
                     selection,
-                    AgeFilter(opts["older_than"], opts["idle_for"]),
                     now=env.now,
-                    audit=audit,
-                    confirm=callbacks.confirm,
-                    on_bucket_planned=callbacks.planned,
-                    on_bucket_done=callbacks.done,
-                    sizes=not opts["no_sizes"],
-                    dry_run=dry_run,
-                    concurrency=opts["concurrency"],
-                    verify=Verify(opts.get("verify", "auto")),
-                    pipeline=opts["yes"],
+                    hooks=CleanHooks(
+                        callbacks.confirm,
+                        callbacks.planned,
+                        callbacks.done,
+                        progress,
+                        pool,
+                        ctx.cancel,
+                    ),
+                    scan=ScanSettings(
+                        AgeFilter(opts["older_than"], opts["idle_for"]),
+                        sizes=not opts["no_sizes"],
+                        check_lifecycle=opts.get("metrics_file") is not None,
+                    ),
+                    policy=CleanPolicy(
+                        dry_run,
+                        bool(opts["yes"]),
+                        Verify(opts.get("verify", "auto")),
+                        Caps(opts.get("max_aborts"), opts.get("max_bytes")),
+                    ),
                     result=done,
-                    progress=progress,
-                    sizer=pool,
-                    caps=Caps(opts.get("max_aborts"), opts.get("max_bytes")),
-                    check_lifecycle=opts.get("metrics_file") is not None,
-                    cancel=ctx.cancel,
                 )
         finally:
             # Whatever ended the run (Ctrl-C, rejected credentials, a bug), what was done is
@@ -209,9 +217,9 @@ class CleanFlow:
         result.buckets = scans
         result.clean = summary
         result.report.add_buckets(scans)
-        result.report.add_outcomes(o for b in done.buckets for o in b.outcomes)
+        result.report.add_outcomes(done.outcomes)
         listed = [i.upload for b in done.buckets for i in b.plan.items]
-        outcomes = [o for b in done.buckets for o in b.outcomes]
+        outcomes = list(done.outcomes)
         result.figures = bucket_figures(ctx.name, left_after(listed, outcomes), scans, env.now)
         for line in _cap_lines(opts, done):
             result.report.capped = result.report.capped or line
@@ -221,7 +229,7 @@ class CleanFlow:
         """The JSON document, or (several targets) the summary over every target; where the
         audit log is."""
         done = [r.data if isinstance(r.data, CleanResult) else CleanResult() for r in results]
-        every = CleanResult([b for d in done for b in d.buckets])
+        every = CleanResult.merged(done)
         if not self.human:
             self._write_json(results, done, every, interrupted=interrupted)
         elif len(results) > 1:
