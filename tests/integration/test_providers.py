@@ -371,9 +371,9 @@ def test_b2_named_updates_its_rule_in_place(buckets, backend):
     named = {"quirks": frozenset({quirks.LIFECYCLE_REWRITES_RULES}), "provider": "b2"}
     with emulating(backend, "b2") as proxy:
         s3 = via(proxy, backend, kind=S3Writer, conn=named)
-        first = apply_abort_rule(s3, bucket, 7, "logs/", confirm=lambda _: True)
-        second = apply_abort_rule(s3, bucket, 2, "logs/", confirm=lambda _: True)
-        third = apply_abort_rule(s3, bucket, 2, "logs/", confirm=lambda _: True)
+        first = apply_abort_rule(s3, bucket, 7, "logs/", writer=s3, confirm=lambda _: True)
+        second = apply_abort_rule(s3, bucket, 2, "logs/", writer=s3, confirm=lambda _: True)
+        third = apply_abort_rule(s3, bucket, 2, "logs/", writer=s3, confirm=lambda _: True)
         assert len(proxy.writes()) == 2
     assert (first.result, second.result, third.result) == ("applied", "applied", "unchanged")
     assert (

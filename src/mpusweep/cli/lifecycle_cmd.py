@@ -14,7 +14,7 @@ from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rul
 from ..report import table
 from ..report.machine import write_json
 from ..runreport import RunReport
-from ..s3 import S3Reader
+from ..s3 import S3Reader, S3Writer
 from ..scan import resolve_buckets
 from .common import (
     Env,
@@ -60,10 +60,11 @@ def _bucket_options(func: F) -> F:
 
 def _lifecycle_buckets(
     env: Env, opts: dict[str, Any], *, write: bool
-) -> tuple[S3Reader, list[str]]:
+) -> tuple[S3Reader, S3Writer | None, list[str]]:
     selection = make_selection(opts["buckets"], opts["exclude_bucket"], ())
-    s3 = connect_writer(env, opts) if write else connect_reader(env, opts)
-    return s3, [b.name for b in resolve_buckets(s3, selection)]
+    writer = connect_writer(env, opts) if write else None
+    s3 = connect_reader(env, opts) if writer is None else writer
+    return s3, writer, [b.name for b in resolve_buckets(s3, selection)]
 
 
 def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -> list[T]:
@@ -134,7 +135,7 @@ def _status_record(st: LifecycleStatus) -> dict[str, Any]:
 def _run_lifecycle(
     env: Env, opts: dict[str, Any], action: Callable[..., LifecycleChange]
 ) -> ExitCode:
-    s3, names = _lifecycle_buckets(env, opts, write=not opts["dry_run"])
+    s3, writer, names = _lifecycle_buckets(env, opts, write=not opts["dry_run"])
 
     def confirm(change: LifecycleChange) -> bool:
         table.print_lifecycle_change(env.out, change, planned=True)
@@ -142,7 +143,7 @@ def _run_lifecycle(
 
     report = RunReport()
     for name in names:  # one bucket at a time: each may ask a question
-        change = action(s3, name, confirm=confirm, dry_run=opts["dry_run"])
+        change = action(s3, name, confirm=confirm, writer=writer)
         table.print_lifecycle_change(env.out, change, planned=False)
         report.other_failures += change.result == "failed"
     return report.exit_code
