@@ -175,12 +175,12 @@ class CleanFlow:
                     selection,
                     now=env.now,
                     hooks=CleanHooks(
-                        callbacks.confirm,
-                        callbacks.planned,
-                        callbacks.done,
-                        progress,
-                        pool,
-                        ctx.cancel,
+                        confirm=callbacks.confirm,
+                        on_bucket_planned=callbacks.planned,
+                        on_bucket_done=callbacks.done,
+                        progress=progress,
+                        sizer=pool,
+                        cancel=ctx.cancel,
                     ),
                     scan=ScanSettings(
                         AgeFilter(opts["older_than"], opts["idle_for"]),
@@ -188,10 +188,10 @@ class CleanFlow:
                         check_lifecycle=opts.get("metrics_file") is not None,
                     ),
                     policy=CleanPolicy(
-                        dry_run,
-                        bool(opts["yes"]),
-                        Verify(opts.get("verify", "auto")),
-                        Caps(opts.get("max_aborts"), opts.get("max_bytes")),
+                        dry_run=dry_run,
+                        yes=bool(opts["yes"]),
+                        verify=Verify(opts.get("verify", "auto")),
+                        caps=Caps(opts.get("max_aborts"), opts.get("max_bytes")),
                     ),
                     result=done,
                 )
