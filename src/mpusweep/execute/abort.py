@@ -123,6 +123,10 @@ class Batch:
     from the worker that sent its abort, or SKIPPED when it was never sent."""
 
     uploads: tuple[Upload, ...]
+    #: The SKIPPED outcomes of the confirmed uploads a cap held back (never sent).
+    held: tuple[AbortOutcome, ...] = ()
+    #: Whether ``held`` is in the run's outcomes.
+    held_recorded: bool = field(default=False, init=False)
     #: Each upload's outcome, once it has one.
     outcomes: list[AbortOutcome | None] = field(init=False)
     #: Whether a worker has taken the upload (its abort is sent or being sent).
@@ -189,10 +193,11 @@ class AbortRun:
         """Longer than one ``abort_one`` can take: its aborts and checks, each bounded."""
         return 2 * self.max_attempts * self.writer.transport.longest_request()
 
-    def record(self, outcomes: Sequence[AbortOutcome]) -> None:
-        """Add outcomes decided without a request (uploads a cap held back)."""
-        with self._lock:
-            self.outcomes.extend(outcomes)
+    def _record_held(self, batch: Batch) -> None:
+        # With the lock held: once, whether the batch was sent or a Ctrl-C came first.
+        if not batch.held_recorded:
+            batch.held_recorded = True
+            self.outcomes.extend(batch.held)
 
     def _settle(self, batch: Batch, index: int, outcome: AbortOutcome) -> None:
         # With the lock held: the upload's one outcome, in its batch and in the run's list.
@@ -244,7 +249,9 @@ class AbortRun:
         ``skip_unsent`` records the ones never taken."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mpusweep-abort")
-        self._batches.append(batch)
+        with self._lock:
+            self._record_held(batch)
+            self._batches.append(batch)
         for index in range(len(batch.uploads)):
             batch.futures.append(self._pool.submit(self._run_one, batch, index))
 
@@ -293,6 +300,7 @@ class AbortRun:
         ``interrupt()`` gave up waiting is ``unknown`` in the audit log and left out here."""
         with self._lock:
             self.cancel.set()
+            self._record_held(batch)
             for index, upload in enumerate(batch.uploads):
                 if not batch.sent[index] and batch.outcomes[index] is None:
                     why = "interrupted before it was sent"

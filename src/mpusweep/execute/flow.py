@@ -200,9 +200,8 @@ def clean(
                 allowed = list(plan.to_abort)
                 if budget is not None:
                     allowed, held = budget.take(allowed)
-                batch = Batch(tuple(allowed))
-                under_way.append(_UnderWay(summary, plan, batch, held))
-                run.record(held)
+                batch = Batch(tuple(allowed), tuple(held))
+                under_way.append(_UnderWay(summary, plan, batch))
                 run.send(batch)
                 # Interactive runs report each bucket before the next question; with
                 # `yes` the scan goes on while earlier buckets' aborts run.
@@ -211,7 +210,7 @@ def clean(
                 if run is None and budget is not None:  # a dry run stops where a run would
                     _allowed, held = budget.take(plan.to_abort)
                     result.outcomes.extend(held)
-                under_way.append(_UnderWay(summary, plan, None, held))
+                under_way.append(_UnderWay(summary, plan, None, tuple(held)))
                 if len(under_way) == 1:
                     report(under_way[0])
             report_finished(wait=False)
@@ -253,11 +252,13 @@ class _UnderWay:
 
     summary: BucketScan
     plan: AbortPlan
-    #: The aborts sent; None when not confirmed.
+    #: The confirmed aborts (and the uploads a cap held back); None when not confirmed.
     batch: Batch | None
-    #: SKIPPED outcomes of the uploads a cap held back.
-    held: list[AbortOutcome]
+    #: Not confirmed (a dry run): the SKIPPED outcomes of the uploads a cap held back.
+    held: tuple[AbortOutcome, ...] = ()
 
     def bucket(self) -> BucketClean:
-        outcomes = [] if self.batch is None else self.batch.results()
-        return BucketClean(self.summary, self.plan, self.batch is not None, (*outcomes, *self.held))
+        if self.batch is None:
+            return BucketClean(self.summary, self.plan, False, self.held)
+        outcomes = (*self.batch.results(), *self.batch.held)
+        return BucketClean(self.summary, self.plan, True, outcomes)
