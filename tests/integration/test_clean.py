@@ -10,12 +10,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mpusweep.audit import AuditLog
-from mpusweep.execute import CleanHooks, Writes, clean
-from mpusweep.filters import Selection
+from mpusweep.execute import CleanHooks, Writes, apply, clean
+from mpusweep.filters import AgeFilter, Selection
 from mpusweep.models import Outcome
+from mpusweep.plan import plan_uploads
+from mpusweep.scan import scan
 from mpusweep.settings import CleanPolicy
 from tests.servers.proxy import recording_proxy
-from tests.support import cli_now, connect, connect_writer, now_after
+from tests.support import (
+    assert_one_outcome_per_intent,
+    cli_now,
+    connect,
+    connect_writer,
+    now_after,
+    read_audit,
+)
 
 
 def audit_lines(path) -> list[dict]:
@@ -175,6 +184,28 @@ def test_upload_started_after_listing_is_never_aborted(buckets, backend, tmp_pat
         )
     assert result.summary.aborted == 1
     assert buckets.listing(bucket) == [("same-key", late[0])]
+
+
+def test_apply_aborts_a_plan_with_one_outcome_per_upload(buckets, backend, tmp_path):
+    """Plan, then apply: the plan is data; ``apply`` gives each planned abort its outcome,
+    in order, into the caller's list too, as the audit log records it."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k{i}" for i in range(6)], [1])
+    s3 = connect_writer(backend)
+    now = datetime.now(UTC)
+    found = scan(s3, Selection(buckets=(bucket,)), now=now)
+    plan = plan_uploads(found.uploads, AgeFilter(), now=now)
+    ledger: list = []
+    with AuditLog(tmp_path / "audit.jsonl", endpoint=backend.endpoint_url) as audit:
+        outcomes = apply(s3, plan.to_abort, audit, now=now, outcomes=ledger)
+    assert [o.upload for o in outcomes] == list(plan.to_abort)
+    assert {o.outcome for o in outcomes} == {Outcome.ABORTED}
+    assert sorted(ledger, key=lambda o: o.upload.key) == sorted(
+        outcomes, key=lambda o: o.upload.key
+    )
+    logged = assert_one_outcome_per_intent(read_audit(tmp_path / "audit.jsonl"))
+    assert logged == {o.upload.upload_id: "aborted" for o in outcomes}
+    assert buckets.listing(bucket) == []
 
 
 def test_library_dry_run_refuses_writes_at_the_s3_layer(buckets, backend):

@@ -170,20 +170,21 @@ class AbortRun:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     #: Every outcome, in the order produced (pass the caller's list to share it).
     outcomes: list[AbortOutcome] = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)
+    #: Set when no new abort may start (``interrupt()``, a fatal error, ``stop``).
+    cancel: threading.Event = field(default_factory=threading.Event, init=False)
     #: Set from outside (Ctrl-C in a run of several targets, seen by the main thread only):
     #: no new abort starts, as after ``interrupt()``.
     stop: threading.Event | None = None
     #: The exception that stopped the run, if one did.
-    fatal: Exception | None = None
-    _pool: ThreadPoolExecutor | None = None
-    _batches: list[Batch] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    fatal: Exception | None = field(default=None, init=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False)
+    _batches: list[Batch] = field(default_factory=list, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     #: Notified (with ``_lock`` held) whenever an outcome is recorded or an abort ends.
     _changed: threading.Condition = field(init=False)
     #: Aborts sent and not yet recorded.
-    _in_flight: int = 0
-    _interrupted: bool = False
+    _in_flight: int = field(default=0, init=False)
+    _interrupted: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
@@ -329,9 +330,8 @@ def apply(
     once the aborts in flight are recorded) it holds every abort sent and a SKIPPED outcome
     for each one not sent.
     """
-    run = AbortRun(writer, audit, concurrency, verify, now)
-    if outcomes is not None:
-        run.outcomes = outcomes
+    ledger = outcomes if outcomes is not None else []
+    run = AbortRun(writer, audit, concurrency, verify, now, outcomes=ledger)
     batch = Batch(tuple(uploads))
     try:
         run.send(batch)
