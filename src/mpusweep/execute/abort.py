@@ -200,11 +200,14 @@ class AbortRun:
             batch.held_recorded = True
             self.outcomes.extend(batch.held)
 
-    def _settle(self, batch: Batch, index: int, outcome: AbortOutcome) -> None:
+    def _settle(
+        self, batch: Batch, index: int, outcome: AbortOutcome, *, counted: bool = True
+    ) -> None:
         # With the lock held: the upload's one outcome, in its batch and in the run's list.
         batch.outcomes[index] = outcome
         batch.left -= 1
-        self.outcomes.append(outcome)
+        if counted:
+            self.outcomes.append(outcome)
         self._changed.notify_all()
 
     def _run_one(self, batch: Batch, index: int) -> None:
@@ -232,10 +235,10 @@ class AbortRun:
         finally:
             with self._lock:
                 self._in_flight -= 1
-                if result is not None and recorded:
-                    # Not when the audit log already says "unknown" (the run gave up waiting
-                    # for it): the run's outcomes say what the log says.
-                    self._settle(batch, index, result)
+                if result is not None:
+                    # Not counted when the audit log already says "unknown" (the run gave up
+                    # waiting for it): the run's outcomes say what the log says.
+                    self._settle(batch, index, result, counted=recorded)
                 if stop is not None:
                     # Rejected credentials or a bug: recorded as this upload's outcome; no new
                     # abort starts after this one.
