@@ -239,10 +239,16 @@ def mpusweep_command(
 
 
 def start_mpusweep(
-    args: Sequence[str], *, env: dict[str, str], stdout: Any, stderr: Any
+    args: Sequence[str],
+    *,
+    env: dict[str, str],
+    stdout: Any,
+    stderr: Any,
+    stdin: Any = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
     """``mpusweep_command`` without waiting: a child the test will signal (SIGINT reset to its
-    default, so it works from a shell's background job too)."""
+    default, so it works from a shell's background job too). ``stdin``: ``subprocess.PIPE``
+    to answer its questions."""
     child_env = {**os.environ, **env}
     other = os.environ.get("MPUSWEEP_TEST_SRC")
     if other:
@@ -250,7 +256,7 @@ def start_mpusweep(
     return subprocess.Popen(
         [sys.executable, "-m", "mpusweep", *args],
         env=child_env,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=stdout,
         stderr=stderr,
         preexec_fn=default_sigint,

@@ -19,7 +19,7 @@ from .errors import (
     S3Error,
     UsageError,
 )
-from .execute import BucketClean, CleanResult, clean
+from .execute import BucketClean, CleanHooks, CleanResult, Writes, clean
 from .filters import AgeFilter, Selection, parse_duration
 from .lifecycle import LifecycleChange, LifecycleStatus
 from .lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
@@ -39,6 +39,7 @@ from .models import (
 from .plan import plan_uploads
 from .s3 import Connection, S3Reader, S3Writer
 from .scan import iter_scan, scan
+from .settings import Caps, CleanPolicy, ScanSettings
 from .sizing import sizing_pool
 
 __all__ = [
@@ -50,6 +51,9 @@ __all__ = [
     "Bucket",
     "BucketClean",
     "BucketScan",
+    "Caps",
+    "CleanHooks",
+    "CleanPolicy",
     "CleanResult",
     "CleanSummary",
     "Connection",
@@ -66,10 +70,12 @@ __all__ = [
     "S3Reader",
     "S3Writer",
     "ScanResult",
+    "ScanSettings",
     "Selection",
     "Upload",
     "UsageError",
     "Verify",
+    "Writes",
     "__version__",
     "apply_abort_rule",
     "clean",

@@ -127,11 +127,12 @@ class AuditLog:
         abort must not be sent: it could not be recorded)."""
         return self._write(self._base("intent", upload), opens=_name(upload))
 
-    def outcome(self, result: AbortOutcome) -> None:
-        """Record how an abort ended (ignored if its intent was already resolved)."""
+    def outcome(self, result: AbortOutcome) -> bool:
+        """Record how an abort ended; False (nothing written) when its intent was already
+        resolved: marked unknown, the log closed."""
         record = self._base("outcome", result.upload)
         record.update(outcome=result.outcome.value, attempts=result.attempts, error=result.error)
-        self._write(record, closes=_name(result.upload))
+        return self._write(record, closes=_name(result.upload))
 
     def unknown(self, upload: Upload, why: str) -> None:
         """Record that an abort was sent but its result is not known (interrupted)."""

@@ -1,7 +1,7 @@
 """Lifecycle rules on the service: read, merge, write back, read again to confirm.
 
 ``lifecycle.py`` decides (pure); this module talks to the service: status needs an
-``S3Reader``, changes an ``S3Writer``.
+``S3Reader``, changes an ``S3Writer``; a dry run holds no writer (``writer=None``).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _run(
     our_id: str,
     *,
     confirm: Confirm,
-    dry_run: bool,
+    writer: S3Writer | None,
 ) -> LifecycleChange:
     try:
         before = _read(s3, bucket)
@@ -136,15 +136,15 @@ def _run(
                 note=f"an equivalent rule is in place: {change.after.get('ID')!r}, kept as it is",
             )
         return planned
-    if dry_run or not isinstance(s3, S3Writer):
+    if writer is None:
         return replace(planned, result="dry_run")
     if not confirm(planned):
         return replace(planned, result="declined")
     try:
         if change.rules:
-            s3.put_lifecycle(bucket, replace(before, rules=change.rules))
+            writer.put_lifecycle(bucket, replace(before, rules=change.rules))
         else:
-            s3.delete_lifecycle(bucket)
+            writer.delete_lifecycle(bucket)
         problem, kept = _verify(s3, bucket, before, change, our_id)
     except S3Error as exc:
         return replace(planned, result="failed", error=f"{explain(exc.code)} ({exc})")
@@ -171,10 +171,14 @@ def apply_abort_rule(
     days: int,
     prefix: str = "",
     *,
+    writer: S3Writer | None,
     confirm: Confirm,
-    dry_run: bool = False,
 ) -> LifecycleChange:
-    """Add or update our abort rule, keeping every other rule; verify by reading back."""
+    """Add or update our abort rule, keeping every other rule; verify by reading back.
+
+    ``s3`` reads; ``writer`` (usually the same connection) writes; None: a dry run, which
+    reports the change it would make (``result="dry_run"``) and sends no write.
+    """
     rewritten = s3.transport.has_quirk(LIFECYCLE_REWRITES_RULES)
     return _run(
         s3,
@@ -182,19 +186,25 @@ def apply_abort_rule(
         lambda rules: apply_rule(rules, days, prefix, rewritten=rewritten),
         rule_id(prefix),
         confirm=confirm,
-        dry_run=dry_run,
+        writer=writer,
     )
 
 
 def remove_abort_rule(
-    s3: S3Reader, bucket: str, prefix: str = "", *, confirm: Confirm, dry_run: bool = False
+    s3: S3Reader,
+    bucket: str,
+    prefix: str = "",
+    *,
+    writer: S3Writer | None,
+    confirm: Confirm,
 ) -> LifecycleChange:
-    """Take our rule out (deleting the configuration when it was the only rule)."""
+    """Take our rule out (deleting the configuration when it was the only rule); ``writer``
+    None: a dry run."""
     return _run(
         s3,
         bucket,
         lambda rules: remove_rule(rules, prefix),
         rule_id(prefix),
         confirm=confirm,
-        dry_run=dry_run,
+        writer=writer,
     )

@@ -10,11 +10,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mpusweep.audit import AuditLog
-from mpusweep.execute import clean
+from mpusweep.execute import CleanHooks, Writes, apply, clean
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.models import Outcome
+from mpusweep.plan import plan_uploads
+from mpusweep.scan import scan
+from mpusweep.settings import CleanPolicy
 from tests.servers.proxy import recording_proxy
-from tests.support import cli_now, connect, connect_writer, now_after
+from tests.support import (
+    assert_one_outcome_per_intent,
+    cli_now,
+    connect,
+    connect_writer,
+    now_after,
+    read_audit,
+)
 
 
 def audit_lines(path) -> list[dict]:
@@ -143,11 +153,10 @@ def test_upload_aborted_by_someone_else_counts_as_already_gone(buckets, backend,
     with AuditLog(tmp_path / "audit.jsonl", endpoint=backend.endpoint_url) as audit:
         result = clean(
             s3,
+            Writes(s3, audit),
             Selection(buckets=(bucket,)),
-            AgeFilter(),
             now=datetime.now(UTC),
-            audit=audit,
-            confirm=confirm,
+            hooks=CleanHooks(confirm),
         )
     outcomes = {o.upload.key: o.outcome for b in result.buckets for o in b.outcomes}
     assert outcomes == {"gone": Outcome.ALREADY_GONE, "stays-till-we-abort": Outcome.ABORTED}
@@ -167,10 +176,36 @@ def test_upload_started_after_listing_is_never_aborted(buckets, backend, tmp_pat
 
     with AuditLog(tmp_path / "audit.jsonl", endpoint=backend.endpoint_url) as audit:
         result = clean(
-            s3, Selection(buckets=(bucket,)), now=datetime.now(UTC), audit=audit, confirm=confirm
+            s3,
+            Writes(s3, audit),
+            Selection(buckets=(bucket,)),
+            now=datetime.now(UTC),
+            hooks=CleanHooks(confirm),
         )
     assert result.summary.aborted == 1
     assert buckets.listing(bucket) == [("same-key", late[0])]
+
+
+def test_apply_aborts_a_plan_with_one_outcome_per_upload(buckets, backend, tmp_path):
+    """Plan, then apply: the plan is data; ``apply`` gives each planned abort its outcome,
+    in order, into the caller's list too, as the audit log records it."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k{i}" for i in range(6)], [1])
+    s3 = connect_writer(backend)
+    now = datetime.now(UTC)
+    found = scan(s3, Selection(buckets=(bucket,)), now=now)
+    plan = plan_uploads(found.uploads, AgeFilter(), now=now)
+    ledger: list = []
+    with AuditLog(tmp_path / "audit.jsonl", endpoint=backend.endpoint_url) as audit:
+        outcomes = apply(s3, plan.to_abort, audit, now=now, outcomes=ledger)
+    assert [o.upload for o in outcomes] == list(plan.to_abort)
+    assert {o.outcome for o in outcomes} == {Outcome.ABORTED}
+    assert sorted(ledger, key=lambda o: o.upload.key) == sorted(
+        outcomes, key=lambda o: o.upload.key
+    )
+    logged = assert_one_outcome_per_intent(read_audit(tmp_path / "audit.jsonl"))
+    assert logged == {o.upload.upload_id: "aborted" for o in outcomes}
+    assert buckets.listing(bucket) == []
 
 
 def test_library_dry_run_refuses_writes_at_the_s3_layer(buckets, backend):
@@ -179,26 +214,26 @@ def test_library_dry_run_refuses_writes_at_the_s3_layer(buckets, backend):
     s3 = connect(backend)  # read-only
     result = clean(
         s3,
+        None,  # a dry run holds no writer
         Selection(buckets=(bucket,)),
         now=datetime.now(UTC),
-        audit=None,
-        confirm=lambda *_: True,
-        dry_run=True,
+        hooks=CleanHooks(lambda *_: True),
+        policy=CleanPolicy(dry_run=True),
     )
     assert len(result.buckets[0].plan.to_abort) == 1
     assert result.buckets[0].outcomes == ()
     assert len(buckets.listing(bucket)) == 1
     # A reader has no method that writes (mypy proves it for the code; this shows it), and a
-    # clean that is not a dry run refuses one.
+    # clean without a writer must be asked for as a dry run.
     assert not hasattr(s3, "abort_upload")
     assert not hasattr(s3, "put_lifecycle")
-    with pytest.raises(ValueError, match="needs an S3Writer"):
+    with pytest.raises(ValueError, match="needs Writes"):
         clean(
             s3,
+            None,
             Selection(buckets=(bucket,)),
             now=datetime.now(UTC),
-            audit=None,
-            confirm=lambda *_: True,
+            hooks=CleanHooks(lambda *_: True),
         )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from mpusweep.audit import AuditLog
 from mpusweep.errors import UsageError
-from mpusweep.execute import clean
+from mpusweep.execute import CleanHooks, Writes, clean
 from mpusweep.filters import Selection
 from mpusweep.s3 import Connection, S3Reader, S3Writer
 from mpusweep.scan import scan
@@ -84,10 +84,10 @@ def test_ten_percent_faults_still_exact_scan_and_complete_clean(buckets, backend
         with AuditLog(tmp_path / "a.jsonl", endpoint=proxy.url) as audit:
             done = clean(
                 writer,
+                Writes(writer, audit),
                 Selection(buckets=names),
                 now=datetime.now(UTC),
-                audit=audit,
-                confirm=lambda *_: True,
+                hooks=CleanHooks(lambda *_: True),
             )
     assert sum(faults.count.values()) >= 20, faults.count
     assert len(faults.count) == 5, faults.count  # every kind of fault was tried

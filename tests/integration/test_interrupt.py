@@ -5,6 +5,7 @@ re-run that finishes the job."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,12 @@ import time
 import pytest
 
 from tests.servers.proxy import recording_proxy
-from tests.support import default_sigint, read_audit
+from tests.support import (
+    assert_one_outcome_per_intent,
+    default_sigint,
+    read_audit,
+    start_mpusweep,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +111,55 @@ def test_signal_during_clean(buckets, backend, tmp_path, sig, code):
     )
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert buckets.listing(bucket) == []
+
+
+@pytest.mark.parametrize("intents", [1, 10, 40], ids=lambda n: f"after-{n}-intents")
+def test_ctrl_c_after_yes_summary_counts_every_abort(buckets, backend, tmp_path, intents):
+    """Ctrl-C while a confirmed bucket's aborts are being sent (at first the pool is still
+    starting its threads): the printed summary counts exactly the aborts the audit log
+    records and the server no longer lists, never "aborted 0" for aborts that happened."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:04d}" for i in range(300)])
+    audit = tmp_path / "audit.jsonl"
+    out_path = tmp_path / "out"
+    with out_path.open("wb") as stdout:
+        proc = start_mpusweep(
+            ["clean", bucket, "--older-than", "0", "--no-sizes", "--audit-log", str(audit)],
+            env=backend.env(),
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stderr is not None
+        try:
+            asked = b""
+            while b"(y/n)" not in asked:
+                chunk = os.read(proc.stderr.fileno(), 4096)
+                assert chunk, f"ended before asking: {asked.decode()}"
+                asked += chunk
+            proc.stdin.write(b"y\n")
+            proc.stdin.flush()
+            deadline = time.monotonic() + 60
+            while sum(r["event"] == "intent" for r in read_audit(audit, still_writing=True)) < (
+                intents
+            ):
+                assert proc.poll() is None, "ended before the signal"
+                assert time.monotonic() < deadline, "no aborts were sent"
+                time.sleep(0.002)
+            proc.send_signal(signal.SIGINT)
+            _, rest = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    out, err = out_path.read_text(), (asked + rest).decode()
+
+    assert proc.returncode == 130, err
+    records = read_audit(audit)
+    outcomes = assert_one_outcome_per_intent(records)
+    aborted = sum(1 for o in outcomes.values() if o == "aborted")
+    gone = 300 - len(buckets.listing(bucket))
+    printed = re.search(r"Summary: aborted (\d+) ", out)
+    assert printed, out[-2000:]
+    assert (int(printed.group(1)), aborted) == (gone, gone), err
+    assert 0 < gone < 300

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpusweep.audit import AuditLog
-from mpusweep.execute import clean
+from mpusweep.execute import CleanHooks, Writes, clean
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.s3 import S3Reader, S3Writer
+from mpusweep.settings import CleanPolicy, ScanSettings
 from tests.servers.proxy import recording_proxy
 from tests.support import Buckets, conn_for
 
@@ -60,17 +61,21 @@ def test_only_selected_listed_and_old_enough_uploads_are_aborted(moto_backend, t
         now = initiated + timedelta(minutes=scenario["age_minutes"])
         age = AgeFilter(timedelta(minutes=scenario["older_than_minutes"]))
         with recording_proxy(moto_backend.endpoint_url) as proxy:
-            kind = S3Reader if scenario["dry_run"] else S3Writer
-            s3 = kind(conn_for(moto_backend, endpoint_url=proxy.url), page_size=3)
+            conn = conn_for(moto_backend, endpoint_url=proxy.url)
             with AuditLog(tmp_path / "audit.jsonl", endpoint=proxy.url) as audit:
+                if scenario["dry_run"]:
+                    s3, writes = S3Reader(conn, page_size=3), None
+                else:
+                    writer = S3Writer(conn, page_size=3)
+                    s3, writes = writer, Writes(writer, audit)
                 result = clean(
                     s3,
+                    writes,
                     selection,
-                    age,
                     now=now,
-                    audit=audit,
-                    confirm=lambda *_: True,
-                    dry_run=scenario["dry_run"],
+                    hooks=CleanHooks(lambda *_: True),
+                    scan=ScanSettings(age),
+                    policy=CleanPolicy(dry_run=scenario["dry_run"]),
                 )
             deletes = [s for s in proxy.seen if s.method == "DELETE"]
             writes = proxy.writes()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mpusweep.execute import clean
+from mpusweep.execute import CleanHooks, Writes, clean
 from mpusweep.filters import Selection
 from mpusweep.scan import scan
 from tests.support import connect, connect_writer
@@ -77,10 +77,10 @@ def test_hostile_keys_aborted_exactly(buckets, backend, tmp_path):
     with AuditLog(tmp_path / "a.jsonl", endpoint=backend.endpoint_url) as audit:
         result = clean(
             s3,
+            Writes(s3, audit),
             Selection(buckets=(bucket,)),
             now=datetime.now(UTC),
-            audit=audit,
-            confirm=lambda *_: True,
+            hooks=CleanHooks(lambda *_: True),
         )
     outcomes = {o.upload.key: o.outcome.value for b in result.buckets for o in b.outcomes}
     assert outcomes == dict.fromkeys(keys, "aborted")

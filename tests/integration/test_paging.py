@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mpusweep.execute import clean
+from mpusweep.execute import CleanHooks, Writes, clean
 from mpusweep.filters import Selection
 from mpusweep.scan import scan
 from tests.servers.proxy import recording_proxy
@@ -93,10 +93,10 @@ def test_clean_of_a_large_mixed_scenario_leaves_nothing(buckets, backend, tmp_pa
     with AuditLog(path, endpoint=backend.endpoint_url) as audit:
         result = clean(
             s3,
+            Writes(s3, audit),
             Selection(buckets=tuple(names)),
             now=datetime.now(UTC),
-            audit=audit,
-            confirm=lambda *_: True,
+            hooks=CleanHooks(lambda *_: True),
         )
     assert result.summary.aborted == 4 * 63
     assert result.summary.failed == 0

@@ -21,12 +21,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from mpusweep.audit import AuditLog
-from mpusweep.execute import clean
+from mpusweep.execute import CleanHooks, Writes, clean
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.lifecycle_run import apply_abort_rule
 from mpusweep.models import Outcome, ScanResult, Verify
 from mpusweep.s3 import S3Reader, S3Writer, quirks
 from mpusweep.scan import scan
+from mpusweep.settings import CleanPolicy, ScanSettings
 from tests.servers import localstack as localstack_server
 from tests.servers.emulate import DIRECTORY_SUFFIX, GCS_EXTRA_MICROSECONDS, emulating
 from tests.servers.proxy import Reply, recording_proxy
@@ -54,13 +55,14 @@ def clean_all(s3, names, tmp_path, **kwargs):
     with AuditLog(audit_path, endpoint=s3.endpoint_url) as audit:
         result = clean(
             s3,
+            Writes(s3, audit),
             Selection(buckets=tuple(names)),
-            kwargs.pop("age", AgeFilter()),
             now=kwargs.pop("now", datetime.now(UTC)),
-            audit=audit,
-            confirm=lambda *_: True,
-            **kwargs,
+            hooks=CleanHooks(lambda *_: True),
+            scan=ScanSettings(kwargs.pop("age", AgeFilter())),
+            policy=CleanPolicy(verify=kwargs.pop("verify", Verify.AUTO)),
         )
+    assert not kwargs, kwargs
     return result, read_audit(audit_path)
 
 
@@ -118,10 +120,10 @@ def test_minio_named_is_listed_whole_from_the_start(buckets, backend, tmp_path):
         with AuditLog(tmp_path / "a.jsonl", endpoint=proxy.url) as audit:
             result = clean(
                 s3,
+                Writes(s3, audit),
                 Selection(buckets=(bucket,), prefixes=("dir/b", "dir/a")),
                 now=datetime.now(UTC),
-                audit=audit,
-                confirm=lambda *_: True,
+                hooks=CleanHooks(lambda *_: True),
             )
         listings = [s.path for s in proxy.seen if "uploads" in s.path and s.method == "GET"]
     assert outcomes_by_key(result) == {"dir/a": "aborted", "dir/b/c": "aborted"}
@@ -247,7 +249,13 @@ def test_storj_listing_is_exact(buckets, backend, tmp_path):
         assert {(u.key, u.upload_id): u.size for u in found.uploads} == wanted
         assert found.size == sum(wanted.values())
         with AuditLog(tmp_path / "a.jsonl", endpoint=proxy.url) as audit:
-            done = clean(s3, selection, now=datetime.now(UTC), audit=audit, confirm=lambda *_: True)
+            done = clean(
+                s3,
+                Writes(s3, audit),
+                selection,
+                now=datetime.now(UTC),
+                hooks=CleanHooks(lambda *_: True),
+            )
         assert proxy.emulator.used.get("Storj listing", 0) >= 6
     records = read_audit(tmp_path / "a.jsonl")
     assert set(assert_one_outcome_per_intent(records)) == {upload_id for _, upload_id in wanted}
@@ -363,9 +371,9 @@ def test_b2_named_updates_its_rule_in_place(buckets, backend):
     named = {"quirks": frozenset({quirks.LIFECYCLE_REWRITES_RULES}), "provider": "b2"}
     with emulating(backend, "b2") as proxy:
         s3 = via(proxy, backend, kind=S3Writer, conn=named)
-        first = apply_abort_rule(s3, bucket, 7, "logs/", confirm=lambda _: True)
-        second = apply_abort_rule(s3, bucket, 2, "logs/", confirm=lambda _: True)
-        third = apply_abort_rule(s3, bucket, 2, "logs/", confirm=lambda _: True)
+        first = apply_abort_rule(s3, bucket, 7, "logs/", writer=s3, confirm=lambda _: True)
+        second = apply_abort_rule(s3, bucket, 2, "logs/", writer=s3, confirm=lambda _: True)
+        third = apply_abort_rule(s3, bucket, 2, "logs/", writer=s3, confirm=lambda _: True)
         assert len(proxy.writes()) == 2
     assert (first.result, second.result, third.result) == ("applied", "applied", "unchanged")
     assert (

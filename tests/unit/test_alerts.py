@@ -16,7 +16,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from mpusweep.metrics import METRICS, RunFigures, bucket_figures, write_metrics
-from mpusweep.models import BucketScan, CleanSummary, Upload
+from mpusweep.models import BucketScan, CleanSummary, Service, Upload
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "docs" / "alerts.yml"
@@ -33,7 +33,15 @@ def written_metric_names(tmp_path: Path) -> set[str]:
     uploads = [Upload("b", "k", "u", NOW - timedelta(days=9), size=5, parts=1)]
     buckets = [BucketScan("b", uploads=1, size=5, abort_rules=()), BucketScan("x", error="Denied")]
     runs = [
-        RunFigures("clean", "t", NOW, NOW, True, CleanSummary(aborted=1, bytes_freed=5)),
+        RunFigures(
+            "clean",
+            "t",
+            NOW,
+            NOW,
+            True,
+            CleanSummary(aborted=1, bytes_freed=5),
+            Service("127.0.0.1:9000", "key:0123456789ab"),
+        ),
         RunFigures("scan", "t", NOW, NOW, False),
     ]
     path = tmp_path / "all.prom"

@@ -61,7 +61,8 @@ LOGS = BucketClean(
 DENIED = BucketClean(
     BucketScan("media", error="AccessDenied", error_code="AccessDenied"), AbortPlan(()), False, ()
 )
-PROD = CleanResult([LOGS, DENIED])
+# The run's one list of outcomes, as its aborts produced them.
+PROD = CleanResult([LOGS, DENIED], outcomes=[*LOGS.outcomes, *DENIED.outcomes])
 PROD_STATUS = TargetStatus("prod", "https://s3.example.com", 1)
 LOCKED_STATUS = TargetStatus("backup", None, 75, "another clean holds the lock", locked=True)
 CLEAN_PARTS = [(PROD_STATUS, PROD.summary, PROD.buckets), (LOCKED_STATUS, None, [])]
@@ -209,7 +210,7 @@ def test_clean_document_is_the_document_clean_wrote():
 
 
 def test_a_dry_run_of_one_target_says_what_stopped_it():
-    dry = CleanResult([DENIED])
+    dry = CleanResult([DENIED], outcomes=list(DENIED.outcomes))
     status = TargetStatus("default", None, 1, "cannot list buckets: AccessDenied")
     doc = clean_document(
         [(status, dry.summary, dry.buckets)],

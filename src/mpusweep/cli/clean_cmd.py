@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +11,15 @@ import click
 from rich.text import Text
 
 from ..audit import AuditLog, default_audit_path
-from ..errors import ExitCode, UsageError
-from ..execute import BucketClean, CleanResult, clean, held_by_cap
+from ..errors import ExitCode, MpuSweepError, UsageError
+from ..execute import BucketClean, CleanHooks, CleanResult, Writes, clean, held_by_cap
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, known_sum
 from ..pricing import Pricing
 from ..report import iec_size, plural, table
 from ..report.documents import clean_document
 from ..report.machine import write_json
-from ..runner import TargetContext, TargetResult, TargetRunner
-from ..s3 import S3Reader
+from ..runner import Link, TargetContext, TargetResult, TargetRunner
 from ..settings import DEFAULT_CLEAN_OLDER_THAN, CleanPolicy, RunSettings
 from .common import (
     Env,
@@ -106,8 +106,8 @@ def clean_command(**opts: Any) -> ExitCode:
     return run_clean(command_env(run.now), run)
 
 
-def run_clean(env: Env, run: RunSettings, s3: S3Reader | None = None) -> ExitCode:
-    """The clean flow behind ``clean`` and ``demo`` (which passes its own server as ``s3``:
+def run_clean(env: Env, run: RunSettings, link: Link | None = None) -> ExitCode:
+    """The clean flow behind ``clean`` and ``demo`` (which passes its own server as ``link``:
     one target, no lock, no metrics or history)."""
     scan, policy = run.target.scan, run.target.clean
     if scan.age.idle_for and not scan.sizes:
@@ -119,19 +119,19 @@ def run_clean(env: Env, run: RunSettings, s3: S3Reader | None = None) -> ExitCod
     dry_run = policy.dry_run
     if not dry_run:
         _check_audit_log(run.recording.audit_log or default_audit_path())
-    targets = resolve_targets(env, run) if s3 is None else [run.target]
-    if s3 is None:
+    targets = resolve_targets(env, run) if link is None else [run.target]
+    if link is None:
         check_metrics_file(run.recording)
     runner = TargetRunner(
         env,
         run,
         connect_target,
-        writes=not dry_run and s3 is None,
+        writes=not dry_run and link is None,
         asks=not (policy.yes or dry_run),
-        records=s3 is None,
+        records=link is None,
     )
     flow = CleanFlow(env, run)
-    results = runner.run(targets, flow.clean_target, s3=s3)
+    results = runner.run(targets, flow.clean_target, link=link)
     flow.finish(results, interrupted=runner.interrupted is not None)
     return runner.finish(results)
 
@@ -158,10 +158,13 @@ class CleanFlow:
         settings, env = ctx.settings, ctx.env
         scan, policy = settings.scan, settings.clean
         dry_run = policy.dry_run
-        audit = None
+        audit = writes = None
         if not dry_run:
             self.audit_path = self.run.recording.audit_log or default_audit_path()
             audit = AuditLog(self.audit_path, endpoint=ctx.s3.endpoint_url, run_id=ctx.run_id)
+            if ctx.writer is None:
+                raise MpuSweepError("a clean that is not a dry run was given no writer")
+            writes = Writes(ctx.writer, audit)
         done = CleanResult()
         ctx.result.data = done
         view = table_view(env, self.run.output, settings.pricing, ctx.s3.conn.provider)
@@ -174,24 +177,20 @@ class CleanFlow:
             with sizing_workers(ctx.s3, scan, alone=ctx.alone) as pool, progress:
                 clean(
                     ctx.s3,
+                    writes,
                     settings.selection,
-                    scan.age,
                     now=env.now,
-                    audit=audit,
-                    confirm=callbacks.confirm,
-                    on_bucket_planned=callbacks.planned,
-                    on_bucket_done=callbacks.done,
-                    sizes=scan.sizes,
-                    dry_run=dry_run,
-                    concurrency=settings.connection.concurrency,
-                    verify=policy.verify,
-                    pipeline=policy.yes,
+                    hooks=CleanHooks(
+                        confirm=callbacks.confirm,
+                        on_bucket_planned=callbacks.planned,
+                        on_bucket_done=callbacks.done,
+                        progress=progress,
+                        sizer=pool,
+                        cancel=ctx.cancel,
+                    ),
+                    scan=replace(scan, lifecycle=self.run.recording.metrics_file is not None),
+                    policy=policy,
                     result=done,
-                    progress=progress,
-                    sizer=pool,
-                    caps=policy.caps,
-                    check_lifecycle=self.run.recording.metrics_file is not None,
-                    cancel=ctx.cancel,
                 )
         finally:
             # Whatever ended the run (Ctrl-C, rejected credentials, a bug), what was done is
@@ -215,9 +214,9 @@ class CleanFlow:
         result.buckets = scans
         result.clean = summary
         result.report.add_buckets(scans)
-        result.report.add_outcomes(o for b in done.buckets for o in b.outcomes)
+        result.report.add_outcomes(done.outcomes)
         listed = [i.upload for b in done.buckets for i in b.plan.items]
-        outcomes = [o for b in done.buckets for o in b.outcomes]
+        outcomes = list(done.outcomes)
         result.figures = bucket_figures(ctx.name, left_after(listed, outcomes), scans, env.now)
         for line in _cap_lines(policy, done):
             result.report.capped = result.report.capped or line
@@ -227,7 +226,7 @@ class CleanFlow:
         """The JSON document, or (several targets) the summary over every target; where the
         audit log is."""
         done = [r.data if isinstance(r.data, CleanResult) else CleanResult() for r in results]
-        every = CleanResult([b for d in done for b in d.buckets])
+        every = CleanResult.merged(done)
         if not self.human:
             self._write_json(results, done, every, interrupted=interrupted)
         elif len(results) > 1:

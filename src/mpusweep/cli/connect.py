@@ -11,6 +11,7 @@ import click
 from ..env import Env
 from ..errors import CredentialsError
 from ..providers import ConnectionSetup, apply_preset
+from ..runner import Link
 from ..s3 import (
     Connection,
     S3Reader,
@@ -104,6 +105,9 @@ def connect_writer(env: Env, settings: ConnectionSettings) -> S3Writer:
     return _connect(env, settings, S3Writer)
 
 
-def connect_target(env: Env, settings: ConnectionSettings, writes: bool) -> S3Reader:
-    """A writer when the work writes, else a reader (``runner.Connect``)."""
-    return connect_writer(env, settings) if writes else connect_reader(env, settings)
+def connect_target(env: Env, settings: ConnectionSettings, writes: bool) -> Link:
+    """A writer when the work writes, else only a reader (``runner.Connect``)."""
+    if writes:
+        writer = connect_writer(env, settings)
+        return Link(writer, writer)
+    return Link(connect_reader(env, settings))

@@ -10,7 +10,7 @@ import click
 from ..demo import SCALE, embedded_server, seed
 from ..errors import ExitCode
 from ..filters import AgeFilter
-from ..runner import DEFAULT_TARGET
+from ..runner import DEFAULT_TARGET, Link
 from ..s3 import S3Reader, S3Writer
 from ..settings import (
     DEFAULT_CLEAN_OLDER_THAN,
@@ -48,7 +48,10 @@ def demo(yes: bool, dry_run: bool) -> ExitCode:
             f"scaled down {SCALE}x, so read GB as MB.",
             markup=False,
         )
-        s3 = S3Reader(conn, concurrency=DEMO_CONCURRENCY) if dry_run else writer
+        # A dry run holds no writer.
+        link = (
+            Link(S3Reader(conn, concurrency=DEMO_CONCURRENCY)) if dry_run else Link(writer, writer)
+        )
         run = RunSettings(
             command="clean",
             target=TargetSettings(
@@ -59,4 +62,4 @@ def demo(yes: bool, dry_run: bool) -> ExitCode:
             ),
             recording=Recording(audit_log=audit_dir / "audit.jsonl"),
         )
-        return run_clean(env, run, s3)
+        return run_clean(env, run, link)

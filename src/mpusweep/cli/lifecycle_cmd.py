@@ -15,7 +15,7 @@ from ..report.documents import lifecycle_status_document
 from ..report.machine import write_json
 from ..runner import TargetContext, TargetRunner
 from ..runreport import RunReport
-from ..s3 import S3Reader
+from ..s3 import S3Reader, S3Writer
 from ..scan import resolve_buckets
 from ..settings import RunSettings
 from .common import Env, T, ask, command_env
@@ -42,11 +42,15 @@ def lifecycle() -> None:
     """
 
 
-def _lifecycle_buckets(env: Env, run: RunSettings, *, write: bool) -> tuple[S3Reader, list[str]]:
+def _lifecycle_buckets(
+    env: Env, run: RunSettings, *, write: bool
+) -> tuple[S3Reader, S3Writer | None, list[str]]:
+    """The connection, a writer unless a dry run (None), and the buckets selected."""
     target = run.target
     conn = target.connection
-    s3 = connect_writer(env, conn) if write else connect_reader(env, conn)
-    return s3, [b.name for b in resolve_buckets(s3, target.selection)]
+    writer = connect_writer(env, conn) if write else None
+    s3 = connect_reader(env, conn) if writer is None else writer
+    return s3, writer, [b.name for b in resolve_buckets(s3, target.selection)]
 
 
 def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -> list[T]:
@@ -90,7 +94,7 @@ def _status_target(ctx: TargetContext, as_json: bool) -> None:
 def _run_lifecycle(run: RunSettings, action: Callable[..., LifecycleChange]) -> ExitCode:
     env = command_env(run.now)
     policy = run.target.clean
-    s3, names = _lifecycle_buckets(env, run, write=not policy.dry_run)
+    s3, writer, names = _lifecycle_buckets(env, run, write=not policy.dry_run)
 
     def confirm(change: LifecycleChange) -> bool:
         table.print_lifecycle_change(env.out, change, planned=True)
@@ -98,7 +102,7 @@ def _run_lifecycle(run: RunSettings, action: Callable[..., LifecycleChange]) -> 
 
     report = RunReport()
     for name in names:  # one bucket at a time: each may ask a question
-        change = action(s3, name, confirm=confirm, dry_run=policy.dry_run)
+        change = action(s3, name, confirm=confirm, writer=writer)
         table.print_lifecycle_change(env.out, change, planned=False)
         report.other_failures += change.result == "failed"
     return report.exit_code

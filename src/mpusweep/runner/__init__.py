@@ -5,11 +5,12 @@ exit code (``run.TargetRunner``). docs/unattended.md says the same for users."""
 from __future__ import annotations
 
 from .run import Connect, TargetRunner
-from .targets import DEFAULT_TARGET, TargetContext, TargetResult, Work
+from .targets import DEFAULT_TARGET, Link, TargetContext, TargetResult, Work
 
 __all__ = [
     "DEFAULT_TARGET",
     "Connect",
+    "Link",
     "TargetContext",
     "TargetResult",
     "TargetRunner",

@@ -43,14 +43,21 @@ from ..lock import EndpointLock, Holder, LockedError, endpoint_key
 from ..metrics import RunFigures, write_metrics
 from ..report import targets as target_report
 from ..runreport import aggregate, error_text, signal_code
-from ..s3 import S3Reader
 from ..settings import ConnectionSettings, RunSettings, TargetSettings
-from .targets import MAX_PARALLEL_TARGETS, TargetContext, TargetResult, Work, held_back, public
+from .targets import (
+    MAX_PARALLEL_TARGETS,
+    Link,
+    TargetContext,
+    TargetResult,
+    Work,
+    held_back,
+    public,
+)
 
 #: How a target is connected: ``connect(env, settings, writes)`` gives a writer when the work
 #: writes, else a reader. The command line's asks for keys in a terminal when none are found
 #: (``env.stdin_is_terminal``; the runner clears it when several targets run).
-Connect = Callable[[Env, ConnectionSettings, bool], S3Reader]
+Connect = Callable[[Env, ConnectionSettings, bool], Link]
 
 
 class TargetRunner:
@@ -90,28 +97,29 @@ class TargetRunner:
 
     # -- running --
     def run(
-        self, targets: Sequence[TargetSettings], work: Work, *, s3: S3Reader | None = None
+        self, targets: Sequence[TargetSettings], work: Work, *, link: Link | None = None
     ) -> list[TargetResult]:
-        """Run ``work`` on every target; returns each one's result, in order. ``s3``: use this
+        """Run ``work`` on every target; returns each one's result, in order. ``link``: use this
         connection for a single target instead of connecting (``mpusweep demo``)."""
         results = [TargetResult(settings) for settings in targets]
         several = len(targets) > 1
         # Connect here, before any thread starts: keys may be asked for in a terminal (one
         # target only), and sizing processes are forked only while no other thread runs.
-        connected: list[tuple[TargetResult, S3Reader]] = []
+        connected: list[tuple[TargetResult, Link]] = []
         for result in results:
-            conn = s3 if s3 is not None else self._connect(result, prompt=not several)
-            if conn is not None:
-                result.endpoint = public(conn.endpoint_url)
-                result.service = Service(endpoint_key(conn.endpoint_url), conn.identity)
-                connected.append((result, conn))
+            made = link if link is not None else self._connect(result, prompt=not several)
+            if made is not None:
+                reader = made.reader
+                result.endpoint = public(reader.endpoint_url)
+                result.service = Service(endpoint_key(reader.endpoint_url), reader.identity)
+                connected.append((result, made))
         if several and not self.asks:
             self._run_at_once(connected, work)
         else:
             self._run_here(connected, work)
         return results
 
-    def _connect(self, result: TargetResult, *, prompt: bool) -> S3Reader | None:
+    def _connect(self, result: TargetResult, *, prompt: bool) -> Link | None:
         settings = result.settings.connection
         env = self.env if prompt else replace(self.env, stdin_is_terminal=False)
         try:
@@ -122,7 +130,7 @@ class TargetRunner:
             result.finished = True
             return None
 
-    def _run_here(self, connected: list[tuple[TargetResult, S3Reader]], work: Work) -> None:
+    def _run_here(self, connected: list[tuple[TargetResult, Link]], work: Work) -> None:
         """One target after another in this thread, printing straight away (questions are
         asked; or there is only one target)."""
         never = threading.Event()  # Ctrl-C arrives in this thread itself
@@ -141,17 +149,17 @@ class TargetRunner:
             if self.interrupted is not None:
                 break
 
-    def _run_at_once(self, connected: list[tuple[TargetResult, S3Reader]], work: Work) -> None:
+    def _run_at_once(self, connected: list[tuple[TargetResult, Link]], work: Work) -> None:
         """A thread per endpoint group; each target's output is held back and printed whole,
         in order, as soon as it and every target before it are done."""
-        groups: dict[str, list[tuple[TargetResult, S3Reader]]] = {}
+        groups: dict[str, list[tuple[TargetResult, Link]]] = {}
         for index, (result, s3) in enumerate(connected):
-            key = endpoint_key(s3.endpoint_url) if self.writes else str(index)
+            key = endpoint_key(s3.reader.endpoint_url) if self.writes else str(index)
             groups.setdefault(key, []).append((result, s3))
         cancels = [threading.Event() for _ in groups]
         ended: queue.Queue[None] = queue.Queue()
 
-        def run_group(group: list[tuple[TargetResult, S3Reader]], cancel: threading.Event) -> None:
+        def run_group(group: list[tuple[TargetResult, Link]], cancel: threading.Event) -> None:
             try:
                 self._run_group(group, work, cancel)
             finally:
@@ -202,7 +210,7 @@ class TargetRunner:
         return printed
 
     def _run_group(
-        self, group: list[tuple[TargetResult, S3Reader]], work: Work, cancel: threading.Event
+        self, group: list[tuple[TargetResult, Link]], work: Work, cancel: threading.Event
     ) -> None:
         held = {result.name: held_back(self.env) for result, _ in group}
         try:
@@ -234,7 +242,7 @@ class TargetRunner:
 
     @contextmanager
     def _lock_for(
-        self, results: list[TargetResult], s3: S3Reader, cancel: threading.Event
+        self, results: list[TargetResult], s3: Link, cancel: threading.Event
     ) -> Iterator[bool]:
         """Hold the endpoint's lock for the block when the work writes; yields True when the
         targets must be skipped: another run holds it past ``--wait-lock`` (they are marked
@@ -243,7 +251,7 @@ class TargetRunner:
             yield False
             return
         wait = self.run_settings.target.clean.wait_lock or timedelta(0)
-        where = endpoint_key(s3.endpoint_url)
+        where = endpoint_key(s3.reader.endpoint_url)
 
         def on_wait(holder: Holder | None) -> None:
             who = holder.describe() if holder else "another process"
@@ -256,7 +264,7 @@ class TargetRunner:
             )
 
         holder = Holder.this_process(["mpusweep", *sys.argv[1:]], self.env.now)
-        lock = EndpointLock(s3.endpoint_url)
+        lock = EndpointLock(s3.reader.endpoint_url)
         try:
             lock.acquire(holder, wait=wait, on_wait=on_wait, cancel=cancel)
         except LockedError as exc:
@@ -288,7 +296,7 @@ class TargetRunner:
         self,
         env: Env,
         result: TargetResult,
-        s3: S3Reader,
+        s3: Link,
         work: Work,
         cancel: threading.Event,
         *,
@@ -296,7 +304,9 @@ class TargetRunner:
     ) -> None:
         if self.configured and self.headings and self.run_settings.output.fmt == "table":
             target_report.print_target_heading(env.out, result.name, result.endpoint)
-        ctx = TargetContext(env, result.settings, s3, result, cancel, alone, self.run_id)
+        ctx = TargetContext(
+            env, result.settings, s3.reader, s3.writer, result, cancel, alone, self.run_id
+        )
         started = time.monotonic()
         try:
             work(ctx)

@@ -17,7 +17,7 @@ from ..lock import endpoint_key
 from ..metrics import BucketFigures
 from ..models import BucketScan, CleanSummary, Service, TargetStatus
 from ..runreport import RunReport
-from ..s3 import S3Reader
+from ..s3 import S3Reader, S3Writer
 from ..settings import TargetSettings
 
 #: The target of a run without ``--target``/``--all-targets``: the command line's connection.
@@ -69,6 +69,14 @@ class TargetResult:
         return TargetStatus(self.name, self.endpoint, int(self.exit_code), self.error, self.locked)
 
 
+@dataclass(frozen=True)
+class Link:
+    """A target's connection: a reader, and the writer it is when the work writes."""
+
+    reader: S3Reader
+    writer: S3Writer | None = None
+
+
 @dataclass
 class TargetContext:
     """What a command's work function gets for one target."""
@@ -77,7 +85,11 @@ class TargetContext:
     env: Env
     #: This target's settings (defaults, configuration, command line merged).
     settings: TargetSettings
+    #: The target's service, read-only.
     s3: S3Reader
+    #: The same service for a work that writes (``TargetRunner(writes=True)``); None
+    #: otherwise: a dry run holds no writer.
+    writer: S3Writer | None
     result: TargetResult
     #: Set when the run must stop (Ctrl-C): pass it to ``clean``/``iter_scan``.
     cancel: threading.Event
