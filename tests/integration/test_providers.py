@@ -218,6 +218,37 @@ def test_prefix_listing_costs_one_more_request_only_when_it_finds_nothing_under_
         assert int(probe["max-uploads"]) <= 20
 
 
+def test_a_page_that_cannot_confirm_an_empty_prefix_listing_lists_the_bucket_whole(
+    buckets, backend
+):
+    """Pages of two: the prefixed listing finds only the key "dir/" itself, and the one
+    unprefixed page from the key marker "dir/" may be truncated before the keys under dir/
+    end (RGW's key marker includes that key's own uploads). Then nothing is proved either way:
+    the bucket is listed whole, saying so, nothing is counted twice, and the service is not
+    taken for one that treats the prefix as an exact key."""
+    bucket = buckets.new()
+    ids = buckets.make_many(bucket, ["dir/", "dir/", "dir/"], [1])
+    buckets.make_upload(bucket, "other/x", [1])
+    with recording_proxy(backend.endpoint_url) as proxy:
+        s3 = via(proxy, backend, page_size=2)
+        notes: list[str] = []
+        found = [u.upload_id for u in s3.iter_uploads(bucket, "dir/", note=notes.append)]
+        sent = listing_queries(proxy)
+    assert sorted(found) == sorted(ids)
+    assert not s3.transport.has_quirk(quirks.PREFIX_EXACT_KEY)
+    at = next(i for i, q in enumerate(sent) if "prefix" not in q)  # moto sends one page
+    assert all(q["prefix"] == "dir/" for q in sent[:at])
+    assert sent[at]["key-marker"] == "dir/"  # the probe
+    if backend.name == "rgw":  # the probe's page holds two of the three "dir/" uploads
+        assert notes == [
+            "the service listed no key under 'dir/' but itself, and one page of the whole "
+            "bucket could not confirm it: listed the whole bucket and kept the keys under 'dir/'"
+        ]
+        assert len(sent) > at + 1 and all("prefix" not in q for q in sent[at:])
+    else:  # moto ignores the marker (one whole page), LocalStack starts after "dir/"
+        assert notes == [] and len(sent) == at + 1
+
+
 @pytest.mark.parametrize(
     ("provider", "words"),
     [
