@@ -216,8 +216,8 @@ class S3Reader:
         log.info("bucket %r: a listing prefix is taken for an exact key here", bucket)
         self.transport.learn(PREFIX_EXACT_KEY)
         return (
-            f"{listed} while the bucket holds keys there: the service treats a listing "
-            "prefix as an exact key (as MinIO does)"
+            f"{listed}, yet the bucket holds keys there, so it treats a listing prefix as an "
+            "exact key (as MinIO does)"
         )
 
     def _iter_under(
