@@ -29,7 +29,7 @@ from mpusweep.s3 import S3Reader, S3Writer, quirks
 from mpusweep.scan import scan
 from mpusweep.settings import CleanPolicy, ScanSettings
 from tests.servers import localstack as localstack_server
-from tests.servers.emulate import DIRECTORY_SUFFIX, GCS_EXTRA_MICROSECONDS, emulating
+from tests.servers.emulate import DIRECTORY_SUFFIX, GCS_EXTRA_MICROSECONDS, Request, emulating
 from tests.servers.proxy import Reply, recording_proxy
 from tests.support import (
     Backend,
@@ -131,6 +131,124 @@ def test_minio_named_is_listed_whole_from_the_start(buckets, backend, tmp_path):
     assert sorted(k for k, _ in buckets.listing(bucket)) == sorted(
         k for k in sizes if k not in ("dir/a", "dir/b/c")
     )
+
+
+def listing_queries(proxy) -> list[dict[str, str]]:
+    """The query of every ListMultipartUploads request the proxy saw, in order."""
+    requests = [Request(s.method, s.path, s.headers, s.body) for s in proxy.seen]
+    return [r.query for r in requests if r.op == "ListMultipartUploads"]
+
+
+def test_exact_key_prefix_behind_a_proxy_is_not_believed_empty(buckets, backend, cli):
+    """MinIO behind nginx: the prefix is an exact key, and no ``Server`` header names the
+    service. The prefixed listing finds nothing under dir/ but the upload named "dir/" itself;
+    one unprefixed page shows uploads under dir/, so the bucket is listed whole and filtered
+    here, and the output says so: scan and a dry-run clean find all three."""
+    bucket = buckets.new()
+    make_tree(buckets, bucket)
+    with emulating(backend, "minio-behind-proxy") as proxy:
+        env = proxy_env(backend, proxy)
+        doc = cli(["scan", bucket, "--prefix", "dir/", "--format", "json"], env=env)
+        args = ["clean", bucket, "--prefix", "dir/", "--dry-run", "--older-than", "0"]
+        dry = cli(args, env=env)
+        dry_doc = cli([*args, "--format", "json"], env=env)
+        assert proxy.emulator.used.get("prefix is an exact key")
+    assert doc.code == 0, doc.stderr
+    found = doc.json()
+    assert sorted(u["key"] for u in found["uploads"]) == ["dir/", "dir/a", "dir/b/c"]
+    assert found["total"]["size"] == 6
+    (summary,) = found["buckets"]
+    assert any("exact key" in note for note in summary["notes"]), summary["notes"]
+    assert dry.code == 0, dry.stderr
+    assert "would abort 3 uploads" in dry.stdout
+    assert "listed the whole bucket and kept the keys under 'dir/'" in dry.stdout
+    (planned,) = dry_doc.json()["buckets"]
+    assert sorted(u["key"] for u in planned["uploads"]) == ["dir/", "dir/a", "dir/b/c"]
+    assert len(buckets.listing(bucket)) == 6  # a dry run
+
+
+def test_exact_key_prefix_found_once_is_listed_whole_for_later_buckets(buckets, backend):
+    """Once an empty prefixed listing has been disproved, the service is known to treat the
+    prefix as an exact key (as a recognised MinIO): the next bucket is listed whole at once."""
+    first, second = buckets.new("a"), buckets.new("b")
+    for bucket in (first, second):
+        buckets.make_many(bucket, ["dir/a", "dir/b/c", "other/x"], [1])
+    with emulating(backend, "minio-behind-proxy") as proxy:
+        s3 = via(proxy, backend)
+        notes: list[str] = []
+        keys = sorted(u.key for u in s3.iter_uploads(first, "dir/", note=notes.append))
+        proved = listing_queries(proxy)
+        proxy.clear()
+        later = sorted(u.key for u in s3.iter_uploads(second, "dir/", note=notes.append))
+        sent = listing_queries(proxy)
+    assert keys == later == ["dir/a", "dir/b/c"]
+    assert s3.transport.has_quirk(quirks.PREFIX_EXACT_KEY)
+    assert [q.get("prefix") for q in proved][:2] == ["dir/", None]
+    assert sent and not any("prefix" in q for q in sent)
+    assert len(notes) == 2 and all("exact key" in note for note in notes), notes
+
+
+@pytest.mark.parametrize(
+    ("keys", "extra"),
+    [
+        (["other/x"], 1),  # nothing under dir/: one unprefixed page proves it
+        (["dir/", "other/x"], 1),  # only the key "dir/" itself: proved the same way
+        (["dir/a", "dir/", "other/x"], 0),  # a key under dir/: believed at once
+    ],
+)
+def test_prefix_listing_costs_one_more_request_only_when_it_finds_nothing_under_it(
+    buckets, backend, cli, keys, extra
+):
+    """On a service that honours the prefix, an empty prefixed listing costs exactly one more
+    ListMultipartUploads request (no prefix, from the key marker "dir/", a small page), and the
+    answer is still right, with no note; a listing that finds keys under the prefix costs none."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, keys, [1])
+    with recording_proxy(backend.endpoint_url) as proxy:
+        env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url}
+        res = cli(["scan", bucket, "--prefix", "dir/", "--format", "json"], env=env)
+        sent = listing_queries(proxy)
+    assert res.code == 0, res.stderr
+    doc = res.json()
+    assert sorted(u["key"] for u in doc["uploads"]) == sorted(
+        k for k in keys if k.startswith("dir/")
+    )
+    assert doc["buckets"][0]["notes"] == []
+    assert [q.get("prefix") for q in sent] == ["dir/"] + [None] * extra
+    for probe in sent[1:]:
+        assert probe["key-marker"] == "dir/"
+        assert int(probe["max-uploads"]) <= 20
+
+
+def test_a_page_that_cannot_confirm_an_empty_prefix_listing_lists_the_bucket_whole(
+    buckets, backend
+):
+    """Pages of two: the prefixed listing finds only the key "dir/" itself, and the one
+    unprefixed page from the key marker "dir/" may be truncated before the keys under dir/
+    end (RGW's key marker includes that key's own uploads). Then nothing is proved either way:
+    the bucket is listed whole, saying so, nothing is counted twice, and the service is not
+    taken for one that treats the prefix as an exact key."""
+    bucket = buckets.new()
+    ids = buckets.make_many(bucket, ["dir/", "dir/", "dir/"], [1])
+    buckets.make_upload(bucket, "other/x", [1])
+    with recording_proxy(backend.endpoint_url) as proxy:
+        s3 = via(proxy, backend, page_size=2)
+        notes: list[str] = []
+        found = [u.upload_id for u in s3.iter_uploads(bucket, "dir/", note=notes.append)]
+        sent = listing_queries(proxy)
+    assert sorted(found) == sorted(ids)
+    assert not s3.transport.has_quirk(quirks.PREFIX_EXACT_KEY)
+    at = next(i for i, q in enumerate(sent) if "prefix" not in q)  # moto sends one page
+    assert all(q["prefix"] == "dir/" for q in sent[:at])
+    assert sent[at]["key-marker"] == "dir/"  # the probe
+    if backend.name == "rgw":  # the probe's page holds two of the three "dir/" uploads
+        assert notes == [
+            "the service listed no key under 'dir/' but itself, and one page of the whole "
+            "bucket could not confirm it: listed the whole bucket and kept the keys under 'dir/'"
+        ]
+        assert len(sent) > at + 1 and all("prefix" not in q for q in sent[at:])
+    else:  # moto ignores the marker (one whole page), LocalStack starts after "dir/"
+        assert notes == [] and len(sent) == at + 1
 
 
 @pytest.mark.parametrize(

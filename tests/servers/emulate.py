@@ -664,6 +664,9 @@ PROVIDERS: dict[str, Callable[[dict[str, Any]], list[Rule]]] = {
         prefix_as_exact_key(),
         drops_abort_action(),
     ],
+    # MinIO behind nginx, which does not pass the upstream's Server header (proxy_pass_header):
+    # the prefix is still an exact key, and no answer names the service.
+    "minio-behind-proxy": lambda o: [with_header("Server", "nginx"), prefix_as_exact_key()],
     "rustfs": lambda o: [drops_abort_action(and_prefix=True)],
     "seaweedfs": lambda o: [
         no_initiated(o.get("without_initiated", lambda key: True)),

@@ -285,3 +285,27 @@ def test_bucket_listing_follows_tokens_and_stops_on_a_repeat():
     assert [(b.name, b.region) for b in got] == [("a", "eu-west-1"), ("b", None)]
     with pytest.raises(ListingError, match="repeated a continuation token"):
         list(pagers.iter_buckets(lambda token: {"Buckets": [], "ContinuationToken": "same"}))
+
+
+@pytest.mark.parametrize(
+    ("keys", "truncated", "check"),
+    [
+        # MinIO and moto ignore the key marker: every key, in one page, in any order.
+        (["a", "zzz", "dir/x", "dir"], False, pagers.PrefixCheck.MISSED),
+        (["a", "zzz", "dir"], False, pagers.PrefixCheck.CONFIRMED),
+        # AWS, LocalStack: the keys after the marker, by key; the first is past the prefix.
+        (["dis", "dit"], True, pagers.PrefixCheck.CONFIRMED),
+        (["dir/a"], True, pagers.PrefixCheck.MISSED),
+        # RGW: the marker key's own uploads first, then the keys after it.
+        (["dir/", "dir/", "dir/b"], True, pagers.PrefixCheck.MISSED),
+        (["dir/", "dir/"], True, pagers.PrefixCheck.UNSURE),
+        # A key that sorts below the prefix proves nothing about the keys after it.
+        (["dir", "dir."], True, pagers.PrefixCheck.UNSURE),
+        # The key equal to the prefix proves nothing: the listing had it, or it is new.
+        (["dir/"], False, pagers.PrefixCheck.CONFIRMED),
+        ([], False, pagers.PrefixCheck.CONFIRMED),
+    ],
+)
+def test_one_unprefixed_page_checks_a_prefix_listing_that_found_nothing(keys, truncated, check):
+    uploads = [Upload("bkt", key, str(i), WHEN) for i, key in enumerate(keys)]
+    assert pagers.check_prefix_listing(uploads, truncated, "dir/") is check

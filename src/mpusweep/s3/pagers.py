@@ -8,7 +8,8 @@ server quirk handled is named where it is handled and in docs/compatibility.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import enum
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -166,6 +167,48 @@ def _next_markers(
             code="NoMarker",
         )
     return before, ""
+
+
+class PrefixCheck(enum.Enum):
+    """What one unprefixed page says of a prefixed listing that found no key under its prefix
+    but perhaps the key equal to the prefix itself (``check_prefix_listing``)."""
+
+    #: The page shows uploads under the prefix that the prefixed listing did not: the service
+    #: does not honour the prefix (MinIO takes it for an exact key).
+    MISSED = "missed"
+    #: The page shows that nothing under the prefix was missed.
+    CONFIRMED = "confirmed"
+    #: The page can neither show nor rule it out (truncated before the prefix's keys end).
+    UNSURE = "unsure"
+
+
+def check_prefix_listing(uploads: Sequence[Upload], truncated: bool, prefix: str) -> PrefixCheck:
+    """Whether a prefixed listing that found no key under ``prefix`` (but perhaps the key
+    equal to the prefix) is to be believed, from one unprefixed page asked from the key marker
+    ``prefix``.
+
+    The page holds the keys after the prefix (AWS, LocalStack), or from it (RGW's key marker
+    includes the marker key's own uploads), or every key (moto and MinIO ignore the marker).
+    A key under the prefix other than the prefix itself disproves the listing (a service that
+    takes the prefix for an exact key lists that one key). Else an untruncated answer confirms
+    it, and so does a key that sorts after every key under the prefix (above the prefix and not
+    under it): the services that page list by key. An upload of the key equal to the prefix
+    proves nothing (the listing had it, or it was started since).
+
+    >>> def up(key):
+    ...     return Upload("b", key, "1", None)
+    >>> check_prefix_listing([up("dir/a"), up("other")], False, "dir/")
+    <PrefixCheck.MISSED: 'missed'>
+    >>> check_prefix_listing([up("dir/"), up("dir0")], True, "dir/")
+    <PrefixCheck.CONFIRMED: 'confirmed'>
+    >>> check_prefix_listing([up("dir/"), up("dir/")], True, "dir/")
+    <PrefixCheck.UNSURE: 'unsure'>
+    """
+    if any(u.key.startswith(prefix) and u.key != prefix for u in uploads):
+        return PrefixCheck.MISSED
+    if not truncated or any(u.key > prefix and not u.key.startswith(prefix) for u in uploads):
+        return PrefixCheck.CONFIRMED
+    return PrefixCheck.UNSURE
 
 
 def sum_parts(list_page: Callable[[int], Page], upload: Upload) -> Upload:

@@ -8,9 +8,10 @@ names are here so that presets can declare them and ``mpusweep doctor`` can show
 handling does not wait for them.
 
 A few quirks change what mpusweep sends, so they are only acted on when the service is known to
-have them: named by the preset, or detected from an answer (``Server: MinIO``,
-``x-localstack``). Each name, the services that have it and the test that shows the handling
-are listed in docs/compatibility.md.
+have them: named by the preset, detected from an answer (``Server: MinIO``,
+``x-localstack``), or learned from what the service did (``prefix-exact-key``: a prefixed
+listing that found nothing, disproved by one unprefixed page). Each name, the services that
+have it and the test that shows the handling are listed in docs/compatibility.md.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Mapping
 
 # -- quirks that change what mpusweep sends (declared or detected) -----------------------------
 #: MinIO treats a ListMultipartUploads prefix as an exact key (minio#20989, #11686, mc#3926):
-#: list the whole bucket and keep the keys under the prefix.
+#: list the whole bucket and keep the keys under the prefix. Also learned where a prefixed
+#: listing that found nothing is disproved (MinIO behind a proxy that hides ``Server``).
 PREFIX_EXACT_KEY = "prefix-exact-key"
 #: LocalStack says ``EncodingType=url`` but leaves keys and markers raw, while comparing the
 #: key marker with the encoded key: an url-encoded listing cannot be paged; never ask for one.

@@ -20,7 +20,7 @@ from ..models import Bucket, Upload
 from . import pagers, tuning
 from .hooks import UnparsableResponse
 from .identity import credential_identity
-from .pagers import Decoder, Page
+from .pagers import Decoder, Page, PrefixCheck
 from .quirks import PREFIX_EXACT_KEY, URL_ENCODING_BROKEN, is_directory_bucket
 from .transport import Connection, Transport
 
@@ -34,6 +34,9 @@ GONE_CODES = frozenset({"NoSuchUpload", "NoSuchKey"})
 PARSE_ATTEMPTS = 3
 #: Requests in flight by default; scan and clean use the same.
 DEFAULT_CONCURRENCY = 64
+#: Uploads asked for, beyond those of the key equal to the prefix, in the one unprefixed page
+#: that checks a prefixed listing which found nothing under its prefix.
+PREFIX_CHECK_PAGE = 10
 #: Told what the listing did differently because of the service (a line for the report).
 Note = Callable[[str], None]
 
@@ -153,20 +156,69 @@ class S3Reader:
         treats a listing prefix as an exact key, so a directory-like prefix finds nothing
         there (minio#20989): when the service is MinIO (named, or answering ``Server: MinIO``)
         the whole bucket is listed and filtered here, and ``note`` is told so.
+
+        Behind a proxy MinIO is not recognisable (nginx does not pass its ``Server`` header),
+        so a prefixed listing that finds no key under the prefix (but perhaps the key equal to
+        it) is not believed blindly: one unprefixed page from the key marker ``prefix``
+        (``_check_prefix``) costs one request more, and only then. When it shows keys under
+        the prefix, the service is known for the rest of the run to take a prefix for an exact
+        key, and the bucket is listed whole, with a note, as for a recognised MinIO.
         """
         size = min(self.page_size, max_page or self.page_size)
-        if prefix and not self.transport.has_quirk(PREFIX_EXACT_KEY):
+        if not prefix:
+            yield from self._iter_under(bucket, "", "", size)
+            return
+        exact = 0  # uploads listed of the key equal to the prefix
+        if self.transport.has_quirk(PREFIX_EXACT_KEY):
+            how = self._exact_key_known()
+        else:
             try:
-                yield from self._iter_under(bucket, prefix, prefix, size)
-                return
+                under = False
+                for upload in self._iter_under(bucket, prefix, prefix, size):
+                    under = under or upload.key != prefix
+                    exact += upload.key == prefix
+                    yield upload
             except _PrefixIsExactKey:
-                pass  # raised by the first page, before any upload was yielded
-        if prefix and note is not None:
-            note(
-                f"the service treats a listing prefix as an exact key (MinIO): listed the "
-                f"whole bucket and kept the keys under {prefix!r}"
-            )
-        yield from self._iter_under(bucket, "", prefix, size)
+                how = self._exact_key_known()  # raised by the first page: nothing yielded
+            else:
+                if under or is_directory_bucket(bucket):
+                    return
+                found = self._check_prefix(bucket, prefix, exact)
+                if found is None:
+                    return
+                how = found
+        if note is not None:
+            note(f"{how}: listed the whole bucket and kept the keys under {prefix!r}")
+        # The key equal to the prefix was listed already: it is all an exact-key listing finds.
+        seen = prefix if exact else None
+        yield from (u for u in self._iter_under(bucket, "", prefix, size) if u.key != seen)
+
+    def _exact_key_known(self) -> str:
+        if PREFIX_EXACT_KEY in self.transport.learned:
+            return "the service treats a listing prefix as an exact key (shown earlier in this run)"
+        return "the service treats a listing prefix as an exact key (MinIO)"
+
+    def _check_prefix(self, bucket: str, prefix: str, exact: int) -> str | None:
+        """Whether a prefixed listing that found no key under ``prefix`` is to be believed:
+        None when one unprefixed page from the key marker ``prefix`` confirms it
+        (``pagers.check_prefix_listing``), else why the bucket is to be listed whole. The page
+        asks for the ``exact`` uploads of the key equal to the prefix (RGW's key marker
+        includes them) and a few more, within ``page_size``."""
+        size = min(self.page_size, exact + PREFIX_CHECK_PAGE)
+        page, decode = self._list_uploads_page(bucket, "", prefix, "", size)
+        uploads = [pagers.to_upload(bucket, item, decode) for item in page.get("Uploads", [])]
+        check = pagers.check_prefix_listing(uploads, bool(page.get("IsTruncated")), prefix)
+        if check is PrefixCheck.CONFIRMED:
+            return None
+        listed = f"the service listed no key under {prefix!r}" + (" but itself" if exact else "")
+        if check is PrefixCheck.UNSURE:
+            return f"{listed}, and one page of the whole bucket could not confirm it"
+        log.info("bucket %r: a listing prefix is taken for an exact key here", bucket)
+        self.transport.learn(PREFIX_EXACT_KEY)
+        return (
+            f"{listed}, yet the bucket holds keys there, so it treats a listing prefix as an "
+            "exact key (as MinIO does)"
+        )
 
     def _iter_under(
         self, bucket: str, sent_prefix: str, prefix: str, size: int

@@ -242,6 +242,9 @@ class Transport:
         #: Services recognised from their answers ("minio", "localstack"; see quirks.py);
         #: replaced, never changed in place, so threads may read it without the lock.
         self.detected: frozenset[str] = frozenset()
+        #: Quirks the service showed by what it answered (a prefixed listing disproved by an
+        #: unprefixed page: ``prefix-exact-key``); replaced, never changed in place.
+        self.learned: frozenset[str] = frozenset()
         self.client = self._make_client(conn.region)
         self.region: str = self.client.meta.region_name
 
@@ -284,8 +287,17 @@ class Transport:
         return client
 
     def has_quirk(self, name: str) -> bool:
-        """Whether the service has this quirk: declared by the preset, or detected."""
-        return name in self.conn.quirks or any(name in DETECTED[s] for s in self.detected)
+        """Whether the service has this quirk: declared by the preset, detected, or learned."""
+        return (
+            name in self.conn.quirks
+            or name in self.learned
+            or any(name in DETECTED[s] for s in self.detected)
+        )
+
+    def learn(self, quirk: str) -> None:
+        """Record a quirk the service showed, for the rest of the run (every bucket)."""
+        with self._lock:
+            self.learned = self.learned | {quirk}
 
     def _detect(self, response_dict: dict[str, Any], **_: Any) -> None:
         """Recognise the services whose quirks change what we send (quirks.DETECTED)."""
