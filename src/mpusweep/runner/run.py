@@ -256,7 +256,8 @@ class TargetRunner:
             )
 
         holder = Holder.this_process(["mpusweep", *sys.argv[1:]], self.env.now)
-        lock = EndpointLock(s3.endpoint_url)
+        shard = self.run_settings.targets.shard
+        lock = EndpointLock(s3.endpoint_url, scope=shard.suffix if shard else "")
         try:
             lock.acquire(holder, wait=wait, on_wait=on_wait, cancel=cancel)
         except LockedError as exc:
@@ -295,7 +296,9 @@ class TargetRunner:
         alone: bool,
     ) -> None:
         if self.configured and self.headings and self.run_settings.output.fmt == "table":
-            target_report.print_target_heading(env.out, result.name, result.endpoint)
+            target_report.print_target_heading(
+                env.out, result.name, result.endpoint, result.settings.account_name
+            )
         ctx = TargetContext(env, result.settings, s3, result, cancel, alone, self.run_id)
         started = time.monotonic()
         try:
@@ -386,7 +389,8 @@ class TargetRunner:
         recording = self.run_settings.recording
         if recording.no_history:
             return
-        path = recording.history_path or default_history_path()
+        shard = self.run_settings.targets.shard
+        path = recording.history_path or default_history_path(shard.suffix if shard else "")
         try:
             with History(path) as history:
                 history.record(
