@@ -4,9 +4,14 @@ tests/integration/test_organization.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from mpusweep.cli import cli
+from mpusweep.cli.options import shard_callback
+from mpusweep.config import parse_config
 from mpusweep.settings import Shard
 from tests.support import run_cli
 
@@ -52,3 +57,31 @@ def test_a_shard_needs_configured_targets():
 def test_every_command_that_shares_targets_takes_a_shard():
     for name in ("scan", "clean", "report"):
         assert "--shard" in {o for p in cli.commands[name].params for o in p.opts}
+
+
+def test_the_kubernetes_indexed_job_gives_each_pod_its_own_shard_and_files():
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "kubernetes-indexed-job.yaml"
+    kinds = {d["kind"]: d for d in yaml.safe_load_all(path.read_text())}
+    job = kinds["CronJob"]["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed"
+    count = job["completions"]
+    assert job["parallelism"] == count
+    (container,) = job["template"]["spec"]["containers"]
+    env = [e["name"] for e in container["env"]]
+    # $(VAR) refers only to variables defined before it in the list.
+    assert env.index("JOB_COMPLETION_INDEX") < env.index("MPUSWEEP_SHARD")
+    values = {e["name"]: e.get("value") for e in container["env"]}
+    argv = [*container["command"], *container["args"]]
+    metrics_files, shards = set(), []
+    for index in range(count):
+
+        def expand(text: str, index: int = index) -> str:
+            return text.replace("$(JOB_COMPLETION_INDEX)", str(index))
+
+        shards.append(shard_callback(None, None, expand(values["MPUSWEEP_SHARD"])))  # type: ignore[arg-type]
+        metrics_files.add(expand(argv[argv.index("--metrics-file") + 1]))
+    assert shards == [Shard(k, count) for k in range(count)]
+    assert len(metrics_files) == count  # each shard its own metrics file
+    assert argv[:3] == ["mpusweep", "scan", "--all-targets"]
+    (target,) = parse_config(kinds["ConfigMap"]["data"]["config.toml"]).targets
+    assert target.organization is not None
