@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from .errors import MpuSweepError
 from .filters import AgeFilter, Selection
 from .models import Verify
 from .s3.reader import DEFAULT_CONCURRENCY
@@ -215,6 +216,9 @@ class TargetSettings:
     configured: bool = False
     #: An organization's account: its name there (headings, JSON), when known.
     account_name: str | None = None
+    #: Why the target cannot run at all (an organization whose accounts could not be listed):
+    #: it is reported as the target's error, and the other targets go on.
+    failure: MpuSweepError | None = None
 
 
 @dataclass(frozen=True, slots=True)

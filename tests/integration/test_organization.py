@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers.moto import running_moto
 from tests.servers.proxy import RecordingProxy, Reply, Seen, recording_proxy
+from tests.servers.rgw import free_port
 from tests.support import MOTO_KEYS
 
 MANAGEMENT = "123456789012"  # moto's caller account
@@ -285,3 +286,25 @@ def test_shards_cover_every_target_once(cli, org, tmp_path, count):
         shards.append({t["target"] for t in json.loads(res.stdout)["targets"]})
     assert set().union(*shards) == every
     assert sum(len(s) for s in shards) == len(every)  # disjoint
+
+
+def test_an_organization_that_cannot_be_listed_fails_as_one_target_and_the_others_go_on(
+    cli, org, tmp_path
+):
+    config = write_config(tmp_path, org, org={}, plain={"organization_role": None})
+    prom = tmp_path / "scan.prom"
+    env = {
+        **org.env(),
+        "AWS_ENDPOINT_URL_ORGANIZATIONS": f"http://127.0.0.1:{free_port()}",  # nothing there
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    args = ["scan", "--config", str(config), "--all-targets", "--format", "json", "--no-history"]
+    res = cli([*args, "--metrics-file", str(prom)], env=env)
+    assert res.code == 3, res.stderr
+    targets = {t["target"]: t for t in json.loads(res.stdout)["targets"]}
+    assert set(targets) == {"org", "plain"}
+    assert targets["plain"]["exit_code"] == 0
+    assert targets["org"]["exit_code"] == 6
+    assert "cannot list the organization's accounts" in targets["org"]["error"]
+    assert "mpusweep: error: target 'org': cannot list the organization's accounts" in res.stderr
+    assert 'mpusweep_run_success{command="scan",target="org"} 0.0' in prom.read_text()

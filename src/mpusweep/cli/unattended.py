@@ -11,7 +11,7 @@ from datetime import timedelta
 import click
 
 from ..config import Target, default_config_path, load_config
-from ..errors import UsageError
+from ..errors import MpuSweepError, UsageError
 from ..filters import format_duration
 from ..organization import member_name
 from ..report import iec_size, plural
@@ -77,7 +77,11 @@ def _expand(run: RunSettings, target: Target) -> list[TargetSettings]:
     org = target.organization
     if org is None:
         return [settings]
-    found = list_accounts(base_connection(settings.connection), org.ous)
+    try:
+        found = list_accounts(base_connection(settings.connection), org.ous)
+    except MpuSweepError as exc:
+        # The accounts are unknown: the target fails as one, and the others go on.
+        return [replace(settings, failure=exc)]
     members = []
     for account in found.accounts:
         if not org.wants(account.id):

@@ -115,6 +115,8 @@ class TargetRunner:
         settings = result.settings.connection
         env = self.env if prompt else replace(self.env, stdin_is_terminal=False)
         try:
+            if result.settings.failure is not None:
+                raise result.settings.failure
             return self.connect(env, settings, self.writes)
         except MpuSweepError as exc:
             result.endpoint = public(settings.endpoint_url)  # as configured

@@ -21,7 +21,7 @@ from typing import Any
 
 import botocore.exceptions as bce
 
-from ..errors import CredentialsError, MpuSweepError
+from ..errors import CredentialsError, EndpointError
 from .transport import Connection, make_session
 
 #: Attempts of one Organizations call while it is throttled, and the longest wait between two.
@@ -31,8 +31,9 @@ _THROTTLED = frozenset({"TooManyRequestsException", "ThrottlingException", "Thro
 _DENIED = frozenset({"AccessDeniedException", "AccessDenied", "AWSOrganizationsNotInUseException"})
 
 
-class OrganizationError(MpuSweepError):
-    """The organization's accounts could not be listed (the run cannot know its targets)."""
+class OrganizationError(EndpointError):
+    """Organizations or STS could not be reached, or did not answer (throttled past the
+    retries, a service error): the organization's accounts are unknown."""
 
 
 @dataclass(frozen=True, slots=True)
