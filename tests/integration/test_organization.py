@@ -308,3 +308,42 @@ def test_an_organization_that_cannot_be_listed_fails_as_one_target_and_the_other
     assert "cannot list the organization's accounts" in targets["org"]["error"]
     assert "mpusweep: error: target 'org': cannot list the organization's accounts" in res.stderr
     assert 'mpusweep_run_success{command="scan",target="org"} 0.0' in prom.read_text()
+
+
+def test_clean_aborts_in_each_account_through_its_role_and_lifecycle_status_reads_it(
+    cli, org, tmp_path
+):
+    """clean and lifecycle status take an organization target too: a fresh account's uploads
+    are aborted with its role's keys, and the management account's are left alone."""
+    organizations = org.client("organizations")
+    status = organizations.create_account(AccountName="cleaned", Email="cleaned@example.com")
+    account = status["CreateAccountStatus"]["AccountId"]
+    try:
+        org.seed(account, "cleaned", 2)
+        clean_and_read(cli, org, tmp_path, account)
+    finally:  # the other tests' organization, as it was
+        organizations.remove_account_from_organization(AccountId=account)
+
+
+def clean_and_read(cli, org: Org, tmp_path: Path, account: str) -> None:
+    config = write_config(tmp_path, org, org={"accounts": [account]})
+    args = ["--config", str(config), "--target", "org"]
+    res = cli(
+        ["clean", *args, "--yes", "--older-than", "0s", "--format", "json", "--no-history"],
+        env=org.env(),
+    )
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [t["target"] for t in doc["targets"]] == [f"org/{account}"]
+    assert doc["targets"][0]["account_name"] == "cleaned"
+    assert doc["summary"]["aborted"] == 2
+    member = org.client("s3", org.keys_of(account))
+    assert member.list_multipart_uploads(Bucket="org-cleaned").get("Uploads", []) == []
+    own = org.client("s3").list_multipart_uploads(Bucket="org-management")
+    assert len(own.get("Uploads", [])) == 2  # another account's, untouched
+
+    res = cli(["lifecycle", "status", *args, "--format", "json"], env=org.env())
+    assert res.code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert {b["target"] for b in doc["buckets"]} == {f"org/{account}"}
+    assert doc["targets"][0]["account_name"] == "cleaned"
