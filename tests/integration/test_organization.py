@@ -264,7 +264,7 @@ def test_ous_take_their_accounts_and_every_unit_under_them(cli, org, tmp_path):
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_shards_cover_every_target_once(cli, org, tmp_path, count):
     """N copies with --shard K/N: together every target (organization accounts included),
-    each in exactly one shard."""
+    each in exactly one shard; each shard records its own default history."""
     ids = org.accounts
     config = write_config(
         tmp_path,
@@ -273,19 +273,28 @@ def test_shards_cover_every_target_once(cli, org, tmp_path, count):
         plain={"organization_role": None},
     )
     every = {f"org/{a}" for a in (MANAGEMENT, ids["dev"], ids["prod"], ids["excluded"])} | {"plain"}
+    state = tmp_path / "state"
     shards = []
     for index in range(count):
         res = cli(
             [
                 *("scan", "--config", str(config), "--all-targets", "--format", "json"),
-                *("--shard", f"{index}/{count}", "--no-history"),
+                *("--shard", f"{index}/{count}"),
             ],
-            env=org.env(),
+            env={**org.env(), "XDG_STATE_HOME": str(state)},
         )
         assert res.code == 0, res.stderr
         shards.append({t["target"] for t in json.loads(res.stdout)["targets"]})
     assert set().union(*shards) == every
     assert sum(len(s) for s in shards) == len(every)  # disjoint
+    for index, mine in enumerate(shards):
+        history = state / "mpusweep" / f"history.shard-{index}-of-{count}.sqlite3"
+        if not mine:
+            assert not history.exists()  # a shard without targets records nothing
+            continue
+        with sqlite3.connect(history) as db:
+            assert {t for (t,) in db.execute("SELECT DISTINCT target FROM runs")} == mine
+    assert not (state / "mpusweep" / "history.sqlite3").exists()
 
 
 def test_an_organization_that_cannot_be_listed_fails_as_one_target_and_the_others_go_on(
