@@ -356,3 +356,17 @@ def clean_and_read(cli, org: Org, tmp_path: Path, account: str) -> None:
     doc = json.loads(res.stdout)
     assert {b["target"] for b in doc["buckets"]} == {f"org/{account}"}
     assert doc["targets"][0]["account_name"] == "cleaned"
+
+
+def test_the_report_names_each_account_s_buckets(cli, org, tmp_path):
+    ids = org.accounts
+    config = write_config(tmp_path, org, org={"accounts": [ids["dev"], ids["prod"]]})
+    page = tmp_path / "report.html"
+    res = cli(
+        ["report", "--config", str(config), "--target", "org", "--output", str(page)],
+        env={**org.env(), "XDG_STATE_HOME": str(tmp_path / "state")},
+    )
+    assert res.code == 0, res.stderr
+    html = page.read_text()
+    assert f"org/{ids['dev']}:org-dev" in html
+    assert f"org/{ids['prod']}:org-prod" in html
