@@ -370,3 +370,17 @@ def test_the_report_names_each_account_s_buckets(cli, org, tmp_path):
     html = page.read_text()
     assert f"org/{ids['dev']}:org-dev" in html
     assert f"org/{ids['prod']}:org-prod" in html
+
+
+def test_target_name_slash_account_runs_that_account_alone(cli, org, tmp_path):
+    ids = org.accounts
+    config = write_config(tmp_path, org, org={})
+    base = ["scan", "--config", str(config), "--format", "json", "--no-history"]
+    res = cli(
+        [*base, "--target", f"org/{ids['prod']}", "--target", "org/" + ids["prod"]], env=org.env()
+    )
+    assert res.code == 0, res.stderr
+    assert per_target(json.loads(res.stdout)) == {f"org/{ids['prod']}": expected(org, ids["prod"])}
+    res = cli([*base, "--target", "org/999999999999"], env=org.env())
+    assert res.code == 2
+    assert "no such account in target 'org'" in res.stderr

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import click
 
-from ..config import Target, default_config_path, load_config
+from ..config import Config, Target, default_config_path, load_config
 from ..errors import MpuSweepError, UsageError
 from ..filters import format_duration
 from ..organization import member_name
@@ -54,9 +54,10 @@ def resolve_targets(env: Env, run: RunSettings) -> list[TargetSettings]:
         if not targets:
             where = config.path or default_config_path()
             raise UsageError(f"no targets in {str(where)!r}: add [targets.NAME] tables")
+        every = [member for t in targets for member in _expand(run, t)]
     else:
-        targets = [config.target(name) for name in dict.fromkeys(choice.names)]
-    every = [member for t in targets for member in _expand(run, t)]
+        named = [m for name in dict.fromkeys(choice.names) for m in _named(run, config, name)]
+        every = list({t.name: t for t in named}.values())  # --target org --target org/ID
     if choice.shard is None:
         return every
     mine = [t for t in every if choice.shard.covers(t.name)]
@@ -67,6 +68,22 @@ def resolve_targets(env: Env, run: RunSettings) -> list[TargetSettings]:
             soft_wrap=True,
         )
     return mine
+
+
+def _named(run: RunSettings, config: Config, name: str) -> list[TargetSettings]:
+    """``--target NAME``: the target (an organization: every account it keeps), or
+    ``--target NAME/ACCOUNT_ID``: that one account of an organization."""
+    base, slash, _ = name.partition("/")
+    target = config.target(base)
+    if not slash:
+        return _expand(run, target)
+    if target.organization is None:
+        raise UsageError(f"--target {name}: target {base!r} is one account, not an organization")
+    members = _expand(run, target)
+    chosen = [m for m in members if m.name == name or m.failure is not None]
+    if not chosen:
+        raise UsageError(f"--target {name}: no such account in target {base!r}'s organization")
+    return chosen
 
 
 def _expand(run: RunSettings, target: Target) -> list[TargetSettings]:
