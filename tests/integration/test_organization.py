@@ -373,14 +373,19 @@ def test_the_report_names_each_account_s_buckets(cli, org, tmp_path):
 
 
 def test_target_name_slash_account_runs_that_account_alone(cli, org, tmp_path):
+    """--target org/ID: that account only, its role assumed with the target's external_id."""
     ids = org.accounts
-    config = write_config(tmp_path, org, org={})
+    config = write_config(tmp_path, org, org={"external_id": "sweep-4711"})
+    org.proxy.clear()
     base = ["scan", "--config", str(config), "--format", "json", "--no-history"]
     res = cli(
         [*base, "--target", f"org/{ids['prod']}", "--target", "org/" + ids["prod"]], env=org.env()
     )
     assert res.code == 0, res.stderr
     assert per_target(json.loads(res.stdout)) == {f"org/{ids['prod']}": expected(org, ids["prod"])}
+    (assumed,) = [s.body for s in org.proxy.seen if b"Action=AssumeRole" in s.body]
+    assert ids["prod"].encode() in assumed
+    assert b"ExternalId=sweep-4711" in assumed
     res = cli([*base, "--target", "org/999999999999"], env=org.env())
     assert res.code == 2
     assert "no such account in target 'org'" in res.stderr
