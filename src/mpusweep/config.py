@@ -18,6 +18,9 @@ Default path ``$XDG_CONFIG_HOME/mpusweep/config.toml`` (``~/.config/mpusweep/con
     max_bytes = "500GiB"              # or a number of bytes
     price_per_gb_month = 0.0059
 
+    [targets.org]         # every ACTIVE account of the organization, each as org/ACCOUNT_ID
+    organization_role = "OrganizationAccountAccessRole"   # or an ARN with {account_id}
+
 Every mistake (unknown key, wrong type, bad duration or size) is a one-line ``UsageError``
 naming the file, the table and the key. A file holding anything that looks like a credential
 (a key such as ``aws_secret_access_key``, or a value shaped like an AWS key) is refused
@@ -40,11 +43,15 @@ from urllib.parse import urlsplit
 
 from .errors import UsageError
 from .filters import Selection, parse_duration, parse_size
+from .organization import Organization
 from .pricing import Pricing
+from .redact import looks_like_secret
 
 #: The target name of a run without a configured target.
 DEFAULT_TARGET = "default"
 
+#: The keys that make a target an organization's accounts; they have no command-line flags.
+ORGANIZATION_KEYS = ("organization_role", "external_id", "accounts", "exclude_accounts", "ous")
 _TARGET_KEYS = frozenset(
     {
         "endpoint_url",
@@ -56,6 +63,7 @@ _TARGET_KEYS = frozenset(
         "exclude_buckets",
         "prefixes",
         "clean",
+        *ORGANIZATION_KEYS,
     }
 )
 _CLEAN_KEYS = frozenset({"older_than", "idle_for", "max_aborts", "max_bytes", "price_per_gb_month"})
@@ -80,47 +88,22 @@ _SECRET_KEYS = frozenset(
 )
 _SECRET_KEY_PARTS = ("secret", "password", "passwd", "_token", "credential")
 
-# AWS access key ids (AKIA long-term, ASIA temporary); secret access keys: 40 characters of
-# base64 with upper and lower case and digits; session tokens: hundreds of base64 characters.
-_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
-_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
-_SESSION_TOKEN = re.compile(r"[A-Za-z0-9/+=]{100,}")
-_URL_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]*@")
-
 _TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _PROVIDER = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _ROLE_ARN = re.compile(r"arn:[\w-]+:iam::\d*:role/\S+")
+# A role's name (IAM: letters, digits and +=,.@_-, at most 64), or an ARN naming each account.
+_ORG_ROLE = re.compile(r"[\w+=,.@-]{1,64}|arn:[\w-]+:iam::\{account_id\}:role/\S+")
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_OU_ID = re.compile(r"ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32}")
+# sts:AssumeRole's ExternalId: 2 to 1224 of these characters.
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
 
 _CREDENTIALS_HINT = (
     "credentials never belong in this file: keep them in a profile of ~/.aws/credentials "
     "(and name it here with profile = ...) or in the environment (AWS_ACCESS_KEY_ID, "
     "AWS_SECRET_ACCESS_KEY)"
 )
-
-
-def looks_like_secret(value: str) -> bool:
-    """Whether a text holds something shaped like an AWS credential or a URL password.
-
-    >>> looks_like_secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-    True
-    >>> looks_like_secret("AKIAIOSFODNN7EXAMPLE")
-    True
-    >>> looks_like_secret("https://user:pw@s3.example.com")
-    True
-    >>> looks_like_secret("arn:aws:iam::123456789012:role/mpusweep")
-    False
-    """
-    if _ACCESS_KEY_ID.search(value) or _SESSION_TOKEN.search(value):
-        return True
-    if _URL_PASSWORD.search(value):
-        return True
-    for match in _SECRET_KEY.finditer(value):
-        text = match.group()
-        # A plain word or a lower-case bucket name is no key: keys mix cases and digits.
-        if re.search(r"[a-z]", text) and re.search(r"[A-Z]", text) and re.search(r"\d", text):
-            return True
-    return False
 
 
 def default_config_path() -> Path:
@@ -170,6 +153,9 @@ class Target:
     prefixes: tuple[str, ...] = ()
     #: Defaults for ``clean``.
     clean: CleanSettings = field(default_factory=CleanSettings)
+    #: The organization's accounts instead of one: the role each member account is scanned
+    #: through (a name, or an ARN with ``{account_id}``); None: one account, not an organization.
+    organization: Organization | None = None
 
     @property
     def selection(self) -> Selection:
@@ -329,6 +315,32 @@ def _endpoint(reader: _Reader) -> str | None:
     return url
 
 
+def _ids(reader: _Reader, key: str, pattern: re.Pattern[str], hint: str) -> tuple[str, ...]:
+    values = reader.strings(key)
+    for value in values:
+        if not pattern.fullmatch(value):
+            reader.fail(key, f"{value!r} is not {hint}")
+    return values
+
+
+def _organization(reader: _Reader) -> Organization | None:
+    role = reader.string(
+        "organization_role", _ORG_ROLE, ": give a role name, or an ARN with {account_id}"
+    )
+    external_id = reader.string("external_id", _EXTERNAL_ID, ": see sts:AssumeRole's ExternalId")
+    accounts = _ids(reader, "accounts", _ACCOUNT_ID, "an account id (12 digits)")
+    exclude = _ids(reader, "exclude_accounts", _ACCOUNT_ID, "an account id (12 digits)")
+    ous = _ids(reader, "ous", _OU_ID, "an organizational unit id (ou-...) or a root (r-...)")
+    if role is None:
+        for key in ORGANIZATION_KEYS:
+            if key in reader.data:
+                reader.fail(key, "needs organization_role (this target is one account)")
+        return None
+    if "role_arn" in reader.data:
+        reader.fail("role_arn", "give role_arn or organization_role, not both")
+    return Organization(role, external_id, accounts, exclude, ous)
+
+
 def _target(source: str, name: str, data: object) -> Target:
     table = f"targets.{name}"
     if not _TARGET_NAME.fullmatch(name):
@@ -370,6 +382,7 @@ def _target(source: str, name: str, data: object) -> Target:
             max_bytes=clean.size("max_bytes"),
             pricing=clean.price("price_per_gb_month", f"target {name!r} (price_per_gb_month)"),
         ),
+        organization=_organization(reader),
     )
 
 

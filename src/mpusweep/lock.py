@@ -35,10 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import looks_like_secret
 from .errors import ExitCode, MpuSweepError, UsageError
 from .filters import format_duration
-from .redact import redact
+from .redact import looks_like_secret, redact
 
 
 class LockedError(MpuSweepError):
@@ -168,9 +167,11 @@ def endpoint_key(endpoint: str | None) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def lock_path(endpoint: str | None, lock_dir: Path | None = None) -> Path:
-    """The lock file of an endpoint: a hash, so no credential can show in it."""
-    digest = hashlib.sha256(endpoint_key(endpoint).encode()).hexdigest()
+def lock_path(endpoint: str | None, lock_dir: Path | None = None, scope: str = "") -> Path:
+    """The lock file of an endpoint: a hash, so no credential can show in it. A ``scope``
+    (``shard-K-of-N``: each shard of a run has its own targets) gives a lock of its own."""
+    key = endpoint_key(endpoint) + (f"#{scope}" if scope else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return (lock_dir or default_lock_dir()) / f"{digest[:24]}.lock"
 
 
@@ -192,11 +193,12 @@ class EndpointLock:
     Args:
         endpoint: The endpoint URL (None: AWS's own endpoints).
         lock_dir: Where lock files live; ``default_lock_dir()`` when None.
+        scope: Apart from the endpoint's own lock (``shard-K-of-N``); empty: none.
     """
 
-    def __init__(self, endpoint: str | None, lock_dir: Path | None = None) -> None:
-        self.endpoint = endpoint
-        self.path = lock_path(endpoint, lock_dir)
+    def __init__(self, endpoint: str | None, lock_dir: Path | None = None, scope: str = "") -> None:
+        self.endpoint, self.scope = endpoint, scope
+        self.path = lock_path(endpoint, lock_dir, scope)
         self._fd = -1
 
     @property
@@ -271,7 +273,7 @@ class EndpointLock:
 
     def _locked_message(self, other: Holder | None, wait: timedelta) -> str:
         who = other.describe() if other else "another process"
-        where = endpoint_key(self.endpoint)
+        where = endpoint_key(self.endpoint) + (f" ({self.scope})" if self.scope else "")
         after = f" after waiting {format_duration(wait)}" if wait > timedelta(0) else ""
         return (
             f"another mpusweep run holds the lock for {where}{after}: {who}; let it finish, "

@@ -262,6 +262,8 @@ class TargetStatus:
     error: str | None = None
     #: Whether it did not run because another run held its endpoint's lock.
     locked: bool = False
+    #: An organization's account: its name there, when known (the name holds its id).
+    account_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,35 @@ def install_debug_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+
+
+# AWS access key ids (AKIA long-term, ASIA temporary); secret access keys: 40 characters of
+# base64 with upper and lower case and digits; session tokens: hundreds of base64 characters.
+_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
+_SECRET_KEY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_SESSION_TOKEN = re.compile(r"[A-Za-z0-9/+=]{100,}")
+_URL_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]*@")
+
+
+def looks_like_secret(value: str) -> bool:
+    """Whether a text holds something shaped like an AWS credential or a URL password.
+
+    >>> looks_like_secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    True
+    >>> looks_like_secret("AKIAIOSFODNN7EXAMPLE")
+    True
+    >>> looks_like_secret("https://user:pw@s3.example.com")
+    True
+    >>> looks_like_secret("arn:aws:iam::123456789012:role/mpusweep")
+    False
+    """
+    if _ACCESS_KEY_ID.search(value) or _SESSION_TOKEN.search(value):
+        return True
+    if _URL_PASSWORD.search(value):
+        return True
+    for match in _SECRET_KEY.finditer(value):
+        text = match.group()
+        # A plain word or a lower-case bucket name is no key: keys mix cases and digits.
+        if re.search(r"[a-z]", text) and re.search(r"[A-Z]", text) and re.search(r"\d", text):
+            return True
+    return False

@@ -10,11 +10,13 @@ Every class is frozen: a setting is changed with ``dataclasses.replace``, never 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from .errors import MpuSweepError
 from .filters import AgeFilter, Selection
 from .models import Verify
 from .s3.reader import DEFAULT_CONCURRENCY
@@ -58,6 +60,8 @@ class ConnectionSettings:
     request_payer: str | None = None
     #: A role assumed with the profile's credentials (a configured target's).
     role_arn: str | None = None
+    #: The ExternalId sent when assuming ``role_arn`` (an organization's member roles).
+    external_id: str | None = None
     #: Requests in flight at once.
     concurrency: int = DEFAULT_CONCURRENCY
     #: Uploads per listing page (tests and benchmarks).
@@ -154,12 +158,43 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class Shard:
+    """``--shard K/N``: the K-th of N copies of a run (K from 0, as a Kubernetes Indexed Job's
+    ``JOB_COMPLETION_INDEX``) takes the targets whose name hashes to K, so that the N copies
+    together cover every target exactly once, whatever the order or number of targets."""
+
+    index: int
+    count: int
+
+    def covers(self, name: str) -> bool:
+        """Whether this shard runs the target called ``name`` (a hash of the name: stable
+        across runs, machines and Python versions, unlike ``hash()``).
+
+        >>> [Shard(k, 2).covers("org/111111111111") for k in (0, 1)]
+        [False, True]
+        """
+        digest = hashlib.sha256(name.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def suffix(self) -> str:
+        """What keeps this shard's files apart: ``shard-K-of-N``."""
+        return f"shard-{self.index}-of-{self.count}"
+
+
+@dataclass(frozen=True, slots=True)
 class TargetChoice:
-    """Which configured targets a run covers (``--target``, ``--all-targets``, ``--config``)."""
+    """Which configured targets a run covers (``--target``, ``--all-targets``, ``--config``,
+    ``--shard``)."""
 
     names: tuple[str, ...] = ()
     every: bool = False
     config_path: Path | None = None
+    #: Only this share of the targets; None: all of them.
+    shard: Shard | None = None
 
     @property
     def configured(self) -> bool:
@@ -179,6 +214,11 @@ class TargetSettings:
     pricing: Pricing | None = None
     #: Whether it comes from the configuration file (headings, names in messages).
     configured: bool = False
+    #: An organization's account: its name there (headings, JSON), when known.
+    account_name: str | None = None
+    #: Why the target cannot run at all (an organization whose accounts could not be listed):
+    #: it is reported as the target's error, and the other targets go on.
+    failure: MpuSweepError | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,3 +211,50 @@ def test_example_config_in_docs_loads():
     assert config.targets
     for target in config.targets:
         assert target.endpoint_url or target.provider or target.profile
+
+
+def test_an_organization_target():
+    (target,) = parse_config(
+        '[targets.org]\nprofile = "management"\n'
+        'organization_role = "OrganizationAccountAccessRole"\n'
+        'external_id = "sweep-4711"\naccounts = ["111111111111", "333333333333"]\n'
+        'exclude_accounts = ["333333333333"]\nous = ["ou-abcd-12345678", "r-ab12"]\n'
+    ).targets
+    org = target.organization
+    assert org is not None and target.role_arn is None
+    assert org.role_arn("111111111111") == (
+        "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole"
+    )
+    assert org.role_arn("111111111111", "aws-cn").startswith("arn:aws-cn:iam::111111111111:")
+    assert [org.wants(a) for a in ("111111111111", "333333333333", "222222222222")] == [
+        True,
+        False,
+        False,
+    ]
+    assert org.ous == ("ou-abcd-12345678", "r-ab12")
+    (plain,) = parse_config("[targets.one]\n").targets
+    assert plain.organization is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'organization_role = "x"\nrole_arn = "arn:aws:iam::1:role/y"',
+            "[targets.t] role_arn: give role_arn or organization_role, not both",
+        ),
+        ('organization_role = "arn:aws:iam::111111111111:role/x"', "organization_role: "),
+        ('organization_role = "a role"', "organization_role: 'a role' is not valid"),
+        ('organization_role = "x"\naccounts = ["1234"]', "accounts: '1234' is not an account id"),
+        (
+            'organization_role = "x"\nexclude_accounts = [111111111111]',
+            "exclude_accounts: expected a list of strings",
+        ),
+        ('organization_role = "x"\nous = ["ou-x"]', "ous: 'ou-x' is not an organizational unit"),
+        ('external_id = "abc"', "external_id: needs organization_role"),
+    ],
+)
+def test_organization_mistakes(text, message):
+    with pytest.raises(UsageError) as info:
+        parse_config(f"[targets.t]\n{text}\n", source="c.toml")
+    assert message in str(info.value)

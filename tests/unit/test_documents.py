@@ -176,6 +176,7 @@ CLEAN = {
             "exit_code": 1,
             "error": None,
             "locked": False,
+            "account_name": None,
             "summary": {
                 "aborted": 1,
                 "bytes_freed": 3 * GIB,
@@ -194,6 +195,7 @@ CLEAN = {
             "exit_code": 75,
             "error": "another clean holds the lock",
             "locked": True,
+            "account_name": None,
             "summary": None,
         },
     ],
@@ -263,12 +265,19 @@ LIFECYCLE = {
         },
     ],
     "targets": [
-        {"target": "prod", "endpoint": "https://s3.example.com", "exit_code": 1, "error": None},
+        {
+            "target": "prod",
+            "endpoint": "https://s3.example.com",
+            "exit_code": 1,
+            "error": None,
+            "account_name": None,
+        },
         {
             "target": "backup",
             "endpoint": None,
             "exit_code": 75,
             "error": "another clean holds the lock",
+            "account_name": None,
         },
     ],
 }

@@ -233,3 +233,21 @@ def test_lock_names_are_hashes_without_credentials(tmp_path, monkeypatch):
 )
 def test_public_command_masks_secrets(argv, shown):
     assert public_command(argv) == shown
+
+
+def test_each_shard_has_its_own_lock_of_an_endpoint(tmp_path):
+    """``--shard K/N``: shards of one run never wait for each other; a second run of the same
+    shard still does."""
+    first = EndpointLock(ENDPOINT, tmp_path, scope="shard-0-of-2")
+    other = EndpointLock(ENDPOINT, tmp_path, scope="shard-1-of-2")
+    unsharded = EndpointLock(ENDPOINT, tmp_path)
+    assert len({first.path, other.path, unsharded.path}) == 3
+    first.acquire(me())
+    try:
+        other.acquire(me())
+        other.release()
+        again = EndpointLock(ENDPOINT, tmp_path, scope="shard-0-of-2")
+        with pytest.raises(LockedError, match=r"\(shard-0-of-2\)"):
+            again.acquire(me())
+    finally:
+        first.release()

@@ -69,11 +69,58 @@ def comparable(settings: TargetSettings) -> TargetSettings:
     )
 
 
+#: Keys only a configured target can have (an organization's accounts): no flag says the same,
+#: so each row gives its TOML value and the field of ``Target.organization`` it sets instead.
+ROLE = 'organization_role = "OrganizationAccountAccessRole"'
+TARGET_ONLY = [
+    (
+        "organization_role",
+        '"arn:aws:iam::{account_id}:role/x"',
+        "role",
+        "arn:aws:iam::{account_id}:role/x",
+    ),
+    ("external_id", '"sweep-4711"', "external_id", "sweep-4711"),
+    ("accounts", '["111111111111"]', "accounts", ("111111111111",)),
+    ("exclude_accounts", '["222222222222"]', "exclude_accounts", ("222222222222",)),
+    ("ous", '["ou-abcd-12345678"]', "ous", ("ou-abcd-12345678",)),
+]
+
+
 def test_every_configuration_key_has_a_row():
     keys = {k for k in config._TARGET_KEYS if k != "clean"} | {
         f"clean.{k}" for k in config._CLEAN_KEYS
     }
-    assert {row[0] for row in ROWS} == keys
+    flagged, target_only = {row[0] for row in ROWS}, {row[0] for row in TARGET_ONLY}
+    assert flagged | target_only == keys
+    assert not flagged & target_only
+    assert target_only == set(config.ORGANIZATION_KEYS)
+
+
+@pytest.mark.parametrize("command", [*LOOK, "lifecycle status"])
+@pytest.mark.parametrize("key", [row[0] for row in TARGET_ONLY])
+def test_a_target_only_key_has_no_flag(command, key):
+    group: click.Group = cli
+    *path, name = command.split()
+    for part in path:
+        group = group.commands[part]  # type: ignore[assignment]
+    params = group.commands[name].params
+    flags = {flag for param in params for flag in param.opts}
+    assert f"--{key.replace('_', '-')}" not in flags
+    assert key not in {param.name for param in params}
+
+
+@pytest.mark.parametrize(("key", "value", "field", "expected"), TARGET_ONLY)
+def test_a_target_only_key_reaches_the_target(key, value, field, expected):
+    lines = ["[targets.org]", f"{key} = {value}"]
+    if key != "organization_role":
+        lines.append(ROLE)
+    [target] = config.parse_config("\n".join(lines) + "\n").targets
+    assert target.organization is not None
+    assert getattr(target.organization, field) == expected
+    # Without organization_role the target is one account: the key is refused, not ignored.
+    if key != "organization_role":
+        with pytest.raises(config.UsageError, match=f"{key}: needs organization_role"):
+            config.parse_config(f"[targets.org]\n{key} = {value}\n")
 
 
 @pytest.mark.parametrize(

@@ -105,10 +105,12 @@ def test_the_readme_names_every_unattended_option():
         "--max-aborts",
         "--max-bytes",
         "--wait-lock",
+        "--shard",
     }
     assert documented == unattended
     assert {"--config", "--target", "--all-targets"} <= options(status)
     assert unattended - {"--max-aborts", "--max-bytes", "--wait-lock"} <= options(scan)
+    assert "--shard" in options(cli.commands["report"])
     assert unattended - {"--fail-if-bytes", "--fail-if-older"} <= options(clean)
     history = cli.commands["history"]
     assert {"--since", "--target", "--format", "--history"} <= options(history)

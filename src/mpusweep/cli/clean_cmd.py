@@ -39,6 +39,7 @@ from .options import (
     processes_option,
     record_options,
     selection_options,
+    shard_option,
     target_options,
     wide_option,
 )
@@ -84,6 +85,7 @@ from .views import table_view
 @wide_option
 @cap_options
 @target_options
+@shard_option
 @record_options
 @connection_options
 @processes_option

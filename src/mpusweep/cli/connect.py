@@ -36,7 +36,8 @@ def apply_provider(base: Connection, session: Any, settings: ConnectionSettings)
     )
 
 
-def _base_connection(settings: ConnectionSettings) -> Connection:
+def base_connection(settings: ConnectionSettings) -> Connection:
+    """The connection the settings describe, before any preset."""
     return Connection(
         profile=settings.profile,
         endpoint_url=settings.endpoint_url,
@@ -46,20 +47,21 @@ def _base_connection(settings: ConnectionSettings) -> Connection:
         verify_ssl=settings.verify_ssl,
         retry_mode=settings.retry_mode,
         role_arn=settings.role_arn,
+        external_id=settings.external_id,
         request_payer=settings.request_payer,
     )
 
 
 def connection_setup(settings: ConnectionSettings) -> ConnectionSetup:
     """The connection the settings describe, preset applied; credentials are not asked for."""
-    conn = _base_connection(settings)
+    conn = base_connection(settings)
     return apply_provider(conn, make_session(conn), settings)
 
 
 def _connection(env: Env, settings: ConnectionSettings) -> tuple[Connection, Any]:
     """The connection the settings describe, and a session with credentials (asked for in a
     terminal when the usual chain finds none)."""
-    conn = _base_connection(settings)
+    conn = base_connection(settings)
     if not settings.verify_ssl:
         env.err.print(
             "warning: TLS certificates are not verified (--no-verify-ssl)", style="yellow"

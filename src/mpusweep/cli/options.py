@@ -17,6 +17,7 @@ from ..errors import ExitCode, UsageError
 from ..filters import parse_duration, parse_size
 from ..pricing import Pricing, parse_price
 from ..s3 import DEFAULT_CONCURRENCY, REQUEST_PAYERS, RETRY_MODES
+from ..settings import Shard
 from ..sizing import default_processes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -308,6 +309,30 @@ def target_options(func: F) -> F:
             ),
         ],
     )
+
+
+def shard_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``K/N``: K from 0 to N-1 (a Kubernetes Indexed Job's ``JOB_COMPLETION_INDEX``)."""
+    if value is None:
+        return None
+    index, slash, count = value.strip().partition("/")
+    if not (slash and index.isdigit() and count.isdigit()):
+        raise click.BadParameter(f"{value!r}: expected K/N, such as 0/3 (K from 0 to N-1)")
+    if not 0 <= int(index) < int(count):
+        raise click.BadParameter(f"{value!r}: K must be from 0 to {max(int(count) - 1, 0)}")
+    return Shard(int(index), int(count))
+
+
+#: ``--shard K/N`` (scan, clean, report): this copy's share of the configured targets.
+shard_option = click.option(
+    "--shard",
+    callback=shard_callback,
+    envvar="MPUSWEEP_SHARD",
+    metavar="K/N",
+    help="Run only the K-th of N shares of the targets (K from 0; organization accounts "
+    "included), so that N copies cover each target once. Each shard has its own lock and "
+    "default history; give each its own --metrics-file. [env: MPUSWEEP_SHARD]",
+)
 
 
 def record_options(func: F) -> F:

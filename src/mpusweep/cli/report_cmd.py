@@ -23,7 +23,7 @@ from ..report import gb, plural
 from ..report.html import ReportData, TrendPoint, render_report, require_libraries
 from ..runner import TargetContext, TargetRunner
 from ..scan import iter_bucket_groups
-from ..settings import RunSettings
+from ..settings import RunSettings, Shard
 from .common import Env, command_env, resolve_price, target_scan, warn_failures
 from .connect import connect_target
 from .options import (
@@ -33,6 +33,7 @@ from .options import (
     price_option,
     processes_option,
     selection_options,
+    shard_option,
     target_options,
 )
 from .to_settings import read_settings
@@ -68,6 +69,7 @@ DEFAULT_OUTPUT = Path("mpusweep-report.html")
     "~/.local/state/mpusweep/history.sqlite3, when there is one].",
 )
 @target_options
+@shard_option
 @connection_options
 @processes_option
 def report_command(**opts: Any) -> ExitCode:
@@ -101,7 +103,7 @@ def report_command(**opts: Any) -> ExitCode:
         raise click.BadParameter(
             f"the directory of {str(output)!r} does not exist", param_hint="'--output'"
         )
-    history = _history_path(run.recording.history_path)
+    history = _history_path(run.recording.history_path, run.targets.shard)
     runner = TargetRunner(env, run, connect_target, headings=False)
     results = runner.run(resolve_targets(env, run), _scan_target)
     exit_code = runner.finish(results)  # an interrupted run ends here: no page
@@ -195,7 +197,7 @@ def _one_price(env: Env, prices: list[Pricing | None]) -> Pricing | None:
     return known.pop() if known else None
 
 
-def _history_path(given: Path | None) -> Path | None:
+def _history_path(given: Path | None, shard: Shard | None) -> Path | None:
     """The history to draw the trend from: the one named (which must exist), else the
     default one when it exists (reading never creates a history)."""
     if given is not None:
@@ -205,7 +207,7 @@ def _history_path(given: Path | None) -> Path | None:
                 "(or leave --history out for no trend chart)"
             )
         return given
-    default = default_history_path()
+    default = default_history_path(shard.suffix if shard else "")
     return default if default.is_file() else None
 
 

@@ -37,6 +37,7 @@ from .options import (
     processes_option,
     record_options,
     selection_options,
+    shard_option,
     table_options,
     target_options,
     threshold_options,
@@ -67,6 +68,7 @@ from .views import table_view, wants_summary
 @table_options
 @threshold_options
 @target_options
+@shard_option
 @record_options
 @connection_options
 @processes_option

@@ -126,6 +126,7 @@ def read_settings(command: str, *, clean_age: timedelta | None = None) -> RunSet
             names=tuple(p.get("target_names", ())),
             every=p.get("all_targets", False),
             config_path=p.get("config_path"),
+            shard=p.get("shard"),
         ),
         now=p.get("now"),
         explicit=_explicit(ctx),

@@ -77,10 +77,13 @@ class HistoryError(MpuSweepError):
     """The history file cannot be opened, migrated or written. A run can go on without it."""
 
 
-def default_history_path() -> Path:
-    """``$XDG_STATE_HOME/mpusweep/history.sqlite3``; without it ``~/.local/state/mpusweep/...``."""
+def default_history_path(shard: str = "") -> Path:
+    """``$XDG_STATE_HOME/mpusweep/history.sqlite3``; without it ``~/.local/state/mpusweep/...``.
+    A shard of a run (``--shard``: ``shard-K-of-N``) has its own, ``history.shard-K-of-N.sqlite3``,
+    so that shards running at once on one machine never share one."""
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "mpusweep" / "history.sqlite3"
+    name = f"history.{shard}.sqlite3" if shard else "history.sqlite3"
+    return Path(state) / "mpusweep" / name
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:

@@ -118,6 +118,7 @@ def target_record(
         "exit_code": status.exit_code,
         "error": status.error,
         "locked": status.locked,
+        "account_name": status.account_name,
         **totals(buckets, price),
     }
 
@@ -257,6 +258,7 @@ def clean_document(
                     "exit_code": status.exit_code,
                     "error": status.error,
                     "locked": status.locked,
+                    "account_name": status.account_name,
                     "summary": None if own is None else asdict(own),
                 }
                 for status, own, _ in parts
@@ -298,6 +300,7 @@ def lifecycle_status_document(
                     "endpoint": target.endpoint,
                     "exit_code": target.exit_code,
                     "error": target.error,
+                    "account_name": target.account_name,
                 }
                 for target, _ in parts
             ],

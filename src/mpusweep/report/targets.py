@@ -12,12 +12,14 @@ from . import gb, plural
 
 
 def print_target_heading(
-    console: Console, status: TargetStatus | str, endpoint: str | None
+    console: Console, status: TargetStatus | str, endpoint: str | None, account: str | None = None
 ) -> None:
-    """``Target: NAME (endpoint)``, above the target's buckets."""
+    """``Target: NAME (endpoint)``, above the target's buckets; an organization's account
+    with its name: ``Target: org/111111111111 "Production"``."""
     name = status.name if isinstance(status, TargetStatus) else status
+    named = f' "{account}"' if account else ""
     where = f" ({endpoint})" if endpoint else ""
-    console.print(Text(f"\n=== Target: {name}{where}", style="bold"))
+    console.print(Text(f"\n=== Target: {name}{named}{where}", style="bold"))
 
 
 def target_line(status: TargetStatus, buckets: Sequence[BucketScan]) -> str:

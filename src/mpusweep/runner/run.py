@@ -123,6 +123,8 @@ class TargetRunner:
         settings = result.settings.connection
         env = self.env if prompt else replace(self.env, stdin_is_terminal=False)
         try:
+            if result.settings.failure is not None:
+                raise result.settings.failure
             return self.connect(env, settings, self.writes)
         except MpuSweepError as exc:
             result.endpoint = public(settings.endpoint_url)  # as configured
@@ -264,7 +266,8 @@ class TargetRunner:
             )
 
         holder = Holder.this_process(["mpusweep", *sys.argv[1:]], self.env.now)
-        lock = EndpointLock(s3.reader.endpoint_url)
+        shard = self.run_settings.targets.shard
+        lock = EndpointLock(s3.reader.endpoint_url, scope=shard.suffix if shard else "")
         try:
             lock.acquire(holder, wait=wait, on_wait=on_wait, cancel=cancel)
         except LockedError as exc:
@@ -303,7 +306,9 @@ class TargetRunner:
         alone: bool,
     ) -> None:
         if self.configured and self.headings and self.run_settings.output.fmt == "table":
-            target_report.print_target_heading(env.out, result.name, result.endpoint)
+            target_report.print_target_heading(
+                env.out, result.name, result.endpoint, result.settings.account_name
+            )
         ctx = TargetContext(
             env, result.settings, s3.reader, s3.writer, result, cancel, alone, self.run_id
         )
@@ -396,7 +401,8 @@ class TargetRunner:
         recording = self.run_settings.recording
         if recording.no_history:
             return
-        path = recording.history_path or default_history_path()
+        shard = self.run_settings.targets.shard
+        path = recording.history_path or default_history_path(shard.suffix if shard else "")
         try:
             with History(path) as history:
                 history.record(

@@ -66,7 +66,14 @@ class TargetResult:
 
     @property
     def status(self) -> TargetStatus:
-        return TargetStatus(self.name, self.endpoint, int(self.exit_code), self.error, self.locked)
+        return TargetStatus(
+            self.name,
+            self.endpoint,
+            int(self.exit_code),
+            self.error,
+            self.locked,
+            self.settings.account_name,
+        )
 
 
 @dataclass(frozen=True)

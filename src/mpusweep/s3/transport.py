@@ -76,6 +76,8 @@ class Connection:
     quirks: frozenset[str] = frozenset()
     #: An IAM role to assume (STS AssumeRole) with the credentials found otherwise.
     role_arn: str | None = None
+    #: AssumeRole's ExternalId, when the role's trust policy demands one.
+    external_id: str | None = None
     #: ``requester``: sent as ``x-amz-request-payer`` on listings, ListParts and aborts, which
     #: a requester-pays bucket refuses (403) without it.
     request_payer: str | None = None
@@ -144,14 +146,31 @@ def _assume_role(core: botocore.session.Session, conn: Connection, role_arn: str
         )
     # STS needs a region, as S3 does: the connection's, the profile's, else us-east-1.
     region = conn.region or core.get_config_variable("region") or "us-east-1"
+    extra_args = {"RoleSessionName": "mpusweep"}
+    if conn.external_id:
+        extra_args["ExternalId"] = conn.external_id
     fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
         client_creator=functools.partial(core.create_client, region_name=region),
         source_credentials=source,
         role_arn=role_arn,
-        extra_args={"RoleSessionName": "mpusweep"},
+        extra_args=extra_args,
     )
+
+    def fetch() -> dict[str, Any]:
+        # A refused AssumeRole names the role, not "the service rejected the credentials":
+        # the keys are fine, the role (or its trust policy) is what failed.
+        try:
+            credentials: dict[str, Any] = fetcher.fetch_credentials()
+            return credentials
+        except bce.ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", "Unknown"), error.get("Message", "")
+            raise CredentialsError(
+                f"cannot assume role {role_arn}: {code}" + (f": {message}" if message else "")
+            ) from exc
+
     assumed = botocore.credentials.DeferredRefreshableCredentials(
-        refresh_using=fetcher.fetch_credentials, method="assume-role"
+        refresh_using=fetch, method="assume-role"
     )
     resolver.providers.insert(0, _Given(assumed))
 
