@@ -9,6 +9,9 @@ Groups:
   on a fresh Ceph RGW (or moto) through our latency proxy, at the round-trip times of --rtt;
 - W4 (benchmarks/scale.py): a million uploads on the synthetic S3 server;
 - T (benchmarks/throttling.py): throttled cleans behind the token-bucket proxy;
+- TS (benchmarks/throttle_shapes.py): the share of the allowed rate a clean uses, per shape of
+  throttling (rates 20-1,000/s, bursts 1-200, a rate halved and restored, reads and writes
+  limited apart), on the synthetic server behind the token-bucket proxy;
 - CPU (benchmarks/cpu.py): client CPU per ListParts and per abort, each tuning step.
 
 Every figure comes from this run: wall time (median of --runs), requests (counted at the proxy or
@@ -33,10 +36,11 @@ from tests.servers import rgw as rgw_server
 
 from benchmarks.measure import Row
 from benchmarks.scale import ScaleRow, print_w4, run_w4
+from benchmarks.throttle_shapes import TARGET, ShapeRow, print_shapes, run_shapes
 from benchmarks.throttling import ThrottleRow, print_throttling, run_throttling
 from benchmarks.workloads import WORKLOADS, print_table, run_group, tools
 
-GROUPS = ("W1", "W2", "W3", "W5", "W4", "T", "CPU")
+GROUPS = ("W1", "W2", "W3", "W5", "W4", "T", "TS", "CPU")
 
 
 @dataclass
@@ -82,6 +86,7 @@ def targets(
     throttled: list[ThrottleRow],
     cpu: dict[str, float],
     cpu_shares: dict[str, float],
+    shapes: list[ShapeRow] | None = None,
 ) -> list[Target]:
     found: list[Target] = []
     clean, base = wall(rows, "W1 50 ms", "mpusweep clean"), wall(rows, "W1 50 ms", "baseline clean")
@@ -152,6 +157,17 @@ def targets(
                         f"{row.wall:.1f} s with the limiter, {plain.wall:.1f} s without",
                     )
                 )
+    for shape in shapes or []:
+        found.append(
+            Target(
+                f"TS {shape.shape.name} ({shape.shape.allowed}, burst {shape.shape.burst:g}, "
+                f"{shape.shape.uploads:,} uploads): >= {100 * TARGET:.0f}% of the allowed "
+                "rate, 0 failed, 0 left",
+                shape.met,
+                f"{100 * shape.share:.0f}%, failed {shape.failed}, left {shape.left}",
+                shape.why(),
+            )
+        )
     for what in ("ListParts", "abort"):
         if what in cpu:
             found.append(
@@ -198,13 +214,14 @@ def main() -> None:
     parser.add_argument("--cpu-requests", type=int, default=10_000)
     args = parser.parse_args()
     groups = args.groups.split(",")
-    if args.server == "rgw" or "T" in groups:
+    if (args.server == "rgw" and groups != ["TS"]) or "T" in groups:
         rgw_server.ensure_installed()
     workdir = Path(tempfile.mkdtemp(prefix="mpusweep-bench-"))
     all_tools = list(tools("x", workdir))
     rows: list[Row] = []
     scale: list[ScaleRow] = []
     throttled: list[ThrottleRow] = []
+    shapes: list[ShapeRow] = []
     cpu: dict[str, float] = {}
     cpu_shares: dict[str, float] = {}
     for name in groups:
@@ -222,6 +239,8 @@ def main() -> None:
             scale = run_w4(workdir)
         elif name == "T":
             throttled = run_throttling(workdir)
+        elif name == "TS":
+            shapes = run_shapes(workdir)
         elif name == "CPU":
             cpu, cpu_shares = run_cpu(args.cpu_requests, args.runs)
     print()
@@ -247,8 +266,11 @@ def main() -> None:
     if throttled:
         print()
         print_throttling(throttled)
+    if shapes:
+        print()
+        print_shapes(shapes)
     print("\ntargets:")
-    for target in targets(rows, scale, throttled, cpu, cpu_shares):
+    for target in targets(rows, scale, throttled, cpu, cpu_shares, shapes):
         verdict = {True: "met", False: "missed", None: "not measured"}[target.met]
         print(f"  [{verdict:>6}] {target.what}: {target.figure}")
         if target.met is False and target.why:

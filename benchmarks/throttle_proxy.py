@@ -7,7 +7,20 @@ when told, optionally with a ``Retry-After`` header. It records, per second, how
 it let through and how many it throttled: the timeline behind "throughput over time".
 
     python -m benchmarks.throttle_proxy --upstream 127.0.0.1:PORT --rate 150 --burst 50 \\
+        [--write-rate 40 [--write-burst 10]] [--schedule 8:0.5,16:1] \\
         [--retry-after 1] [--status 429] [--rtt-ms 0] --stats FILE [--ready FILE]
+
+With ``--write-rate``, reads (GET, HEAD) and writes (every other method) take tokens from two
+buckets, as S3 limits them (3,500 writes and 5,500 reads a second per prefix). ``--schedule``
+changes every rate at given seconds after the first request: ``8:0.5,16:1`` halves them at
+second 8 and restores them at second 16.
+
+For each kind of request it also counts its *active* seconds (the time from its first request to
+its last, less any gap of more than ``IDLE`` seconds without one: the client had nothing to send)
+and the *capacity*: the tokens its bucket offered meanwhile (the burst it started with, the
+refill over the active seconds at the rate then in force, and what it saved up over each idle
+gap, at most the burst). ``accepted / capacity`` is the share of what the service allowed that
+the client used, the burst included, whatever the length of the run.
 
 SIGUSR1 writes the stats (totals and the timeline, see ``ThrottleProxy.stats``) to FILE and
 starts a new timeline; SIGTERM stops. In-process::
@@ -65,13 +78,79 @@ class TokenBucket:
         self.rate, self.burst = rate, burst
         self.tokens, self.last = float(burst), now
 
-    def take(self, now: float) -> bool:
+    def refill(self, now: float) -> None:
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
         self.last = now
+
+    def set_rate(self, rate: float, now: float) -> None:
+        """A new refill rate from ``now`` on (the tokens so far at the old one)."""
+        self.refill(now)
+        self.rate = rate
+
+    def take(self, now: float) -> bool:
+        self.refill(now)
         if self.tokens >= 1:
             self.tokens -= 1
             return True
         return False
+
+
+IDLE = 1.0  #: seconds without a request of a kind that are not counted as active
+
+
+class Kind:
+    """One bucket and what it let through: counts, active seconds, capacity offered."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.bucket = TokenBucket(rate, burst, now)
+        self.base_rate = rate
+        self.reset()
+
+    def reset(self) -> None:
+        self.accepted = self.throttled = 0
+        self.active = self.capacity = 0.0
+        self.last: float | None = None
+
+    def admit(self, now: float) -> bool:
+        bucket = self.bucket
+        if self.last is None:
+            self.capacity = min(bucket.burst, bucket.tokens + (now - bucket.last) * bucket.rate)
+        else:
+            gap = now - self.last
+            if gap <= IDLE:
+                self.active += gap
+                self.capacity += gap * bucket.rate
+            else:
+                self.capacity += min(bucket.burst, gap * bucket.rate)
+        self.last = now
+        ok = bucket.take(now)
+        if ok:
+            self.accepted += 1
+        else:
+            self.throttled += 1
+        return ok
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "rate": self.base_rate,
+            "burst": self.bucket.burst,
+            "accepted": self.accepted,
+            "throttled": self.throttled,
+            "active_s": round(self.active, 3),
+            "capacity": round(self.capacity, 1),
+        }
+
+
+def parse_schedule(text: str | None) -> list[tuple[float, float]]:
+    """``"8:0.5,16:1"`` -> [(8.0, 0.5), (16.0, 1.0)]: (second, factor of the rates), in order.
+
+    >>> parse_schedule("8:0.5,16:1"), parse_schedule(None)
+    ([(8.0, 0.5), (16.0, 1.0)], [])
+    """
+    if not text:
+        return []
+    steps = [tuple(float(x) for x in step.split(":", 1)) for step in text.split(",")]
+    return sorted((at, factor) for at, factor in steps)
 
 
 class Exchange:
@@ -109,7 +188,7 @@ class Exchange:
             self.expect = True
 
     def on_headers_complete(self) -> None:
-        self.decision = self.proxy.admit()
+        self.decision = self.proxy.admit(self.parser.get_method())
         if not self.decision and self.expect:
             # The client waits for "100 Continue" before sending the body, and may send it
             # after all if it gets no answer soon: answer now, then end the connection.
@@ -160,6 +239,9 @@ class ThrottleProxy(Relay):
         upstream: (host, port) of the server, on loopback.
         rate: tokens (requests) per second.
         burst: the most tokens saved up; the bucket starts full.
+        write_rate, write_burst: a bucket of its own for writes (every method but GET and
+            HEAD); None: one bucket for all.
+        schedule: (second after the first request, factor) steps applied to every rate.
         status: 503 (S3's SlowDown) or 429.
         retry_after: add ``Retry-After: N`` (seconds) to throttled answers.
         rtt: an extra round trip (seconds) for every answer, forwarded or not.
@@ -173,6 +255,9 @@ class ThrottleProxy(Relay):
         *,
         rate: float,
         burst: float,
+        write_rate: float | None = None,
+        write_burst: float | None = None,
+        schedule: list[tuple[float, float]] | None = None,
         status: int = 503,
         retry_after: int | None = None,
         rtt: float = 0.0,
@@ -183,7 +268,13 @@ class ThrottleProxy(Relay):
             raise ValueError(f"status must be one of {sorted(REASONS)}")
         super().__init__(upstream, rtt=rtt, port=port)
         self.clock = clock
-        self.bucket = TokenBucket(rate, burst, clock())
+        now = clock()
+        self.kinds = {"read": Kind(rate, burst, now)}
+        if write_rate is not None:
+            self.kinds["write"] = Kind(write_rate, write_burst or burst, now)
+        self.bucket = self.kinds["read"].bucket
+        self.schedule = list(schedule or [])
+        self._first: float | None = None  # the first request's time, for the schedule
         self.status, self.retry_after = status, retry_after
         head = f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Type: application/xml\r\n"
         if retry_after is not None:
@@ -198,6 +289,8 @@ class ThrottleProxy(Relay):
         self._t0, self._wall0 = now, datetime.now(UTC)
         self._timeline: list[list[int]] = []  # [accepted, throttled] per second since _t0
         self.n_accepted = self.n_throttled = 0
+        for kind in getattr(self, "kinds", {}).values():
+            kind.reset()
 
     # -- per request ---------------------------------------------------------------------------
     def opened(self, pair: Pair) -> None:
@@ -207,11 +300,14 @@ class ThrottleProxy(Relay):
         exchange: Exchange = pair.state
         return exchange.feed(data)
 
-    def admit(self) -> bool:
+    def admit(self, method: bytes = b"GET") -> bool:
         """Take a token for one request, and count it in this second's row."""
         now = self.clock()
-        ok = self.bucket.take(now)
+        write = method not in (b"GET", b"HEAD")
         with self._lock:
+            self._follow_schedule(now)
+            kind = self.kinds["write" if write and "write" in self.kinds else "read"]
+            ok = kind.admit(now)
             second = int(now - self._t0)
             timeline = self._timeline
             while len(timeline) <= second:
@@ -223,6 +319,14 @@ class ThrottleProxy(Relay):
                 timeline[second][1] += 1
                 self.n_throttled += 1
         return ok
+
+    def _follow_schedule(self, now: float) -> None:
+        if self._first is None:
+            self._first = now
+        while self.schedule and now - self._first >= self.schedule[0][0]:
+            _, factor = self.schedule.pop(0)
+            for kind in self.kinds.values():
+                kind.bucket.set_rate(kind.base_rate * factor, now)
 
     def throttled_answer(self, *, head: bool, close: bool) -> bytes:
         """S3's SlowDown error, as the whole HTTP answer (no body for a HEAD request)."""
@@ -252,6 +356,7 @@ class ThrottleProxy(Relay):
                 "accepted": self.n_accepted,
                 "throttled": self.n_throttled,
                 "pipelined": self.pipelined,
+                "kinds": {name: kind.stats() for name, kind in self.kinds.items()},
                 "timeline": [
                     {"second": i, "accepted": a, "throttled": t}
                     for i, (a, t) in enumerate(self._timeline)
@@ -268,6 +373,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rate", type=float, required=True, help="requests per second")
     parser.add_argument("--burst", type=float, required=True, help="tokens saved up at most")
+    parser.add_argument("--write-rate", type=float, help="a bucket of its own for writes")
+    parser.add_argument("--write-burst", type=float, help="its burst (default: --burst)")
+    parser.add_argument("--schedule", help="SECOND:FACTOR,...: change the rates during the run")
     parser.add_argument("--status", type=int, choices=sorted(REASONS), default=503)
     parser.add_argument("--retry-after", type=int, help="add Retry-After: N to throttled answers")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="an extra round trip")
@@ -278,6 +386,9 @@ def main() -> None:
         parse_address(args.upstream),
         rate=args.rate,
         burst=args.burst,
+        write_rate=args.write_rate,
+        write_burst=args.write_burst,
+        schedule=parse_schedule(args.schedule),
         status=args.status,
         retry_after=args.retry_after,
         rtt=args.rtt_ms / 1000,

@@ -102,3 +102,36 @@ def test_a_throttled_scan_is_exact(buckets, backend):
         "cost_per_month": None,
     }
     assert stats["throttled"] > 0
+
+
+# Not met yet on moto (70-76% here on 2026-12-04, against 94-99% on the synthetic server in
+# benchmark TS): moto and the proxy share this process and the loaded cores; not strict, so it
+# reports XPASS once it holds.
+@pytest.mark.xfail(reason="issue 20: 70-76% of the allowed rate on moto so far", strict=False)
+@pytest.mark.parametrize(
+    ("rate", "burst", "uploads"),
+    [
+        pytest.param(30, 2, 100, id="small burst"),
+        pytest.param(60, 15, 150, id="short run"),
+    ],
+)
+def test_a_throttled_clean_uses_most_of_the_allowed_rate(
+    buckets, backend, tmp_path, rate, burst, uploads
+):
+    """Issue 20: cleans behind a throttling service finished, but at 11-35% of the allowed
+    rate (the limiter took its share during the burst, or a quiet listing, for the allowed
+    rate). Judged by the proxy's own counts: accepted requests over the capacity it offered
+    while the client was active (the burst and the rate over those seconds), never by times."""
+    bucket = buckets.new()
+    buckets.make_many(bucket, [f"k/{i:03d}" for i in range(uploads)], [KIB])
+    with ThrottleProxy(upstream(backend), rate=rate, burst=burst) as proxy:
+        res, audit = clean_through(proxy, backend, bucket, tmp_path)
+        stats = proxy.stats()
+    assert res.code == 0, res.stderr[-2000:]
+    assert list(assert_one_outcome_per_intent(audit).values()).count("aborted") == uploads
+    assert "failed 0" in res.stdout
+    assert buckets.listing(bucket) == []
+    used = stats["kinds"]["read"]
+    assert stats["throttled"] > 0  # the service did throttle
+    line = [(t["accepted"], t["throttled"]) for t in stats["timeline"]]
+    assert used["accepted"] >= 0.85 * used["capacity"], (used, line)

@@ -6,7 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from mpusweep.s3.throttle import RateLimiter, ThrottleHandler, is_throttled, retry_after_seconds
+from mpusweep.s3.throttle import (
+    READ,
+    WRITE,
+    RateLimiter,
+    ThrottleHandler,
+    is_throttled,
+    request_kind,
+    retry_after_seconds,
+)
 
 
 class Clock:
@@ -26,12 +34,52 @@ def limiter(clock: Clock, **kwargs) -> RateLimiter:
     return RateLimiter(clock=clock, sleep=clock.sleep, **kwargs)
 
 
-def serve(limit: RateLimiter, clock: Clock, seconds: float, accepted_per_s: float) -> None:
-    """Successes at a steady rate for a while."""
-    step = 1 / accepted_per_s
-    for _ in range(int(seconds * accepted_per_s)):
-        clock.now += step
-        limit.success()
+class Service:
+    """A token bucket on the fake clock, as the proxy and S3 throttle: ``rate`` a second, at
+    most ``burst`` saved up, starting full."""
+
+    def __init__(self, clock: Clock, rate: float, burst: float) -> None:
+        self.clock, self.rate, self.burst = clock, rate, burst
+        self.tokens, self.last = float(burst), clock.now
+        self.accepted = self.throttled = 0
+
+    def take(self) -> bool:
+        now = self.clock.now
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.accepted += 1
+            return True
+        self.throttled += 1
+        return False
+
+
+def send(limit: RateLimiter, clock: Clock, service: Service, kind: str = WRITE) -> None:
+    """One request: its turn from the limiter, the service's answer, the limiter told."""
+    sent = limit.acquire(kind)
+    if service.take():
+        limit.success(kind, sent_at=sent)
+    else:
+        limit.throttle(kind, sent_at=sent)
+
+
+def run(
+    limit: RateLimiter,
+    clock: Clock,
+    service: Service,
+    seconds: float,
+    *,
+    kind: str = WRITE,
+    per_request: float = 0.002,
+) -> int:
+    """A client that would send 500 requests a second (``per_request`` of its own time each)
+    for ``seconds``; the requests the service accepted meanwhile."""
+    before, end = service.accepted, clock.now + seconds
+    while clock.now < end:
+        send(limit, clock, service, kind)
+        clock.now += per_request
+    return service.accepted - before
 
 
 def test_unlimited_until_the_first_throttle():
@@ -40,43 +88,151 @@ def test_unlimited_until_the_first_throttle():
     for _ in range(1000):
         limit.acquire()
     assert clock.slept == []  # an unthrottled service is never slowed
-    assert limit.rate is None
+    assert limit.rate() is None
 
 
-def test_throttle_sets_the_rate_below_what_the_service_accepted():
+def test_a_burst_then_steady_throttling_converges_on_the_allowed_rate():
+    """The issue's service: 60 a second, a burst of 15. The burst and the first instants are not
+    taken for the allowed rate (the estimate used to be 20/s, then 10/s, pacing at 9)."""
     clock = Clock()
     limit = limiter(clock)
-    serve(limit, clock, 3, accepted_per_s=150)
-    limit.throttle()
-    assert limit.rate == pytest.approx(limit.decrease * 150, rel=0.05)
-    # A burst of throttles from requests already in flight counts once per cooldown.
-    before = limit.rate
-    for _ in range(20):
-        limit.throttle()
-    assert limit.rate == before
+    service = Service(clock, rate=60, burst=15)
+    run(limit, clock, service, 3)
+    pace = limit.paces[WRITE]
+    assert pace.estimate == pytest.approx(60, rel=0.03)
+    # Paced at the allowed rate or a little above: a bucket kept empty wastes no token.
+    assert 60 <= (limit.rate() or 0) <= 1.25 * 60
+    accepted = run(limit, clock, service, 20)
+    assert accepted >= 0.97 * 60 * 20
+    # Pacing keeps throttled answers few once the rate is known: the limiter tolerates up to
+    # a tenth (``max_refused``) as the price of a bucket kept empty, not the client's 500/s.
+    before = service.throttled
+    run(limit, clock, service, 20)
+    assert service.throttled - before < 0.15 * 60 * 20
+
+
+def test_a_slow_phase_before_the_first_throttle_is_not_the_allowed_rate():
+    """A listing at 5 requests a second, then sizing at full speed: the estimate comes from
+    what the service accepts once it throttles, not from the quiet phase before it."""
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=60, burst=15)
+    for _ in range(10):  # two seconds of listing
+        send(limit, clock, service)
+        clock.now += 0.2
+    run(limit, clock, service, 3)
+    assert limit.paces[WRITE].estimate == pytest.approx(60, rel=0.03)
+    assert run(limit, clock, service, 10) >= 0.95 * 600
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(20, 1), (60, 15), (200, 200), (1000, 50)])
+def test_converges_across_rates_and_bursts(rate, burst):
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=rate, burst=burst)
+    # The client sends up to 5,000 a second here: the service is always the limit.
+    run(limit, clock, service, 5, per_request=0.0002)
+    # With a burst of 1 every moment between a token and the next request is lost, and a
+    # throttled retry takes the next turn: the estimate is a lower bound, the share lower.
+    assert limit.paces[WRITE].estimate == pytest.approx(rate, rel=0.05 if burst > 1 else 0.3)
+    share = 0.85 if burst > 1 else 0.8
+    assert run(limit, clock, service, 20, per_request=0.0002) >= share * rate * 20
+
+
+def test_a_halved_rate_is_followed_down_and_back_up():
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=100, burst=20)
+    run(limit, clock, service, 5)
+    service.rate = 50
+    halved = run(limit, clock, service, 10)
+    assert halved >= 0.97 * 50 * 10  # never below what the service allows
+    assert limit.paces[WRITE].estimate == pytest.approx(50, rel=0.05)
+    assert limit.rate() == pytest.approx(50, rel=0.15)  # and not far above it
+    service.rate = 100
+    restored = run(limit, clock, service, 10)
+    assert restored >= 0.85 * 100 * 10  # found again within seconds
+    assert limit.paces[WRITE].estimate == pytest.approx(100, rel=0.05)
+
+
+def test_reads_and_writes_are_paced_apart():
+    """S3 limits reads and writes separately: a throttled abort must not slow listings, and
+    each kind's estimate is its own service's rate."""
+    clock = Clock()
+    limit = limiter(clock)
+    reads, writes = Service(clock, rate=150, burst=20), Service(clock, rate=40, burst=20)
+    end = clock.now + 10
+    while clock.now < end:  # two threads, one for each kind: each sends when its turn comes
+        for kind, service in ((READ, reads), (WRITE, writes)):
+            if clock.now >= limit.paces[kind].next_send:
+                send(limit, clock, service, kind)
+        clock.now += 0.001
+    assert limit.paces[READ].estimate == pytest.approx(150, rel=0.05)
+    assert limit.paces[WRITE].estimate == pytest.approx(40, rel=0.05)
+    assert reads.accepted >= 0.9 * 150 * 10
+    assert writes.accepted >= 0.9 * 40 * 10
+
+
+def test_a_share_left_by_another_client_is_taken_up():
+    """Two processes (a sizing worker and its parent) share one allowed rate, each with its own
+    limiter; when one ends, the other finds the whole rate within seconds."""
+    clock = Clock()
+    first, second = limiter(clock), limiter(clock)
+    service = Service(clock, rate=100, burst=20)
+    end = clock.now + 10
+    while clock.now < end:
+        send(first, clock, service)
+        send(second, clock, service)
+        clock.now += 0.002
+    assert (first.rate() or 0) + (second.rate() or 0) == pytest.approx(100, rel=0.2)
+    run(first, clock, service, 5)  # the second is done
+    assert run(first, clock, service, 10) >= 0.9 * 100 * 10
+
+
+def test_an_answer_to_a_request_sent_before_a_decrease_does_not_decrease_again():
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=60, burst=15)
+    run(limit, clock, service, 3)
+    pace = limit.paces[WRITE]
+    rate, decreased = pace.rate, pace.decreased_at
+    for _ in range(50):  # answers in flight, sent before the last decrease
+        clock.now += 0.001
+        limit.throttle(WRITE, sent_at=decreased - 0.01)
+    assert pace.rate == rate
+    for _ in range(limit.min_count):  # answers to requests sent since, all throttled
+        clock.now += 0.001
+        limit.throttle(WRITE, sent_at=clock.now)
+    assert pace.rate is not None and rate is not None and pace.rate < rate
+    assert pace.estimate is not None
+    assert pace.rate >= pace.estimate * 0.999  # never below what the service accepts
 
 
 def test_requests_are_paced_at_the_rate():
     clock = Clock()
-    limit = limiter(clock, min_rate=10)
-    limit.throttle()  # nothing accepted yet: the floor
-    assert limit.rate == 10
+    limit = limiter(clock)
+    limit.paces[WRITE].rate = 10
     start = clock.now
     for _ in range(21):
         limit.acquire()
     assert clock.now - start == pytest.approx(2.0, abs=0.11)  # 10 a second
 
 
-def test_the_rate_recovers_while_answers_succeed_and_is_lifted_when_calm():
+def test_the_rate_is_lifted_when_calm_and_unused():
     clock = Clock()
     limit = limiter(clock, release_after=30)
-    serve(limit, clock, 3, accepted_per_s=100)
-    limit.throttle()
-    low = limit.rate
-    serve(limit, clock, 3, accepted_per_s=80)
-    assert limit.rate > low  # additive increase
-    serve(limit, clock, 40, accepted_per_s=10)  # the client uses far less than it may
-    assert limit.rate is None
+    service = Service(clock, rate=100, burst=20)
+    run(limit, clock, service, 3)
+    assert limit.rate() is not None
+    for _ in range(400):  # the client now uses far less than it may
+        clock.now += 0.1
+        send(limit, clock, service)
+    assert limit.rate() is None
+
+
+def test_request_kinds():
+    assert request_kind("GET") == request_kind("HEAD") == READ
+    assert request_kind("DELETE") == request_kind("PUT") == request_kind("POST") == WRITE
 
 
 def test_retry_after_pauses_every_request():

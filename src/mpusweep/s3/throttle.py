@@ -3,16 +3,30 @@
 botocore's standard retry mode spends a shared retry quota on every retry; under sustained
 throttling the quota runs dry and botocore stops retrying, so a big clean ends in a pile of
 ``SlowDown`` failures. Here throttled answers are retried by us, not counted against that quota
-or ``max_attempts``, and a client-side rate limiter paces every request:
+or ``max_attempts``, and a client-side rate limiter paces every request.
+
+The limiter keeps one state per kind of request, reads (GET, HEAD) and writes (the rest): S3
+limits them separately (3,500 writes and 5,500 reads a second per prefix), so a throttled abort
+says nothing about how fast listings may go. For each kind:
 
 - unlimited until the service first throttles, so an unthrottled service is never slowed;
-- on a throttled answer (at most once per ``cooldown``: requests sent before a decrease may
-  still be throttled after it) the rate drops to ``decrease`` times the rate the service was
-  accepting over the last ``window`` seconds (multiplicative decrease);
-- while answers succeed it grows back toward the rate accepted at the last decrease (``recover``
-  of the gap a second) and beyond it by ``increase`` of that rate a second (additive increase),
-  probing for more, and is lifted altogether after ``release_after``
-  seconds without a throttled answer while the client does not even use the rate it has;
+- throttled, it measures the rate the service accepts, from the first throttled answer on: a
+  token bucket that throttles is empty, so what it lets through from then on, while the client
+  keeps asking for more, is its refill rate, the burst and any quiet phase before excluded. The
+  estimate is the accepted count since the oldest throttled answer of the last ``window``
+  seconds, trusted once it spans ``min_span`` seconds and ``min_count`` answers; until then the
+  pace is ``settle`` times the rate accepted so far, well above it (extra throttled answers
+  cost a retry each, a pace below the allowed rate would bias the estimate: an early estimate
+  from the burst or a quiet listing once paced at a tenth of the allowed rate);
+- on a throttled answer to a request sent after the last decrease (older ones were sent at the
+  old pace and prove nothing), the pace drops to ``decrease`` times itself, but never below
+  the measured accepted rate and a ``margin`` more: that rate is a lower bound of what the
+  service allows, and a bucket the client keeps just empty wastes no token, where one it
+  leaves to refill wastes every token past its burst (with a burst of 1, any jitter would);
+- while requests wait for their turn and nothing is throttled, the pace grows by ``increase``
+  of the estimate a second, faster the longer it stays calm (``accelerate``, a second per
+  second), so a rate restored, or a share left by another process, is found in seconds; it is
+  lifted altogether after ``release_after`` calm seconds while the client uses less than half;
 - ``Retry-After`` (seconds or an HTTP date) pauses every request for that long.
 
 A throttled request is retried until ``patience`` seconds have passed since its first throttled
@@ -80,95 +94,169 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - current)
 
 
+READ, WRITE = "read", "write"
+#: The HTTP methods S3 counts as reads; every other one is a write.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def request_kind(method: str | None) -> str:
+    """``read`` for GET and HEAD, ``write`` for the rest: S3 limits each on its own.
+
+    >>> request_kind("GET"), request_kind("DELETE"), request_kind(None)
+    ('read', 'write', 'write')
+    """
+    return READ if (method or "").upper() in READ_METHODS else WRITE
+
+
+@dataclass
+class Pace:
+    """One kind of request's pacing (see ``RateLimiter``); read it under the limiter's lock."""
+
+    rate: float | None = None  #: requests a second; None while unlimited
+    estimate: float | None = None  #: the accepted rate last measured while throttled
+    next_send: float = 0.0
+    decreased_at: float = float("-inf")
+    last_throttle: float = float("-inf")
+    last_update: float = 0.0
+    waited: bool = False  #: a request waited for its turn since the last success
+    answered: int = 0  #: answers to requests sent since the last decrease
+    refused: int = 0  #: of them, throttled
+    measuring: bool = False  #: throttled while unlimited, the accepted rate not known yet
+    successes: deque[float] = field(default_factory=deque)  #: answer times, the last window
+    throttles: deque[float] = field(default_factory=deque)  #: throttled answers, likewise
+
+
 @dataclass
 class RateLimiter:
-    """AIMD pacing of requests, shared by every thread of one connection. Thread-safe.
+    """Pacing of requests by kind, shared by every thread of one connection. Thread-safe.
 
-    ``rate`` is None while unlimited. ``clock`` and ``sleep`` are injectable for tests.
+    ``clock`` and ``sleep`` are injectable for tests. ``rate(kind)`` is None while unlimited.
     """
 
-    decrease: float = 0.9
-    increase: float = 0.01
-    recover: float = 0.5
-    cooldown: float = 2.0
+    max_refused: float = 0.1
+    margin: float = 0.05
+    settle: float = 4.0
+    increase: float = 0.05
+    accelerate: float = 0.1
     release_after: float = 30.0
     min_rate: float = 1.0
-    window: float = 2.0
+    window: float = 3.0
+    min_span: float = 0.5
+    min_count: int = 20
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    rate: float | None = None
-    _peak: float = 0.0
-    _next_send: float = 0.0
-    _paused_until: float = 0.0
-    _last_decrease: float = float("-inf")
-    _last_throttle: float = float("-inf")
-    _last_update: float = 0.0
-    _successes: deque[float] = field(default_factory=deque)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    paces: dict[str, Pace] = field(default_factory=lambda: {READ: Pace(), WRITE: Pace()})
     throttled: int = 0
+    _paused_until: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def acquire(self) -> None:
-        """Wait for this request's turn (at once while unlimited and not paused)."""
+    def rate(self, kind: str = WRITE) -> float | None:
+        """The pace of one kind of request, in requests a second; None while unlimited."""
+        return self.paces[kind].rate
+
+    def acquire(self, kind: str = WRITE) -> float:
+        """Wait for this request's turn (at once while unlimited and not paused); return the
+        time it goes."""
         with self._lock:
+            pace = self.paces[kind]
             now = self.clock()
             start = max(now, self._paused_until)
-            if self.rate is not None:
-                start = max(start, self._next_send)
-                self._next_send = start + 1.0 / self.rate
+            if pace.rate is not None:
+                start = max(start, pace.next_send)
+                pace.next_send = start + 1.0 / pace.rate
+                pace.waited = pace.waited or start > now
         if start > now:
             self.sleep(start - now)
+        return start
 
-    def success(self) -> None:
-        """A request was answered (not throttled): count it, and grow the rate."""
+    def success(self, kind: str = WRITE, sent_at: float | None = None) -> None:
+        """A request (sent at ``sent_at``) was answered, not throttled: count it, and probe
+        for more."""
         with self._lock:
+            pace = self.paces[kind]
             now = self.clock()
-            self._successes.append(now)
-            self._trim(now)
-            if self.rate is None:
+            pace.successes.append(now)
+            if sent_at is None or sent_at >= pace.decreased_at:
+                pace.answered += 1
+            _trim(pace.successes, now - self.window)
+            elapsed = min(1.0, now - pace.last_update)
+            pace.last_update = now
+            if pace.rate is None:
                 return
-            elapsed = now - self._last_update
-            self._last_update = now
-            # Back quickly toward the rate the service last accepted (half the gap a second),
-            # then probe beyond it slowly: a throttled burst costs little, a long dip much.
-            gap = max(0.0, self._peak - self.rate)
-            self.rate += (
-                min(1.0, self.recover * elapsed) * gap
-            ) + self.increase * self._peak * elapsed
-            if now - self._last_throttle > self.release_after and self.rate > 2 * self._measured():
-                log.debug("no throttling for %.0f s: rate limit lifted", self.release_after)
-                self.rate = None
+            calm = now - pace.last_throttle
+            if pace.waited:  # the pace holds requests back: more may be allowed
+                base = pace.estimate or pace.rate
+                pace.rate += base * (self.increase + self.accelerate * calm) * elapsed
+                pace.waited = False
+            if calm > self.release_after and pace.rate > 2 * self._accepted(pace, now):
+                log.debug("%ss: no throttling for %.0f s: rate limit lifted", kind, calm)
+                pace.rate = pace.estimate = None
 
-    def throttle(self, retry_after: float | None = None) -> None:
-        """The service throttled a request: slow down (once per cooldown), and pause if told."""
+    def throttle(
+        self, kind: str = WRITE, retry_after: float | None = None, sent_at: float | None = None
+    ) -> None:
+        """The service throttled a request of this kind, sent at ``sent_at`` (unknown: None):
+        measure, slow down, and pause if told."""
         with self._lock:
+            pace = self.paces[kind]
             now = self.clock()
             self.throttled += 1
-            self._last_throttle = now
             if retry_after:
                 self._paused_until = max(self._paused_until, now + retry_after)
                 log.debug("pausing %.1f s as the service asked (Retry-After)", retry_after)
-            if now - self._last_decrease < self.cooldown:
+            pace.last_throttle = now
+            _trim(pace.throttles, now - self.window)
+            if not pace.throttles:  # the first in a window: from here the bucket is empty
+                pace.successes.clear()
+                pace.measuring = pace.rate is None
+            pace.throttles.append(now)
+            since = pace.throttles[0]
+            _trim(pace.successes, since)
+            span, count = now - since, len(pace.successes)
+            if span < self.window and (span < self.min_span or count < self.min_count):
+                if pace.measuring and count and span >= self.min_span / 5:
+                    # Too early to tell, but well above what it accepted so far is enough
+                    # to keep the bucket empty, at fewer throttled answers than unlimited.
+                    pace.rate = max(self.min_rate, self.settle * count / span)
                 return
-            self._trim(now)
-            accepted = self._measured()
-            current = self.rate if self.rate is not None else accepted
-            base = min(current, accepted) if accepted > 0 else current
-            self._peak = max(base, self.min_rate)
-            self.rate = max(self.min_rate, self.decrease * base)
-            self._last_decrease = self._last_update = now
-            log.debug("throttled: %.1f requests/s accepted, pacing at %.1f/s", accepted, self.rate)
+            pace.estimate = count / span
+            if sent_at is not None and sent_at < pace.decreased_at:
+                return  # sent at the old pace: it proves nothing about the new one
+            pace.answered += 1
+            pace.refused += 1
+            # Never below a little more than the service accepts: a bucket kept just empty
+            # wastes no token (with a burst of 1, any jitter would), at a few throttled retries.
+            floor = max(self.min_rate, (1 + self.margin) * pace.estimate)
+            current = None if pace.measuring else pace.rate
+            pace.measuring = False
+            if current is None:  # unlimited so far: straight to what the service accepts
+                rate = floor
+            elif pace.answered < self.min_count or pace.refused <= self.max_refused * pace.answered:
+                return  # too few answers at this pace to judge, or throttling at jitter's level
+            else:  # of what this pace sent, the service took (1 - refused share)
+                taken = 1 - pace.refused / pace.answered
+                rate = max(floor, current * taken * (1 + self.margin))
+            if current is None or rate < current:
+                pace.rate, pace.decreased_at = rate, now
+                pace.answered = pace.refused = 0
+                log.debug(
+                    "%ss throttled: %.1f requests/s accepted, pacing at %.1f/s",
+                    kind,
+                    pace.estimate,
+                    rate,
+                )
 
-    def _trim(self, now: float) -> None:
-        while self._successes and self._successes[0] < now - self.window:
-            self._successes.popleft()
-
-    def _measured(self) -> float:
-        """Successes a second over the window, or over the time since the first success when
-        the window is not full yet (a run's first second is not a whole window)."""
-        if not self._successes:
+    def _accepted(self, pace: Pace, now: float) -> float:
+        """Successes a second over the last window (or since the first of them)."""
+        if not pace.successes:
             return 0.0
-        span = min(self.window, self.clock() - self._successes[0])
-        return len(self._successes) / max(span, self.window / 10)
+        return len(pace.successes) / max(now - pace.successes[0], self.window / 10)
+
+
+def _trim(times: deque[float], before: float) -> None:
+    """Drop the times at or before ``before`` (the oldest are first)."""
+    while times and times[0] <= before:
+        times.popleft()
 
 
 def _code_and_status(response: Any) -> tuple[str | None, int | None, dict[str, str]]:
@@ -240,21 +328,28 @@ class ThrottleHandler:
         events.register("after-call.s3", checker.release_retry_quota)
         events.register("before-send.s3", self.before_send)
 
-    def before_send(self, **_: Any) -> None:
-        self.limiter.acquire()
+    def before_send(self, request: Any = None, **_: Any) -> None:
+        """Wait for the request's turn; note its kind and when it went, for ``needs_retry``."""
+        kind = request_kind(getattr(request, "method", None))
+        sent_at = self.limiter.acquire(kind)
+        context = getattr(request, "context", None)
+        if isinstance(context, dict):
+            context["mpusweep_sent_at"] = sent_at
 
     def needs_retry(self, **kwargs: Any) -> float | None:
         """The delay before retrying, or None not to retry (botocore's needs-retry event)."""
         response = kwargs.get("response")
         code, status, headers = _code_and_status(response)
-        context = (kwargs.get("request_dict") or {}).get("context", {})
+        request_dict = kwargs.get("request_dict") or {}
+        context = request_dict.get("context", {})
+        kind = request_kind(request_dict.get("method"))
         if response is None or not is_throttled(code, status):
             if response is not None and (status or 500) < 500:
-                self.limiter.success()
+                self.limiter.success(kind, context.get("mpusweep_sent_at"))
             return self._fallback(**kwargs) if self._fallback is not None else None
         lowered = {k.lower(): v for k, v in headers.items()}
         retry_after = retry_after_seconds(lowered.get("retry-after"))
-        self.limiter.throttle(retry_after)
+        self.limiter.throttle(kind, retry_after, context.get("mpusweep_sent_at"))
         now = self.clock()
         since = context.setdefault("mpusweep_throttled_since", now)
         retries = context["mpusweep_throttle_retries"] = (
