@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import botocore.session
 import pytest
+from botocore import handlers
 from botocore.parsers import ResponseParserFactory
 
 from mpusweep.s3.hooks import parse_timestamp
-from mpusweep.s3.tuning import READ_MEMBERS, fast_list_parts, fast_list_uploads
+from mpusweep.s3.tuning import (
+    READ_MEMBERS,
+    check_200_error,
+    fast_list_parts,
+    fast_list_uploads,
+)
 
 AWS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket>
@@ -150,6 +156,11 @@ UPLOAD_PAGES = {
         b"<Upload/>",
         head=b"<NextKeyMarker/><NextUploadIdMarker></NextUploadIdMarker>",
     ),
+    # An element in another namespace: botocore drops every namespace, so must we.
+    "two-namespaces": uploads_page(
+        b'<Upload><x:Key xmlns:x="urn:other">k</x:Key><UploadId>u</UploadId></Upload>',
+        head=b'<x:IsTruncated xmlns:x="urn:other">true</x:IsTruncated>',
+    ),
     "capital-true": uploads_page(head=b"<IsTruncated>True</IsTruncated>"),
     "empty": uploads_page(head=b"<IsTruncated>false</IsTruncated><MaxUploads>0</MaxUploads>"),
     "rgw-max-uploads-0": uploads_page(
@@ -218,3 +229,45 @@ def test_upload_listing_errors_are_not_touched():
     response = {"status_code": 404, "headers": {}, "body": body}
     fast_list_uploads(response, {}, parse_time=parse_timestamp)
     assert response["body"] == body
+
+
+# -- one parse: botocore's check for an error in a 200 answer keeps its tree ---------------------
+class Op:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"<Error><Code>InternalError</Code></Error>", 500), (b"<ListPartsResult><Par", 500)],
+    ids=["error-in-200", "cut-short"],
+)
+def test_the_200_check_turns_errors_into_500_as_botocore(body, status):
+    for name in ("ListParts", "ListMultipartUploads"):
+        response = {"status_code": 200, "headers": {}, "body": body}
+        check_200_error(pytest.fail, operation_model=Op(name), response_dict=response)
+        botocore_response = {"status_code": 200, "headers": {}, "body": body}
+        handlers._handle_200_error(SHAPE, botocore_response)
+        assert response["status_code"] == botocore_response["status_code"] == status
+
+
+def test_the_200_check_leaves_other_operations_to_botocore():
+    seen = []
+    check_200_error(lambda **kw: seen.append(kw), operation_model=Op("GetObject"), response_dict={})
+    assert len(seen) == 1
+
+
+def test_the_fast_parsers_read_the_tree_the_check_built():
+    body = UPLOAD_PAGES["aws-url"]
+    response = {"status_code": 200, "headers": {}, "body": body}
+    check_200_error(pytest.fail, operation_model=Op("ListMultipartUploads"), response_dict=response)
+    custom: dict = {}
+    fast_list_uploads(response, custom, parse_time=parse_timestamp)
+    assert len(custom["Uploads"]) == 2 and "mpusweep_tree" not in response
+    # A body changed since (the listing guard's repair) is parsed anew, not read from the tree.
+    response = {"status_code": 200, "headers": {}, "body": body}
+    check_200_error(pytest.fail, operation_model=Op("ListMultipartUploads"), response_dict=response)
+    response["body"] = uploads_page(upload_xml(b"repaired", b"r", Z))
+    custom = {}
+    fast_list_uploads(response, custom, parse_time=parse_timestamp)
+    assert [u["Key"] for u in custom["Uploads"]] == ["repaired"]
