@@ -298,7 +298,7 @@ def _read_one_namespace(
     initiated = f"{ns}Initiated"
     uploads = []
     for element in root.iterfind(f"{ns}Upload"):
-        item = {}
+        item: dict[str, Any] = {}
         for tag, name in tags:
             text = element.findtext(tag)
             if text is not None:
