@@ -9,7 +9,9 @@ Groups:
   on a fresh Ceph RGW (or moto) through our latency proxy, at the round-trip times of --rtt;
 - W4 (benchmarks/scale.py): a million uploads on the synthetic S3 server;
 - T (benchmarks/throttling.py): throttled cleans behind the token-bucket proxy;
-- CPU (benchmarks/cpu.py): client CPU per ListParts and per abort, each tuning step.
+- CPU (benchmarks/cpu.py): client CPU per ListParts and per abort, each tuning step;
+- CORES (benchmarks/scaling.py): the main process's CPU per listing page and per upload (scan
+  with sizes, clean), and the --processes scaling table (1, 2, 4, 8, 15 where cores allow).
 
 Every figure comes from this run: wall time (median of --runs), requests (counted at the proxy or
 the server), client CPU seconds (wait4: the tool and its sizing workers), peak memory of the
@@ -36,7 +38,7 @@ from benchmarks.scale import ScaleRow, print_w4, run_w4
 from benchmarks.throttling import ThrottleRow, print_throttling, run_throttling
 from benchmarks.workloads import WORKLOADS, print_table, run_group, tools
 
-GROUPS = ("W1", "W2", "W3", "W5", "W4", "T", "CPU")
+GROUPS = ("W1", "W2", "W3", "W5", "W4", "T", "CPU", "CORES")
 
 
 @dataclass
@@ -188,6 +190,22 @@ def run_cpu(requests: int, rounds: int) -> tuple[dict[str, float], dict[str, flo
     return figures, shares
 
 
+def run_cores() -> list[Target]:
+    """benchmarks.scaling in a child (its figures and table printed as they come): a target
+    for each main-process figure, with why where missed."""
+    argv = [sys.executable, "-m", "benchmarks.scaling"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    print(done.stdout)
+    found = []
+    for line in done.stdout.splitlines():
+        # "target: <= 20 ms main-process CPU per listing page: 12.3 ms: missed (why: ...)"
+        match = re.match(r"target: (.*?): ([\d.]+ ms): (met|missed)(?: \(why: (.*)\))?$", line)
+        if match:
+            what, figure, verdict, why = match.groups()
+            found.append(Target(f"CORES: {what}", verdict == "met", figure, why or ""))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=["rgw", "moto"], default="rgw")
@@ -198,7 +216,8 @@ def main() -> None:
     parser.add_argument("--cpu-requests", type=int, default=10_000)
     args = parser.parse_args()
     groups = args.groups.split(",")
-    if args.server == "rgw" or "T" in groups:
+    needs_rgw = any(g in groups for g in ("W1", "W2", "W3", "W5"))
+    if (args.server == "rgw" and needs_rgw) or "T" in groups:
         rgw_server.ensure_installed()
     workdir = Path(tempfile.mkdtemp(prefix="mpusweep-bench-"))
     all_tools = list(tools("x", workdir))
@@ -207,6 +226,7 @@ def main() -> None:
     throttled: list[ThrottleRow] = []
     cpu: dict[str, float] = {}
     cpu_shares: dict[str, float] = {}
+    cores: list[Target] = []
     for name in groups:
         print(f"== {name}", flush=True)
         if name == "W3":  # memory: mpusweep's streaming scan only, at 0 ms
@@ -224,6 +244,8 @@ def main() -> None:
             throttled = run_throttling(workdir)
         elif name == "CPU":
             cpu, cpu_shares = run_cpu(args.cpu_requests, args.runs)
+        elif name == "CORES":
+            cores = run_cores()
     print()
     print(
         f"server: {args.server}; runs per figure: {args.runs} (median); "
@@ -248,7 +270,7 @@ def main() -> None:
         print()
         print_throttling(throttled)
     print("\ntargets:")
-    for target in targets(rows, scale, throttled, cpu, cpu_shares):
+    for target in [*targets(rows, scale, throttled, cpu, cpu_shares), *cores]:
         verdict = {True: "met", False: "missed", None: "not measured"}[target.met]
         print(f"  [{verdict:>6}] {target.what}: {target.figure}")
         if target.met is False and target.why:

@@ -9,8 +9,9 @@ On the synthetic S3 server (benchmarks/synthetic_server.py, a child process):
 - main-process CPU (``time.process_time()`` of the process that lists and coordinates; sizing
   workers are other processes): per ListMultipartUploads page of 1000 uploads (the reader's
   listing, in this process), and per upload in ``scan`` with sizes and in ``clean --yes`` with
-  ``--processes 2`` (the CLI run by benchmarks/mainproc.py, imports excluded); the median of
-  ``--repeat`` runs, each beside its target, ``met`` or ``missed`` with why;
+  ``--processes 2`` (the CLI run by benchmarks/mainproc.py, imports excluded, less the same
+  command finding nothing: start-up is not per upload); the median of ``--repeat`` runs,
+  each beside its target, ``met`` or ``missed`` with why;
 - the scaling table: uploads per second of ``scan`` (with sizes, ``--format jsonl``) and of
   ``clean --yes --older-than 0`` at each ``--processes``, on ``--per-process`` uploads per
   process (one bucket each: a run takes about as long at any count when it scales), printed as
@@ -83,10 +84,12 @@ class Run:
     uploads: int
 
 
-def run_cli(command: str, buckets: list[str], url: str, processes: int, work: Path) -> dict:
+def run_cli(
+    command: str, buckets: list[str], url: str, processes: int, work: Path, *extra: str
+) -> dict:
     """One mpusweep command in a child (benchmarks/mainproc.py): its main-process figures."""
     out = work / "mainproc.json"
-    argv = [sys.executable, "-m", "benchmarks.mainproc", str(out), command, *buckets]
+    argv = [sys.executable, "-m", "benchmarks.mainproc", str(out), command, *buckets, *extra]
     argv += ["--endpoint-url", url, "--processes", str(processes), "--no-history"]
     if command == "scan":
         argv += ["--format", "jsonl"]
@@ -119,11 +122,14 @@ def listing_ms_per_page(url: str, repeat: int) -> float:
 
 
 def per_upload_ms(command: str, server: Buckets, per: int, repeat: int, work: Path) -> float:
-    """Main-process CPU per upload of ``command`` with ``--processes 2`` (median of runs)."""
+    """Main-process CPU per upload of ``command`` with ``--processes 2`` (median of runs):
+    a run on a bucket less the same run finding nothing (``--prefix`` no key has), which is
+    what the command costs whatever the count (clients, workers, the audit log)."""
     figures = []
     for _ in range(repeat):
         got = run_cli(command, server.take(1), server.url, 2, work)
-        figures.append(1000 * got["cpu"] / per)
+        fixed = run_cli(command, server.take(1), server.url, 2, work, "--prefix", "none/")
+        figures.append(1000 * (got["cpu"] - fixed["cpu"]) / per)
     return statistics.median(figures)
 
 
@@ -150,7 +156,7 @@ def print_table(rows: list[tuple[int, Run, Run]], per: int) -> None:
     print(
         f"\nscaling on {os.cpu_count()} cores ({cores} usable), Python "
         f"{platform.python_version()}, synthetic S3 server; {per} uploads per process "
-        "(one bucket each), up to 10 parts each\n"
+        "(one bucket each), up to 10 parts each; main CPU per upload includes start-up\n"
     )
     print(
         "| --processes | scan with sizes, uploads/s | x 1 process | main CPU ms/upload "
@@ -184,7 +190,7 @@ def main() -> None:
     counts = [n for n in counts if n not in skipped]
     per = args.per_process
     main_part, table_part = args.only != "table", args.only != "main"
-    buckets = (2 * args.repeat if main_part else 0) + (2 * sum(counts) if table_part else 0)
+    buckets = (4 * args.repeat if main_part else 0) + (2 * sum(counts) if table_part else 0)
     with tempfile.TemporaryDirectory(prefix="mpusweep-scaling-") as tmp:
         work = Path(tmp)
         if main_part:
