@@ -12,7 +12,9 @@ Groups:
 - TS (benchmarks/throttle_shapes.py): the share of the allowed rate a clean uses, per shape of
   throttling (rates 20-1,000/s, bursts 1-200, a rate halved and restored, reads and writes
   limited apart), on the synthetic server behind the token-bucket proxy;
-- CPU (benchmarks/cpu.py): client CPU per ListParts and per abort, each tuning step.
+- CPU (benchmarks/cpu.py): client CPU per ListParts and per abort, each tuning step;
+- CORES (benchmarks/scaling.py): the main process's CPU per listing page and per upload (scan
+  with sizes, clean), and the --processes scaling table (1, 2, 4, 8, 15 where cores allow).
 
 Every figure comes from this run: wall time (median of --runs), requests (counted at the proxy or
 the server), client CPU seconds (wait4: the tool and its sizing workers), peak memory of the
@@ -40,7 +42,7 @@ from benchmarks.throttle_shapes import TARGET, ShapeRow, print_shapes, run_shape
 from benchmarks.throttling import ThrottleRow, print_throttling, run_throttling
 from benchmarks.workloads import WORKLOADS, print_table, run_group, tools
 
-GROUPS = ("W1", "W2", "W3", "W5", "W4", "T", "TS", "CPU")
+GROUPS = ("W1", "W2", "W3", "W5", "W4", "T", "TS", "CPU", "CORES")
 
 
 @dataclass
@@ -204,6 +206,22 @@ def run_cpu(requests: int, rounds: int) -> tuple[dict[str, float], dict[str, flo
     return figures, shares
 
 
+def run_cores() -> list[Target]:
+    """benchmarks.scaling in a child (its figures and table printed as they come): a target
+    for each main-process figure, with why where missed."""
+    argv = [sys.executable, "-m", "benchmarks.scaling"]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    print(done.stdout)
+    found = []
+    for line in done.stdout.splitlines():
+        # "target: <= 20 ms main-process CPU per listing page: 12.3 ms: missed (why: ...)"
+        match = re.match(r"target: (.*?): ([\d.]+ ms): (met|missed)(?: \(why: (.*)\))?$", line)
+        if match:
+            what, figure, verdict, why = match.groups()
+            found.append(Target(f"CORES: {what}", verdict == "met", figure, why or ""))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=["rgw", "moto"], default="rgw")
@@ -214,7 +232,8 @@ def main() -> None:
     parser.add_argument("--cpu-requests", type=int, default=10_000)
     args = parser.parse_args()
     groups = args.groups.split(",")
-    if (args.server == "rgw" and groups != ["TS"]) or "T" in groups:
+    needs_rgw = any(g in groups for g in ("W1", "W2", "W3", "W5"))
+    if (args.server == "rgw" and needs_rgw) or "T" in groups:
         rgw_server.ensure_installed()
     workdir = Path(tempfile.mkdtemp(prefix="mpusweep-bench-"))
     all_tools = list(tools("x", workdir))
@@ -224,6 +243,7 @@ def main() -> None:
     shapes: list[ShapeRow] = []
     cpu: dict[str, float] = {}
     cpu_shares: dict[str, float] = {}
+    cores: list[Target] = []
     for name in groups:
         print(f"== {name}", flush=True)
         if name == "W3":  # memory: mpusweep's streaming scan only, at 0 ms
@@ -243,6 +263,8 @@ def main() -> None:
             shapes = run_shapes(workdir)
         elif name == "CPU":
             cpu, cpu_shares = run_cpu(args.cpu_requests, args.runs)
+        elif name == "CORES":
+            cores = run_cores()
     print()
     print(
         f"server: {args.server}; runs per figure: {args.runs} (median); "
@@ -270,7 +292,7 @@ def main() -> None:
         print()
         print_shapes(shapes)
     print("\ntargets:")
-    for target in targets(rows, scale, throttled, cpu, cpu_shares, shapes):
+    for target in [*targets(rows, scale, throttled, cpu, cpu_shares, shapes), *cores]:
         verdict = {True: "met", False: "missed", None: "not measured"}[target.met]
         print(f"  [{verdict:>6}] {target.what}: {target.figure}")
         if target.met is False and target.why:

@@ -59,6 +59,26 @@ class Upload:
     #: Why sizing failed, when it did; the upload is still listed and may still be aborted.
     size_error: str | None = None
 
+    def __reduce__(self) -> tuple[type[Upload], tuple[object, ...]]:
+        # Pickled by position: sizing workers exchange uploads with the main process by the
+        # thousand, and a frozen dataclass's own pickling walks fields() for every one.
+        return (
+            Upload,
+            (
+                self.bucket,
+                self.key,
+                self.upload_id,
+                self.initiated,
+                self.storage_class,
+                self.parts,
+                self.size,
+                self.last_part_at,
+                self.abort_date,
+                self.abort_rule_id,
+                self.size_error,
+            ),
+        )
+
     def age(self, now: datetime) -> timedelta | None:
         """Time since the upload was initiated; None when that time is unknown."""
         return None if self.initiated is None else now - self.initiated

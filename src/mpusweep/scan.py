@@ -12,6 +12,7 @@ import functools
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
 from .s3 import GONE_CODES, S3Reader
 from .settings import ScanSettings
-from .sizing import Sized, SizingPool, size_or_error
+from .sizing import Done, Sized, SizingPool, size_or_error
 
 #: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
 ScanEvent = Upload | BucketScan
@@ -34,6 +35,11 @@ Progress = Callable[[int, int], None]
 #: so a smaller page bounds memory (W3 in benchmarks/: 66 MB peak instead of 75 MB); the
 #: extra listing requests are 3 per 1000 ListParts. Without sizes, pages are as large as allowed.
 SIZED_PAGE = 250
+#: Uploads handed to a sizing worker process in one message: the main process's cost per
+#: upload is what bounds how far more processes scale, and a message costs as much as many
+#: uploads in it. A batch is sent when full (at most half the uploads in flight), when no
+#: room came for a while, and at the end of the listing.
+TASK_BATCH = 50
 _POLL = 0.2
 
 
@@ -49,7 +55,7 @@ def resolve_buckets(s3: S3Reader, selection: Selection) -> list[Bucket]:
     return [b for b in s3.iter_buckets() if selection.wants_bucket(b.name)]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Tally:
     """One bucket's running totals, shared by its listing thread and its sizing tasks."""
 
@@ -81,10 +87,13 @@ class _Scanner:
         self.s3, self.selection, self.age, self.now = s3, selection, settings.age, now
         self.sizes = settings.sizes
         self.progress = progress
-        self.events: queue.Queue[ScanEvent | BaseException] = queue.Queue(maxsize=4 * concurrency)
+        self.events: queue.Queue[ScanEvent | list[Upload] | BaseException] = queue.Queue(
+            maxsize=4 * concurrency
+        )
         self.stop = threading.Event()
         # Bounds the uploads listed but not yet sized, so a fast listing cannot fill memory.
         self.in_flight = threading.BoundedSemaphore(4 * concurrency)
+        self.task_batch = max(1, min(TASK_BATCH, 2 * concurrency))
         # Sizing runs in worker processes when given a pool, else in threads of this process.
         self.pool = sizer
         self.sizers = (
@@ -94,12 +103,17 @@ class _Scanner:
         )
         self.done_buckets = 0
         self.found = 0
+        # Uploads sized in worker processes wait here until the rest of their message of
+        # results is taken, then go to the consumer as one event (``_pass_on``).
+        self._outbox: list[Upload] = []
+        self._settled: list[_Tally] = []  # one entry per result taken, passed on or not
+        self._outbox_lock = threading.Lock()
         self._count_lock = threading.Lock()
         #: No event for this long means something is stuck: longer than any request can take.
         self.stall_timeout = s3.transport.longest_request()
         self.last_progress = time.monotonic()
 
-    def emit(self, event: ScanEvent | BaseException) -> None:
+    def emit(self, event: ScanEvent | list[Upload] | BaseException) -> None:
         while not self.stop.is_set():
             try:
                 self.events.put(event, timeout=_POLL)
@@ -109,6 +123,8 @@ class _Scanner:
                 with self._count_lock:
                     if isinstance(event, Upload):
                         self.found += 1
+                    elif isinstance(event, list):
+                        self.found += len(event)
                     else:
                         self.done_buckets += 1
                     counts = (self.done_buckets, self.found)
@@ -132,6 +148,7 @@ class _Scanner:
         error_code: str | None = None
         notes: list[str] = []
         max_page = SIZED_PAGE if self.sizes else None
+        batch: list[tuple[Upload, Done]] = []
         try:
             # The listing prefixes do not overlap and the reader yields only keys under the
             # prefix it lists (whatever the service sends back), so each upload comes once.
@@ -146,11 +163,12 @@ class _Scanner:
                     if not self.age.passes_initiated(upload, self.now):
                         continue
                     if self.sizes:
-                        self._submit_sizing(tally, upload)
+                        self._submit_sizing(tally, upload, batch)
                     else:
                         self._record(tally, upload)
         except S3Error as exc:
             error, error_code = str(exc), exc.code
+        self._send(batch)
         deadline = time.monotonic() + self.stall_timeout
         with tally.cond:
             while tally.pending and not self.stop.is_set():
@@ -177,26 +195,42 @@ class _Scanner:
             )
         return replace(summary, notes=tuple(dict.fromkeys(notes)))
 
-    def _submit_sizing(self, tally: _Tally, upload: Upload) -> None:
+    def _submit_sizing(
+        self, tally: _Tally, upload: Upload, batch: list[tuple[Upload, Done]]
+    ) -> None:
+        # Waiting for room while holding a batch cannot deadlock: a batch is at most half the
+        # uploads in flight, so the other half were sent, and each answer frees room.
         while not self.in_flight.acquire(timeout=_POLL):
+            self._send(batch)  # nothing came back for a while: send what is held anyway
             if self.stop.is_set():
                 raise _Stopped
         with tally.cond:
             tally.pending += 1
         if self.pool is not None:
-            self.pool.submit(upload, functools.partial(self._sized, tally, upload))
+            batch.append((upload, functools.partial(self._sized, tally, upload, later=True)))
+            if len(batch) >= self.task_batch:
+                self._send(batch)
         else:
             assert self.sizers is not None
             self.sizers.submit(self._size, tally, upload)
+
+    def _send(self, batch: list[tuple[Upload, Done]]) -> None:
+        """Hand a batch of uploads to the worker processes (emptying it)."""
+        if batch and self.pool is not None:
+            self.pool.submit_batch(batch[:], self._pass_on)
+            batch.clear()
 
     def _size(self, tally: _Tally, upload: Upload) -> None:
         """Size one upload in a thread of this process."""
         result = None if self.stop.is_set() else size_or_error(self.s3, upload)
         self._sized(tally, upload, result)
 
-    def _sized(self, tally: _Tally, upload: Upload, result: Sized | None) -> None:
+    def _sized(
+        self, tally: _Tally, upload: Upload, result: Sized | None, *, later: bool = False
+    ) -> None:
         """Take one sizing result (from a thread or a worker process); None: not sized, the
-        scan is stopping."""
+        scan is stopping. ``later``: the upload is passed on, and counted as no longer
+        pending, with the rest of its message of results (``_pass_on``)."""
         try:
             if result is None or self.stop.is_set():
                 return
@@ -213,22 +247,43 @@ class _Scanner:
                 or not self.age.idle_for
                 or self.age.young_reason(result, self.now) is None
             ):
-                self._record(tally, result)
+                self._record(tally, result, later=later)
         except _Stopped:
             pass
         except Exception as exc:
             self._fail(exc)
         finally:
             self.in_flight.release()
-            with tally.cond:
-                tally.pending -= 1
-                tally.cond.notify_all()
+            if later:
+                with self._outbox_lock:
+                    self._settled.append(tally)
+            else:
+                with tally.cond:
+                    tally.pending -= 1
+                    tally.cond.notify_all()
+
+    def _pass_on(self) -> None:
+        """The uploads of one message of results, to the consumer as one event; then they no
+        longer count as pending (so a bucket's summary always comes after its uploads)."""
+        with self._outbox_lock:
+            uploads, self._outbox = self._outbox, []
+            settled, self._settled = self._settled, []
+        try:
+            if uploads:
+                self.emit(uploads)
+        except _Stopped:
+            pass
+        finally:
+            for tally, count in Counter(settled).items():
+                with tally.cond:
+                    tally.pending -= count
+                    tally.cond.notify_all()
 
     def _fail(self, exc: Exception) -> None:
         with contextlib.suppress(_Stopped):
             self.emit(exc)
 
-    def _record(self, tally: _Tally, upload: Upload) -> None:
+    def _record(self, tally: _Tally, upload: Upload, *, later: bool = False) -> None:
         with tally.cond:
             tally.uploads += 1
             if upload.size is not None:
@@ -236,7 +291,11 @@ class _Scanner:
                 tally.sized += 1
             elif self.sizes:
                 tally.size_errors += 1
-        self.emit(upload)
+        if later:
+            with self._outbox_lock:
+                self._outbox.append(upload)
+        else:
+            self.emit(upload)
 
 
 def iter_scan(
@@ -298,6 +357,9 @@ def iter_scan(
             scanner.last_progress = time.monotonic()
             if isinstance(event, BaseException):
                 raise event
+            if isinstance(event, list):
+                yield from event
+                continue
             if isinstance(event, BucketScan):
                 remaining -= 1
             yield event

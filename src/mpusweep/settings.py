@@ -78,7 +78,7 @@ class ScanSettings:
     age: AgeFilter = AgeFilter()
     #: Whether uploads are sized with ListParts (``--no-sizes`` turns it off).
     sizes: bool = True
-    #: Processes that size uploads, this one included.
+    #: Worker processes that size uploads (1: threads of this process; the main process lists).
     processes: int = 1
     #: Whether each bucket's lifecycle rules are read (buckets with uploads only), to say
     #: whether the service will abort them by itself.

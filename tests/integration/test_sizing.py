@@ -84,7 +84,7 @@ def test_workers_size_every_upload_like_threads(buckets, backend):
     ours_only = Selection(buckets=tuple(names))
     threads = scan(s3, ours_only, now=LATER)
     with SizingPool(s3, processes=3, concurrency=9, allow_other_threads=True) as pool:
-        assert all(alive(pid) for pid in pool.pids) and len(set(pool.pids)) == 2
+        assert all(alive(pid) for pid in pool.pids) and len(set(pool.pids)) == 3
         processes = scan(s3, ours_only, now=LATER, sizer=pool)
     assert sized(processes) == expected
     assert sized(threads) == expected
@@ -98,7 +98,7 @@ def test_errors_keep_their_type_and_code(buckets, backend):
     bucket = buckets.new()
     gone = Upload(bucket, "never-started", "2~nosuchuploadid0000000000000000", LATER)
     answers = Answers()
-    # One task at a time: a tie goes to a worker, so these answers crossed the process boundary.
+    # Every task goes to a worker: these answers crossed the process boundary.
     with SizingPool(connect(backend), processes=2, concurrency=2, allow_other_threads=True) as pool:
         pool.submit(gone, answers)
         [error] = answers.wait(1)
@@ -126,7 +126,6 @@ def test_a_killed_worker_fails_its_tasks_instead_of_hanging(buckets, backend):
         proxy.fault = stalled
         conn = conn_for(backend, endpoint_url=proxy.url, max_attempts=1)
         answers = Answers()
-        # A tie goes to a worker: the task goes to the worker.
         pool = SizingPool(S3Reader(conn), processes=2, concurrency=2, allow_other_threads=True)
         try:
             pool.submit(Upload(bucket, "slow", upload_id, LATER), answers)
@@ -152,7 +151,7 @@ def test_close_stops_busy_workers_at_once(buckets, backend):
         pool = SizingPool(S3Reader(conn), processes=3, concurrency=6, allow_other_threads=True)
         pids = pool.pids
         try:
-            for _ in range(2):  # one for each worker (ties go to workers)
+            for _ in range(2):  # one for each of two workers (the least busy gets a task)
                 pool.submit(Upload(bucket, "slow", upload_id, LATER), answers)
             assert stalled.arrived.wait(30), "no worker sent a ListParts"
             pool.close()
@@ -202,7 +201,7 @@ def test_cli_sizes_in_workers_and_reports_them(buckets, backend, tmp_path):
     one = subprocess.run([*argv, "--processes", "1"], env=env, capture_output=True, timeout=120)
     two = subprocess.run([*argv, "--processes", "2"], env=env, capture_output=True, timeout=120)
     assert one.returncode == two.returncode == 0, two.stderr.decode()
-    assert b"sizing in 2 processes" in two.stderr
+    assert b"sizing in 2 worker processes" in two.stderr
     assert b"sizing in" not in one.stderr
 
     def sizes(out: bytes) -> dict[str, tuple[int, int]]:
@@ -241,7 +240,7 @@ def test_ctrl_c_leaves_no_worker_behind(buckets, backend, tmp_path):
                     assert time.monotonic() < deadline, "no sizing started"
                     time.sleep(0.05)
                 pids = [int(p) for p in re.findall(r"\d+", _pids_line(err.read_text()))]
-                assert len(pids) == 2 and all(alive(p) for p in pids)
+                assert len(pids) == 3 and all(alive(p) for p in pids)
                 proc.send_signal(signal.SIGINT)
                 assert proc.wait(timeout=30) == 130
             finally:
@@ -256,5 +255,5 @@ def test_ctrl_c_leaves_no_worker_behind(buckets, backend, tmp_path):
 
 
 def _pids_line(text: str) -> str:
-    [line] = [x for x in text.splitlines() if "sizing in 3 processes" in x]
+    [line] = [x for x in text.splitlines() if "sizing in 3 worker processes" in x]
     return line.split("pids", 1)[1]

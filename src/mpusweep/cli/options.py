@@ -188,8 +188,8 @@ def processes_option(func: F) -> F:
         type=click.IntRange(1, 16),
         default=default_processes(),
         show_default="one per core, at most 4",
-        help="Processes that size uploads (ListParts), this one included, for speed on "
-        "multi-core machines; 1: threads only.",
+        help="Worker processes that size uploads (ListParts) while this one lists, for speed "
+        "on multi-core machines; 1: threads of this process only.",
     )(func)
 
 

@@ -237,6 +237,7 @@ def _carry_over(
             ),
             _RUN_LABELS,
         ),
+        "mpusweep_target_info": _INFO_LABELS,
     }
     by_name = {family.name: family for family in families}
     for name, labels, value in samples:
