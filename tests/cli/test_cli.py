@@ -7,7 +7,7 @@ import os
 import pytest
 
 from mpusweep.errors import ExitCode
-from tests.support import Buckets
+from tests.support import Buckets, mpusweep_command
 
 NO_CREDS = {
     "AWS_ACCESS_KEY_ID": None,
@@ -123,6 +123,32 @@ def test_unknown_profile_is_one_line_exit_5(cli):
     assert res.code == 5
     assert "profile 'nope' not found" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_profile_from_the_environment_is_named(cli):
+    res = cli(["scan"], env={**NO_CREDS, "AWS_PROFILE": "nosuch"})
+    assert res.code == ExitCode.CREDENTIALS
+    assert "profile 'nosuch' not found (named by AWS_PROFILE)" in res.stderr
+    assert "None" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--endpoint-url", "127.0.0.1:9000"], "write it with its scheme, e.g. http://127.0.0.1"),
+        (["--endpoint-url", "localhost:9000"], "e.g. http://localhost:9000"),
+        (["--endpoint-url", "--yes"], "got the option '--yes': write --endpoint-url http://"),
+        (["--endpoint-url", "ftp://host"], "only http:// and https://"),
+    ],
+)
+def test_bad_endpoint_url_is_a_usage_error(args, needle):
+    """Through the console script, as typed: exit 2 and what to write, not an internal error."""
+    res = mpusweep_command(
+        ["clean", *args], env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+    )
+    assert res.code == ExitCode.USAGE, res.stderr
+    assert needle in " ".join(res.stderr.split())
+    assert "internal error" not in res.stderr
 
 
 def test_profile_with_endpoint_url_is_honoured(cli, moto_backend, tmp_path):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -68,6 +69,26 @@ def size_callback(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter(str(exc)) from None
 
 
+def endpoint_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """An endpoint URL with its scheme; a following option swallowed as the value is refused."""
+    if value is None:
+        return None
+    if value.startswith("-"):
+        raise click.BadParameter(
+            f"expected a URL, got the option {value!r}: write --endpoint-url "
+            "http://HOST:PORT (or https://...) before the other options"
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{value!r} is not a URL: write it with its scheme, e.g. http://{value} "
+            f"or https://{value}"
+            if "://" not in value
+            else f"{value!r}: only http:// and https:// endpoints are supported"
+        )
+    return value
+
+
 def _price(ctx: click.Context, param: click.Parameter, value: str | None) -> Pricing | None:
     if value is None:
         return None
@@ -106,6 +127,7 @@ def connection_options(func: F) -> F:
             click.option(
                 "--endpoint-url",
                 metavar="URL",
+                callback=endpoint_callback,
                 help="S3-compatible endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
                 "or the profile's endpoint_url).",
             ),
