@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich import box
@@ -35,7 +35,7 @@ from ..models import (
 )
 from ..pricing import Pricing, cost_of
 from . import gb, iso, money, plural, price_text, show_key
-from .fit import fitted_table
+from .fit import Fitting, fitted_table
 from .summary import groups_table
 
 
@@ -50,6 +50,8 @@ class TableView:
     price: Pricing | None = None
     #: Totals per group under each bucket (``--group-by``).
     group_by: GroupBy | None = None
+    #: The fitted tables' layout, one per run: chosen by the first table, kept by the others.
+    fitting: Fitting = field(default_factory=Fitting, compare=False)
 
 
 #: Rows rendered at once in the full layout. Rich keeps every rendered cell of a table until
@@ -174,7 +176,9 @@ def print_bucket(
     ]
     shortened = False
     if rows and view.fit:
-        fitted, shortened = fitted_table(console, items, now, with_plan=plan is not None)
+        fitted, shortened = fitted_table(
+            console, items, now, with_plan=plan is not None, fitting=view.fitting
+        )
         console.print(fitted)
     elif rows:
         _print_uploads(console, rows, now, with_plan=plan is not None)
