@@ -106,8 +106,47 @@ def test_demo_runs_the_seed_flow_and_stops_its_server(cli):
         < out.index("Bucket: workbackup")
     )
 
-    assert "aborted 8 (0.01GB freed, 14860147 bytes)" in res.stdout
+    assert "aborted 8 (14.17GB freed, 15216790980 bytes)" in res.stdout
     assert threading.active_count() <= before + 1
+
+
+#: The help page's example as it printed it: (initiated, key, bytes), per bucket.
+PAGE = {
+    "homemovies": [
+        ("2016-02-12T14:08:40.000Z", "1986 - merry xmas.ts", 1174405120),
+        ("2016-01-19T14:18:19.000Z", "1994 alaska trip.ts", 251658240),
+        ("2016-02-23T14:41:23.000Z", "1994 alaska trip.ts", 943718400),
+        ("2016-01-19T20:35:30.000Z", "1994 alaska trip.ts", 2384317892),
+        ("2016-01-20T20:57:49.000Z", "1994 alaska trip.ts", 1195376640),
+    ],
+    "operatingsystemimages": [
+        ("2015-05-11T18:01:46.000Z", "coreos_production_iso_image.iso", 150994944),
+        ("2015-05-11T18:00:36.000Z", "coreos_production_iso_image.iso", 150994944),
+        ("2016-02-12T15:04:08.000Z", "win7.vdi", 8965324800),
+    ],
+}
+
+
+def test_demo_shows_the_help_pages_uploads_and_leaves_nothing_behind(tmp_path):
+    """The page's times and sizes (moto's fixed 2010-11-10 and sizes scaled down 1024 times
+    were shown before), workbackup empty, and no folder or lock file left after the run."""
+    tmp, state = tmp_path / "tmp", tmp_path / "state"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp), "XDG_STATE_HOME": str(state)}
+    res = mpusweep_command(["demo", "--yes"], env=env)
+    assert res.code == 0, res.stderr
+    out = res.stdout
+    for bucket, rows in PAGE.items():
+        block = out.split(f"Bucket: {bucket}", 1)[1].split("Total:", 1)[0]
+        for initiated, key, size in rows:
+            (line,) = [x for x in block.splitlines() if x.startswith(initiated)]
+            assert key in line and f" {size} " in line, line
+    assert "1.09GB" in out and "Total: 5.54GB (5 uploads, 5949476292 bytes)" in out
+    assert "Bucket: workbackup\nTotal: 0.00GB (0 uploads, 0 bytes)" in out
+    assert "2010-11-10" not in out and "read GB as MB" not in res.stderr
+    assert "aborted 8 (14.17GB freed" in out
+    assert list(tmp.iterdir()) == []
+    assert not state.exists() or [p for p in state.rglob("*") if p.is_file()] == []
 
 
 def test_demo_interactive_answers(cli):
@@ -116,6 +155,7 @@ def test_demo_interactive_answers(cli):
     assert res.stdout.count("MPU data deleted!") == 1
     assert "aborted 5" in res.stdout
     assert "declined 3" in res.stdout
+    assert "operatingsystemimages" in res.stdout
 
 
 def test_unknown_profile_is_one_line_exit_5(cli):
