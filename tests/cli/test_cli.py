@@ -106,7 +106,7 @@ def test_demo_runs_the_seed_flow_and_stops_its_server(cli):
         < out.index("Bucket: workbackup")
     )
 
-    assert "aborted 8 (14.17GB freed, 15216790980 bytes)" in res.stdout
+    assert "aborted 8 (14.17GB, 14.2 GiB freed)" in res.stdout
     assert threading.active_count() <= before + 1
 
 
@@ -144,7 +144,7 @@ def test_demo_shows_the_help_pages_uploads_and_leaves_nothing_behind(tmp_path):
     assert "1.09GB" in out and "Total: 5.54GB (5 uploads, 5949476292 bytes)" in out
     assert "Bucket: workbackup\nTotal: 0.00GB (0 uploads, 0 bytes)" in out
     assert "2010-11-10" not in out and "read GB as MB" not in res.stderr
-    assert "aborted 8 (14.17GB freed" in out
+    assert "aborted 8 (14.17GB, 14.2 GiB freed)" in out
     assert list(tmp.iterdir()) == []
     assert not state.exists() or [p for p in state.rglob("*") if p.is_file()] == []
 

@@ -34,7 +34,7 @@ from ..models import (
     total_size,
 )
 from ..pricing import Pricing, cost_of
-from . import gb, iso, money, plural, price_text, show_key
+from . import gb, iec_size, iso, money, plural, price_text, show_key
 from .fit import Fitting, fitted_table
 from .summary import groups_table
 
@@ -308,7 +308,7 @@ def print_clean_summary(
     if summary.bytes_freed is None:
         freed = "size unknown"
     else:
-        freed = f"{gb(summary.bytes_freed)} freed, {summary.bytes_freed} bytes"
+        freed = f"{gb(summary.bytes_freed)}, {iec_size(summary.bytes_freed)} freed"
         if summary.aborted_size_unknown:
             freed += f"; {summary.aborted_size_unknown} of unknown size"
     console.print(
