@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from mpusweep.cli.help_sections import HELP_SECTIONS, OTHER_SECTION
 from mpusweep.errors import ExitCode
 from tests.support import Buckets, mpusweep_command
 
@@ -242,3 +243,63 @@ def test_tls_is_verified_by_default():
         )
     )
     assert insecure.client._endpoint.http_session._verify is False
+
+
+COMMANDS = [
+    [],
+    ["scan"],
+    ["clean"],
+    ["report"],
+    ["doctor"],
+    ["history"],
+    ["demo"],
+    ["lifecycle", "status"],
+    ["lifecycle", "apply"],
+    ["lifecycle", "remove"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: "-".join(c) or "top")
+def test_help_fits_80_columns_under_headings(command):
+    """Through the console script at 80 columns: no line wider (the exit codes broke
+    mid-word), the options under headings rather than one flat list of 31-34 (--processes
+    after --debug), no project-internal words."""
+    res = mpusweep_command([*command, "--help"], env={"COLUMNS": "80"})
+    assert res.code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, [x for x in lines if len(x) > 80]
+    assert "seed" not in res.stdout.lower()
+    headings = [line[:-1] for line in lines if line and line[0] != " " and line.endswith(":")]
+    order = [title for title, _ in HELP_SECTIONS] + [OTHER_SECTION]
+    grouped = [h for h in headings if h in order]
+    assert grouped == sorted(grouped, key=order.index), headings
+    if command and command[0] in ("scan", "clean", "report"):
+        assert grouped[0] == "What to look at" and grouped[-1] == OTHER_SECTION, headings
+        assert "Options" not in headings
+        tuning = res.stdout.split("\nTuning:\n", 1)[1].split("\n\n", 1)[0]
+        assert "--processes" in tuning and "--concurrency" in tuning
+    sections = res.stdout.split("\n\n")
+    for section in sections:
+        options = [x for x in section.splitlines() if x.startswith("  --")]
+        assert len(options) <= 12, section
+
+
+def test_top_level_help_says_where_to_start():
+    res = mpusweep_command(["--help"], env={"COLUMNS": "80"})
+    start = res.stdout.split("Where to start:", 1)[1].split("\n\n", 1)[0]
+    commands = [line.split("#")[0].strip() for line in start.splitlines() if line.strip()]
+    assert commands == [
+        "mpusweep demo",
+        "mpusweep doctor",
+        "mpusweep scan",
+        "mpusweep clean --dry-run",
+        "mpusweep clean",
+    ]
+
+
+def test_a_file_is_a_file_in_every_help():
+    """The history file was FILE in one command and PATH in another."""
+    for command in (["scan"], ["clean"], ["report"], ["history"]):
+        res = mpusweep_command([*command, "--help"], env={"COLUMNS": "200"})
+        assert "--history FILE" in res.stdout, command
+        assert " PATH " not in res.stdout, command

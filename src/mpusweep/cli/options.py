@@ -140,8 +140,10 @@ def connection_options(func: F) -> F:
             click.option(
                 "--provider",
                 type=click.Choice(providers.names(), case_sensitive=False),
+                metavar="PRESET",
                 envvar="MPUSWEEP_PROVIDER",
-                help="Service preset: fills in the endpoint (from --region or --account-id), "
+                help=f"Service preset ({', '.join(providers.names())}): fills in the endpoint "
+                "(from --region or --account-id), "
                 "signing region, addressing style and quirks; an explicit endpoint still wins "
                 "(also MPUSWEEP_PROVIDER, or mpusweep_provider in the profile).",
             ),
@@ -340,14 +342,14 @@ def record_options(func: F) -> F:
             click.option(
                 "--metrics-file",
                 type=click.Path(dir_okay=False, path_type=Path),
-                metavar="PATH",
+                metavar="FILE",
                 help="Write Prometheus metrics here (for node_exporter's textfile collector).",
             ),
             click.option(
                 "--history",
                 "history_path",
                 type=click.Path(dir_okay=False, path_type=Path),
-                metavar="PATH",
+                metavar="FILE",
                 help="Record per-bucket totals in this SQLite file "
                 "[default: ~/.local/state/mpusweep/history.sqlite3].",
             ),
