@@ -22,7 +22,8 @@ class ExitCode(enum.IntEnum):
     USAGE = (
         2,
         (
-            "usage error: bad option, duration, size or glob; a bad configuration file; "
+            "usage error: bad option, duration, size or glob; a bucket glob that matches "
+            "no bucket; a bad configuration file; "
             "`--format json` without `--yes`/`--dry-run`"
         ),
     )

@@ -111,6 +111,15 @@ class Selection:
             return False
         return not any(fnmatch.fnmatchcase(name, g) for g in self.exclude_buckets)
 
+    def unmatched(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The bucket arguments that match none of ``names`` (exclusions aside).
+
+        >>> Selection(buckets=("logs-*", "nomatch-*")).unmatched(["logs-1", "x"])
+        ('nomatch-*',)
+        """
+        listed = list(names)
+        return tuple(g for g in self.buckets if not any(fnmatch.fnmatchcase(n, g) for n in listed))
+
     def wants_key(self, key: str) -> bool:
         """Whether the key lies under one of the prefixes."""
         return not self.prefixes or key.startswith(self.prefixes)

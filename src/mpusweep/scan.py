@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from .errors import MpuSweepError, S3Error
+from .errors import MpuSweepError, S3Error, UsageError
 from .filters import AgeFilter, Selection
 from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
@@ -52,7 +52,16 @@ def resolve_buckets(s3: S3Reader, selection: Selection) -> list[Bucket]:
     if selection.buckets and not selection.is_glob():
         names = sorted(set(selection.buckets))
         return [Bucket(n) for n in names if selection.wants_bucket(n)]
-    return [b for b in s3.iter_buckets() if selection.wants_bucket(b.name)]
+    listed = list(s3.iter_buckets())
+    unmatched = selection.unmatched([b.name for b in listed])
+    if unmatched:
+        # "0 uploads in 0 buckets" would read as all clear: a typo is not a clean account.
+        shown = ", ".join(repr(g) for g in unmatched)
+        raise UsageError(
+            f"no bucket matches {shown} ({len(listed)} bucket{'' if len(listed) == 1 else 's'} "
+            "listed): check the name, or quote the glob so the shell leaves it alone"
+        )
+    return [b for b in listed if selection.wants_bucket(b.name)]
 
 
 @dataclass(eq=False)

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
+from mpusweep.cli.help_sections import HELP_SECTIONS, OTHER_SECTION
 from mpusweep.errors import ExitCode
-from tests.support import Buckets
+from tests.support import Buckets, mpusweep_command
 
 NO_CREDS = {
     "AWS_ACCESS_KEY_ID": None,
@@ -106,8 +107,47 @@ def test_demo_runs_the_seed_flow_and_stops_its_server(cli):
         < out.index("Bucket: workbackup")
     )
 
-    assert "aborted 8 (0.01GB freed, 14860147 bytes)" in res.stdout
+    assert "aborted 8 (14.17GB, 14.2 GiB freed)" in res.stdout
     assert threading.active_count() <= before + 1
+
+
+#: The help page's example as it printed it: (initiated, key, bytes), per bucket.
+PAGE = {
+    "homemovies": [
+        ("2016-02-12T14:08:40.000Z", "1986 - merry xmas.ts", 1174405120),
+        ("2016-01-19T14:18:19.000Z", "1994 alaska trip.ts", 251658240),
+        ("2016-02-23T14:41:23.000Z", "1994 alaska trip.ts", 943718400),
+        ("2016-01-19T20:35:30.000Z", "1994 alaska trip.ts", 2384317892),
+        ("2016-01-20T20:57:49.000Z", "1994 alaska trip.ts", 1195376640),
+    ],
+    "operatingsystemimages": [
+        ("2015-05-11T18:01:46.000Z", "coreos_production_iso_image.iso", 150994944),
+        ("2015-05-11T18:00:36.000Z", "coreos_production_iso_image.iso", 150994944),
+        ("2016-02-12T15:04:08.000Z", "win7.vdi", 8965324800),
+    ],
+}
+
+
+def test_demo_shows_the_help_pages_uploads_and_leaves_nothing_behind(tmp_path):
+    """The page's times and sizes (moto's fixed 2010-11-10 and sizes scaled down 1024 times
+    were shown before), workbackup empty, and no folder or lock file left after the run."""
+    tmp, state = tmp_path / "tmp", tmp_path / "state"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp), "XDG_STATE_HOME": str(state)}
+    res = mpusweep_command(["demo", "--yes"], env=env)
+    assert res.code == 0, res.stderr
+    out = res.stdout
+    for bucket, rows in PAGE.items():
+        block = out.split(f"Bucket: {bucket}", 1)[1].split("Total:", 1)[0]
+        for initiated, key, size in rows:
+            (line,) = [x for x in block.splitlines() if x.startswith(initiated)]
+            assert key in line and f" {size} " in line, line
+    assert "1.09GB" in out and "Total: 5.54GB (5 uploads, 5949476292 bytes)" in out
+    assert "Bucket: workbackup\nTotal: 0.00GB (0 uploads, 0 bytes)" in out
+    assert "2010-11-10" not in out and "read GB as MB" not in res.stderr
+    assert "aborted 8 (14.17GB, 14.2 GiB freed)" in out
+    assert list(tmp.iterdir()) == []
+    assert not state.exists() or [p for p in state.rglob("*") if p.is_file()] == []
 
 
 def test_demo_interactive_answers(cli):
@@ -116,6 +156,7 @@ def test_demo_interactive_answers(cli):
     assert res.stdout.count("MPU data deleted!") == 1
     assert "aborted 5" in res.stdout
     assert "declined 3" in res.stdout
+    assert "operatingsystemimages" in res.stdout
 
 
 def test_unknown_profile_is_one_line_exit_5(cli):
@@ -123,6 +164,32 @@ def test_unknown_profile_is_one_line_exit_5(cli):
     assert res.code == 5
     assert "profile 'nope' not found" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_profile_from_the_environment_is_named(cli):
+    res = cli(["scan"], env={**NO_CREDS, "AWS_PROFILE": "nosuch"})
+    assert res.code == ExitCode.CREDENTIALS
+    assert "profile 'nosuch' not found (named by AWS_PROFILE)" in res.stderr
+    assert "None" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--endpoint-url", "127.0.0.1:9000"], "write it with its scheme, e.g. http://127.0.0.1"),
+        (["--endpoint-url", "localhost:9000"], "e.g. http://localhost:9000"),
+        (["--endpoint-url", "--yes"], "got the option '--yes': write --endpoint-url http://"),
+        (["--endpoint-url", "ftp://host"], "only http:// and https://"),
+    ],
+)
+def test_bad_endpoint_url_is_a_usage_error(args, needle):
+    """Through the console script, as typed: exit 2 and what to write, not an internal error."""
+    res = mpusweep_command(
+        ["clean", *args], env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+    )
+    assert res.code == ExitCode.USAGE, res.stderr
+    assert needle in " ".join(res.stderr.split())
+    assert "internal error" not in res.stderr
 
 
 def test_profile_with_endpoint_url_is_honoured(cli, moto_backend, tmp_path):
@@ -176,3 +243,63 @@ def test_tls_is_verified_by_default():
         )
     )
     assert insecure.client._endpoint.http_session._verify is False
+
+
+COMMANDS = [
+    [],
+    ["scan"],
+    ["clean"],
+    ["report"],
+    ["doctor"],
+    ["history"],
+    ["demo"],
+    ["lifecycle", "status"],
+    ["lifecycle", "apply"],
+    ["lifecycle", "remove"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: "-".join(c) or "top")
+def test_help_fits_80_columns_under_headings(command):
+    """Through the console script at 80 columns: no line wider (the exit codes broke
+    mid-word), the options under headings rather than one flat list of 31-34 (--processes
+    after --debug), no project-internal words."""
+    res = mpusweep_command([*command, "--help"], env={"COLUMNS": "80"})
+    assert res.code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, [x for x in lines if len(x) > 80]
+    assert "seed" not in res.stdout.lower()
+    headings = [line[:-1] for line in lines if line and line[0] != " " and line.endswith(":")]
+    order = [title for title, _ in HELP_SECTIONS] + [OTHER_SECTION]
+    grouped = [h for h in headings if h in order]
+    assert grouped == sorted(grouped, key=order.index), headings
+    if command and command[0] in ("scan", "clean", "report"):
+        assert grouped[0] == "What to look at" and grouped[-1] == OTHER_SECTION, headings
+        assert "Options" not in headings
+        tuning = res.stdout.split("\nTuning:\n", 1)[1].split("\n\n", 1)[0]
+        assert "--processes" in tuning and "--concurrency" in tuning
+    sections = res.stdout.split("\n\n")
+    for section in sections:
+        options = [x for x in section.splitlines() if x.startswith("  --")]
+        assert len(options) <= 12, section
+
+
+def test_top_level_help_says_where_to_start():
+    res = mpusweep_command(["--help"], env={"COLUMNS": "80"})
+    start = res.stdout.split("Where to start:", 1)[1].split("\n\n", 1)[0]
+    commands = [line.split("#")[0].strip() for line in start.splitlines() if line.strip()]
+    assert commands == [
+        "mpusweep demo",
+        "mpusweep doctor",
+        "mpusweep scan",
+        "mpusweep clean --dry-run",
+        "mpusweep clean",
+    ]
+
+
+def test_a_file_is_a_file_in_every_help():
+    """The history file was FILE in one command and PATH in another."""
+    for command in (["scan"], ["clean"], ["report"], ["history"]):
+        res = mpusweep_command([*command, "--help"], env={"COLUMNS": "200"})
+        assert "--history FILE" in res.stdout, command
+        assert " PATH " not in res.stdout, command

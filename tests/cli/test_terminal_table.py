@@ -191,3 +191,24 @@ def test_no_spinner_line_is_left_behind(
     assert [line for line in screen if "Scanning" in line] == []
     assert len([line for line in screen if line.startswith("Bucket: ")]) == 2
     assert "Upload IDs are cut short; --wide or --format json shows them whole." in screen
+
+
+@pytest.mark.parametrize(
+    "args", [["scan", "--no-summary"], ["clean", "--dry-run", "--older-than", "0"]]
+)
+def test_one_layout_for_every_bucket_at_80_columns(
+    backend: Backend, seeded: dict[str, str], tmp_path: Path, args: list[str]
+) -> None:
+    """The columns stay put from bucket to bucket: Parts and Idle used to vanish for the
+    bucket with the longer key (``coreos_production_iso_image.iso``) and come back after."""
+    command = [sys.executable, "-m", "mpusweep", *args, *seeded.values()]
+    with tmux_server() as socket:
+        code, screen = run_in_terminal(socket, 80, command, child_env(backend), tmp_path)
+    text = "\n".join(screen)
+    assert code == 0, text
+    headings = [line.split() for line in screen if line.startswith("Initiated")]
+    assert len(headings) == 2, text
+    assert headings[0] == headings[1], text
+    if args[0] == "scan":  # clean's Plan column leaves no room for it at 80 columns
+        assert "Idle" in headings[0], text
+    assert max(len(line) for line in screen) <= 80

@@ -49,7 +49,7 @@ def test_interactive_flow_asks_per_bucket(buckets, backend, cli, tmp_path):
     assert buckets.listing(yes_bucket) == [], res.stdout + audit.read_text()
     assert buckets.listing(no_bucket) == [("b.bin", kept_id)]
     assert buckets.listing(empty) == []
-    assert "aborted 1 (0.00GB freed, 150 bytes)" in res.stdout
+    assert "aborted 1 (0.00GB, 150 B freed)" in res.stdout
     assert "declined 1" in res.stdout
 
 
@@ -63,7 +63,7 @@ def test_yes_aborts_everything_listed_and_audits_it(buckets, backend, cli, tmp_p
         env=backend.env(),
     )
     assert res.code == 0, res.stderr
-    assert "aborted 15 (0.00GB freed, 105 bytes)" in res.stdout
+    assert "aborted 15 (0.00GB, 105 B freed)" in res.stdout
     for name in names:
         assert buckets.listing(name) == []
     lines = audit_lines(audit)

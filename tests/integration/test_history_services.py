@@ -167,8 +167,10 @@ def test_the_metrics_name_the_service_each_target_read(moto_backend, second_moto
     infos = []
     for backend in (moto_backend, second_moto):
         path = tmp_path / f"{endpoint_key(backend.endpoint_url).split(':')[-1]}.prom"
-        args = ["scan", "nothing-matches-*", "--no-history", "--metrics-file", str(path)]
+        made = Buckets(backend)
+        args = ["scan", made.new(), "--no-history", "--metrics-file", str(path)]
         res = cli(args, env=backend.env())
+        made.cleanup()
         assert res.code == 0, res.stderr
         text = path.read_text()
         assert backend.access_key not in text and backend.secret_key not in text

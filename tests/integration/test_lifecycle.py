@@ -11,6 +11,7 @@ import pytest
 
 from mpusweep.lifecycle import rule_id
 from tests.servers.proxy import recording_proxy
+from tests.support import mpusweep_command
 
 THREE_RULES = [
     {
@@ -101,6 +102,21 @@ def test_only_rule_removed_deletes_the_configuration(buckets, backend, cli):
     assert cli(["lifecycle", "apply", bucket, "--days", "1", "--yes"], env=env).code == 0
     assert len(rules_of(buckets, bucket)) == 1
     assert cli(["lifecycle", "remove", bucket, "--yes"], env=env).code == 0
+    assert rules_of(buckets, bucket) is None
+
+
+def test_prefix_is_repeatable_as_in_scan(buckets, backend):
+    """``--prefix`` repeats in scan and clean; lifecycle took one (the second one silently
+    won). Now each prefix gets its rule, and remove takes them out the same way."""
+    bucket = buckets.new()
+    env = backend.env()
+    apply = ["lifecycle", "apply", bucket, "--days", "3", "--prefix", "a/", "--prefix", "b/"]
+    res = mpusweep_command([*apply, "--yes"], env=env)
+    assert res.code == 0, res.stderr
+    ids = sorted(r["ID"] for r in rules_of(buckets, bucket))
+    assert ids == [rule_id("a/"), rule_id("b/")]
+    remove = ["lifecycle", "remove", bucket, "--prefix", "a/", "--prefix", "b/", "--yes"]
+    assert mpusweep_command(remove, env=env).code == 0
     assert rules_of(buckets, bucket) is None
 
 

@@ -6,9 +6,10 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+from mpusweep.errors import ExitCode
 from mpusweep.filters import AgeFilter, Selection
 from mpusweep.scan import scan as run_scan
-from tests.support import KIB, cli_now, connect, now_after
+from tests.support import KIB, cli_now, connect, mpusweep_command, now_after
 
 # The seed's example, sizes in KiB-sized parts so they sum to exact, known totals.
 SEED = {
@@ -162,3 +163,19 @@ def test_fail_if_found_exit_code(buckets, backend, cli):
     assert cli(["scan", empty, "--fail-if-found"], env=backend.env()).code == 0
     buckets.make_upload(full, "k", [1])
     assert cli(["scan", full, "--fail-if-found"], env=backend.env()).code == 4
+
+
+def test_a_glob_that_matches_no_bucket_is_named_not_reassuring(buckets, backend):
+    """``scan 'nomatch-*'`` said "0 uploads in 0 buckets" and exited 0; a clean with a typo
+    must not pass for an all-clear either. Through the console script, as typed."""
+    made = make_seed(buckets)
+    for command in (["scan"], ["clean", "--dry-run"]):
+        res = mpusweep_command(
+            [*command, f"{buckets.prefix}-*", f"{buckets.prefix}-nomatch-*"], env=backend.env()
+        )
+        assert res.code == ExitCode.USAGE, (res.code, res.stderr)
+        assert f"no bucket matches '{buckets.prefix}-nomatch-*'" in res.stderr
+        assert "0 uploads in 0 buckets" not in res.stdout
+    res = mpusweep_command(["scan", f"{buckets.prefix}-*", "--no-history"], env=backend.env())
+    assert res.code == 0, res.stderr
+    assert made["workbackup"] in res.stdout

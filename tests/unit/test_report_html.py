@@ -146,7 +146,7 @@ def test_shown_text_matches_the_raw_value() -> None:
         if figure["data-figure"] in ("total_uploads", "bucket_uploads", "stale_uploads"):
             assert figure["text"].replace(",", "") == str(json.loads(figure["data-value"]))
     (total,) = [f for f in page.figures if f["data-figure"] == "total_bytes"]
-    assert total["text"] == "\u2265 20.72 GB"  # a lower bound: one size is unknown
+    assert total["text"] == "\u2265 20.7 GiB"  # a lower bound: one size is unknown
 
 
 def test_every_key_and_name_is_escaped() -> None:
@@ -277,3 +277,15 @@ def test_ages_are_measured_from_the_scan_time() -> None:
     assert Page(render_report(data)).value("stale_uploads") == 1
     assert "100 days" in render_report(data)
     assert "100 days" not in render_report(later)
+
+
+def test_sizes_for_people_are_in_one_unit_the_terminals() -> None:
+    """The report said "MB" for 2^20 bytes while the terminal says MiB: one unit for people
+    everywhere (IEC, named as such), the seed's GB only where the seed printed it."""
+    html, page = render(sample_data())
+    sized = [f["text"] for f in page.figures if f["data-figure"].endswith("_bytes")]
+    assert sized
+    for text in sized:
+        assert re.fullmatch(r"(\u2265 )?(\d+ B|\d+\.\d (KiB|MiB|GiB|TiB)|unknown)", text), text
+    visible = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    assert not re.search(r"\d (KB|MB|GB|TB)\b", visible)

@@ -205,3 +205,24 @@ def test_readme_connection_options_are_the_options():
     }
     assert connection <= offered  # every option the table names exists...
     assert documented == connection  # ...and the table names them all
+
+
+def test_readme_goes_from_the_demo_to_first_steps_and_keeps_the_suite_for_contributors():
+    """After the quick start, what a person with a surprising bill runs first, safest first;
+    the long test suite stands under contributing, with how long it takes."""
+    text = (ROOT / "README.md").read_text()
+    headings = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert headings[:2] == ["Quick start", "First steps with a surprising bill"]
+    quick = text.split("## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    assert "scripts/test" not in quick
+    assert "three buckets with leftover" not in quick  # workbackup has none
+    steps = text.split("## First steps with a surprising bill\n", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split("#")[0].strip() for line in steps.splitlines() if line.startswith("mpu")]
+    assert commands[:4] == [
+        "mpusweep doctor",
+        "mpusweep scan",
+        "mpusweep clean --dry-run",
+        "mpusweep clean",
+    ]
+    contributing = text.split("## Contributing: the test suite\n", 1)[1].split("\n## ", 1)[0]
+    assert "./scripts/test" in contributing and "25 minutes" in contributing

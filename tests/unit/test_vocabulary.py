@@ -110,7 +110,7 @@ def test_only_the_units_module_writes_sizes():
         for name, tree in modules()
         if name not in {UNITS} | NOT_DISPLAY and (lines := size_arithmetic(tree))
     }
-    assert not stray, f"show sizes with report.units (gb, iec_size, seed_size): {stray}"
+    assert not stray, f"show sizes with report.units (gb, iec_size, report_size): {stray}"
 
 
 def test_only_the_units_module_writes_document_times():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import textwrap
 import traceback
 from types import FrameType
 from typing import NoReturn
@@ -18,6 +19,7 @@ from .clean_cmd import clean_command
 from .common import Env
 from .demo_cmd import demo
 from .doctor_cmd import doctor
+from .help_sections import section_help
 from .history_cmd import history_command
 from .lifecycle_cmd import lifecycle
 from .report_cmd import report_command
@@ -26,10 +28,27 @@ from .scan_cmd import scan
 __all__ = ["Env", "Terminated", "cli", "main"]
 
 
+#: The exit-code table's width: it is written as it stands (``\b``), so it is wrapped here to
+#: fit an 80-column terminal, after click's two-space indent.
+EPILOG_WIDTH = 76
+
+
 def exit_codes_epilog() -> str:
-    """The exit-code table of ``--help``, made from ``ExitCode``."""
-    rows = "\n".join(f"  {code:<4}{text.replace('`', '')}" for code, text in ExitCode.table())
-    return f"Exit codes:\n\n\b\n{rows}"
+    """The exit-code table of ``--help``, made from ``ExitCode``, each code's text wrapped
+    between words under its own column."""
+    rows = []
+    for code, text in ExitCode.table():
+        lines = textwrap.wrap(
+            text.replace("`", ""),
+            width=EPILOG_WIDTH,
+            initial_indent=f"  {code:<4}",
+            subsequent_indent=" " * 6,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        rows.extend(lines)
+    body = "\n".join(rows)
+    return f"Exit codes:\n\n\b\n{body}"
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -40,6 +59,14 @@ def exit_codes_epilog() -> str:
 @click.version_option(__version__, prog_name="mpusweep")
 def cli() -> None:
     """Find, size, report and safely remove incomplete S3 multipart uploads.
+
+    \b
+    Where to start:
+      mpusweep demo              # the whole flow on a local server of its own
+      mpusweep doctor            # can your keys list, size and abort?
+      mpusweep scan              # read-only: the uploads, sized, per bucket
+      mpusweep clean --dry-run   # what a clean would abort, what it keeps
+      mpusweep clean             # asks per bucket, aborts, keeps an audit log
 
     Works with AWS S3 and S3-compatible services (Ceph RGW / DreamObjects, MinIO, Wasabi,
     Backblaze B2, Cloudflare R2). Credentials come from the usual AWS chain (environment,
@@ -54,6 +81,7 @@ cli.add_command(lifecycle)
 cli.add_command(demo)
 cli.add_command(doctor)
 cli.add_command(history_command)
+section_help(cli)
 
 
 # -- entry point -----------------------------------------------------------------------------

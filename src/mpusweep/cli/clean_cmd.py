@@ -102,7 +102,7 @@ def clean_command(**opts: Any) -> ExitCode:
       mpusweep clean                       # every bucket, asks per bucket
       mpusweep clean 'logs-*' --older-than 7d --yes
       mpusweep clean my-bucket --dry-run --format json
-      mpusweep clean --all-targets --yes --max-aborts 10000 --metrics-file clean.prom
+      mpusweep clean --all-targets --yes --max-aborts 10000 --metrics-file c.prom
     """
     run = read_settings("clean", clean_age=DEFAULT_CLEAN_OLDER_THAN)
     return run_clean(command_env(run.now), run)

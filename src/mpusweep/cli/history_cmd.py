@@ -52,7 +52,7 @@ from .to_settings import read_settings
     "--history",
     "history_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
+    metavar="FILE",
     help="The history file [default: ~/.local/state/mpusweep/history.sqlite3].",
 )
 @click.option("--now", "now", callback=time_callback, hidden=True)

@@ -91,7 +91,7 @@ def _status_target(ctx: TargetContext, as_json: bool) -> None:
     ctx.result.report.other_failures += sum(1 for st in statuses if st.error)
 
 
-def _run_lifecycle(run: RunSettings, action: Callable[..., LifecycleChange]) -> ExitCode:
+def _run_lifecycle(run: RunSettings, action: Callable[..., list[LifecycleChange]]) -> ExitCode:
     env = command_env(run.now)
     policy = run.target.clean
     s3, writer, names = _lifecycle_buckets(env, run, write=not policy.dry_run)
@@ -102,9 +102,9 @@ def _run_lifecycle(run: RunSettings, action: Callable[..., LifecycleChange]) -> 
 
     report = RunReport()
     for name in names:  # one bucket at a time: each may ask a question
-        change = action(s3, name, confirm=confirm, writer=writer)
-        table.print_lifecycle_change(env.out, change, planned=False)
-        report.other_failures += change.result == "failed"
+        for change in action(s3, name, confirm=confirm, writer=writer):  # one per prefix
+            table.print_lifecycle_change(env.out, change, planned=False)
+            report.other_failures += change.result == "failed"
     return report.exit_code
 
 
@@ -124,30 +124,42 @@ def _days_callback(ctx: click.Context, param: click.Parameter, value: int) -> in
     callback=_days_callback,
     help="Abort uploads this many days after they were initiated (at least 1).",
 )
-@click.option("--prefix", default="", help="Only uploads under this key prefix.")
+@click.option(
+    "--prefix",
+    "rule_prefixes",
+    multiple=True,
+    metavar="PREFIX",
+    help="Only uploads under this key prefix (repeatable: a rule each) [default: every key].",
+)
 @click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
 @click.option("--dry-run", is_flag=True, help="Show the change; send no write.")
 @connection_options
 def lifecycle_apply_command(**opts: Any) -> ExitCode:
     """Add or update mpusweep's AbortIncompleteMultipartUpload rule, keeping all others."""
     days: int = opts["days"]
-    prefix: str = opts["prefix"]
+    prefixes: tuple[str, ...] = opts["rule_prefixes"] or ("",)
     return _run_lifecycle(
         read_settings("lifecycle-apply"),
-        lambda s3, b, **kw: apply_abort_rule(s3, b, days, prefix, **kw),
+        lambda s3, b, **kw: [apply_abort_rule(s3, b, days, p, **kw) for p in prefixes],
     )
 
 
 @lifecycle.command(name="remove")
 @bucket_arguments
-@click.option("--prefix", default="", help="The prefix the rule was applied with.")
+@click.option(
+    "--prefix",
+    "rule_prefixes",
+    multiple=True,
+    metavar="PREFIX",
+    help="The prefix the rule was applied with (repeatable) [default: the whole-bucket rule].",
+)
 @click.option("--yes", "-y", is_flag=True, help="Answer yes for every bucket.")
 @click.option("--dry-run", is_flag=True, help="Show the change; send no write.")
 @connection_options
 def lifecycle_remove_command(**opts: Any) -> ExitCode:
     """Take mpusweep's rule out again (deleting the configuration if it was the only rule)."""
-    prefix: str = opts["prefix"]
+    prefixes: tuple[str, ...] = opts["rule_prefixes"] or ("",)
     return _run_lifecycle(
         read_settings("lifecycle-remove"),
-        lambda s3, b, **kw: remove_abort_rule(s3, b, prefix, **kw),
+        lambda s3, b, **kw: [remove_abort_rule(s3, b, p, **kw) for p in prefixes],
     )

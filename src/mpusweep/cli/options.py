@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -69,6 +70,26 @@ def size_callback(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter(str(exc)) from None
 
 
+def endpoint_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """An endpoint URL with its scheme; a following option swallowed as the value is refused."""
+    if value is None:
+        return None
+    if value.startswith("-"):
+        raise click.BadParameter(
+            f"expected a URL, got the option {value!r}: write --endpoint-url "
+            "http://HOST:PORT (or https://...) before the other options"
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{value!r} is not a URL: write it with its scheme, e.g. http://{value} "
+            f"or https://{value}"
+            if "://" not in value
+            else f"{value!r}: only http:// and https:// endpoints are supported"
+        )
+    return value
+
+
 def _price(ctx: click.Context, param: click.Parameter, value: str | None) -> Pricing | None:
     if value is None:
         return None
@@ -107,6 +128,7 @@ def connection_options(func: F) -> F:
             click.option(
                 "--endpoint-url",
                 metavar="URL",
+                callback=endpoint_callback,
                 help="S3-compatible endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
                 "or the profile's endpoint_url).",
             ),
@@ -119,8 +141,10 @@ def connection_options(func: F) -> F:
             click.option(
                 "--provider",
                 type=click.Choice(providers.names(), case_sensitive=False),
+                metavar="PRESET",
                 envvar="MPUSWEEP_PROVIDER",
-                help="Service preset: fills in the endpoint (from --region or --account-id), "
+                help=f"Service preset ({', '.join(providers.names())}): fills in the endpoint "
+                "(from --region or --account-id), "
                 "signing region, addressing style and quirks; an explicit endpoint still wins "
                 "(also MPUSWEEP_PROVIDER, or mpusweep_provider in the profile).",
             ),
@@ -343,14 +367,14 @@ def record_options(func: F) -> F:
             click.option(
                 "--metrics-file",
                 type=click.Path(dir_okay=False, path_type=Path),
-                metavar="PATH",
+                metavar="FILE",
                 help="Write Prometheus metrics here (for node_exporter's textfile collector).",
             ),
             click.option(
                 "--history",
                 "history_path",
                 type=click.Path(dir_okay=False, path_type=Path),
-                metavar="PATH",
+                metavar="FILE",
                 help="Record per-bucket totals in this SQLite file "
                 "[default: ~/.local/state/mpusweep/history.sqlite3].",
             ),

@@ -64,7 +64,7 @@ DEFAULT_OUTPUT = Path("mpusweep-report.html")
     "--history",
     "history_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    metavar="PATH",
+    metavar="FILE",
     help="Draw the trend from this history file [default: "
     "~/.local/state/mpusweep/history.sqlite3, when there is one].",
 )
@@ -83,8 +83,8 @@ def report_command(**opts: Any) -> ExitCode:
     \b
     Examples:
       mpusweep report
-      mpusweep report 'backup-*' --older-than 7d --price-per-gb-month 0.023 -o backups.html
-      mpusweep report --group-by prefix:2       # the prefix breakdown two folders deep
+      mpusweep report 'backup-*' --price-per-gb-month 0.023 -o backups.html
+      mpusweep report --group-by prefix:2     # prefixes two folders deep
     """
     run = read_settings("report")
     env = command_env(run.now)

@@ -8,12 +8,17 @@ shortest prefix that is unique in the bucket (as git shortens hashes), sizes are
 in binary units a person reads at a glance (``1.1 GiB``) beside the seed's ``GB``, and the
 table takes the first of ``LAYOUTS``, richest first, whose natural width fits the console.
 Only when even the most compact one does not fit is the key folded.
+
+The layout is chosen once per run (``Fitting``), at its first table, counting keys at least
+``KEY_ROOM`` wide: the columns stay the same from bucket to bucket (Parts and Idle used to
+vanish for a bucket with a longer key and come back for the next), and a later key longer
+than the room left folds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich import box
@@ -53,6 +58,18 @@ LAYOUTS = (
 )
 
 
+#: The key width a layout is chosen for, at least: the seed's longest key
+#: (``coreos_production_iso_image.iso``, 31) and a character.
+KEY_ROOM = 32
+
+
+@dataclass(slots=True)
+class Fitting:
+    """The layout of a run's fitted tables: None until the first table chooses it."""
+
+    layout: Layout | None = field(default=None)
+
+
 def _table(
     rows: Sequence[tuple[Upload, PlanItem | None]],
     now: datetime,
@@ -60,6 +77,7 @@ def _table(
     ids: dict[str, str],
     *,
     with_plan: bool,
+    key_room: int = 0,
 ) -> Table:
     # Two spaces between columns (the full layout has three): a column more fits.
     table = Table(
@@ -90,7 +108,8 @@ def _table(
         else:
             when = iso(upload.initiated) or "?"
         # Text cells, never str: a str would be parsed as markup, a cost on every cell.
-        cells = [Text(when), Text(show_key(upload.key))]
+        # ``key_room``: measuring for a run, every key counts at least that wide.
+        cells = [Text(when), Text(show_key(upload.key).ljust(key_room, "x"))]
         if layout.size_bytes:
             cells.append(Text("?" if upload.size is None else str(upload.size)))
         cells += [Text(gb(upload.size)), Text(iec_size(upload.size))]
@@ -125,15 +144,21 @@ def fitted_table(
     now: datetime,
     *,
     with_plan: bool,
+    fitting: Fitting | None = None,
 ) -> tuple[Table, bool]:
-    """The richest layout that fits the console's width (the most compact when none does),
-    and whether it shows any upload ID cut short."""
+    """The run's layout (``fitting``; chosen here at its first table: the richest that fits
+    the console's width with keys ``KEY_ROOM`` wide, else the most compact), and whether the
+    table shows any upload ID cut short."""
+    fitting = fitting or Fitting()
     ids = short_ids(u.upload_id for u, _ in rows)
-    # Measured without the console's limit: its natural width, every cell on one line.
-    unbounded = console.options.update_width(_UNBOUNDED)
-    table = Table()
-    for layout in LAYOUTS:
-        table = _table(rows, now, layout, ids, with_plan=with_plan)
-        if Measurement.get(console, unbounded, table).maximum <= console.width:
-            break
+    if fitting.layout is None:
+        # Measured without the console's limit: its natural width, every cell on one line.
+        unbounded = console.options.update_width(_UNBOUNDED)
+        fitting.layout = LAYOUTS[-1]
+        for layout in LAYOUTS:
+            table = _table(rows, now, layout, ids, with_plan=with_plan, key_room=KEY_ROOM)
+            if Measurement.get(console, unbounded, table).maximum <= console.width:
+                fitting.layout = layout
+                break
+    table = _table(rows, now, fitting.layout, ids, with_plan=with_plan)
     return table, any(short != full for full, short in ids.items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich import box
@@ -34,8 +34,8 @@ from ..models import (
     total_size,
 )
 from ..pricing import Pricing, cost_of
-from . import gb, iso, money, plural, price_text, show_key
-from .fit import fitted_table
+from . import gb, iec_size, iso, money, plural, price_text, show_key
+from .fit import Fitting, fitted_table
 from .summary import groups_table
 
 
@@ -50,6 +50,8 @@ class TableView:
     price: Pricing | None = None
     #: Totals per group under each bucket (``--group-by``).
     group_by: GroupBy | None = None
+    #: The fitted tables' layout, one per run: chosen by the first table, kept by the others.
+    fitting: Fitting = field(default_factory=Fitting, compare=False)
 
 
 #: Rows rendered at once in the full layout. Rich keeps every rendered cell of a table until
@@ -174,7 +176,9 @@ def print_bucket(
     ]
     shortened = False
     if rows and view.fit:
-        fitted, shortened = fitted_table(console, items, now, with_plan=plan is not None)
+        fitted, shortened = fitted_table(
+            console, items, now, with_plan=plan is not None, fitting=view.fitting
+        )
         console.print(fitted)
     elif rows:
         _print_uploads(console, rows, now, with_plan=plan is not None)
@@ -304,7 +308,7 @@ def print_clean_summary(
     if summary.bytes_freed is None:
         freed = "size unknown"
     else:
-        freed = f"{gb(summary.bytes_freed)} freed, {summary.bytes_freed} bytes"
+        freed = f"{gb(summary.bytes_freed)}, {iec_size(summary.bytes_freed)} freed"
         if summary.aborted_size_unknown:
             freed += f"; {summary.aborted_size_unknown} of unknown size"
     console.print(

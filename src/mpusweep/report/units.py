@@ -1,7 +1,8 @@
 """Sizes and times as people and programs read them: one function per way of writing one.
 
-Every size shown anywhere goes through ``gb`` (the seed's report), ``iec_size`` (binary
-units named as such: tables, history, messages) or ``seed_size`` (the HTML report's units);
+Every size shown anywhere goes through ``gb`` (the seed's report, kept beside the others) or
+``iec_size`` (the one unit for people: binary units named as such, KiB, MiB, GiB, in tables,
+summaries, history, messages and the HTML report, via ``report_size`` there);
 every time in a document through ``iso``. Durations in flag form (``1d12h``) are
 ``filters.format_duration``, the inverse of the flags' parser.
 """
@@ -14,8 +15,6 @@ from ..aggregate import GIB
 
 #: The binary units past bytes, named as such (IEC), each 1024 times the one before.
 _IEC = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-#: The same units named as the seed names them (``GB`` = 2**30 bytes), largest first.
-_SEED = (("TB", 2**40), ("GB", GIB), ("MB", 2**20), ("KB", 2**10))
 
 
 def gb(size: int | None) -> str:
@@ -50,19 +49,13 @@ def iec_size(size: int | None) -> str:
     return f"{value:.1f} {unit}"
 
 
-def seed_size(size: int | None) -> str:
-    """Bytes in binary units, named as the seed names them (GB = 2**30 bytes), two decimals:
-    the HTML report's sizes.
+def report_size(size: int | None) -> str:
+    """The HTML report's sizes: ``iec_size``, the terminal's unit, with ``unknown`` in words.
 
-    >>> seed_size(15216790900), seed_size(1536), seed_size(0), seed_size(None)
-    ('14.17 GB', '1.50 KB', '0 B', 'unknown')
+    >>> report_size(15216790900), report_size(1536), report_size(0), report_size(None)
+    ('14.2 GiB', '1.5 KiB', '0 B', 'unknown')
     """
-    if size is None:
-        return "unknown"
-    for unit, scale in _SEED:
-        if abs(size) >= scale:
-            return f"{size / scale:.2f} {unit}"
-    return f"{size} B"
+    return "unknown" if size is None else iec_size(size)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -105,8 +105,12 @@ def make_session(conn: Connection) -> botocore.session.Session:
     try:
         core.get_scoped_config()  # an unknown profile fails here, not at the first request
     except bce.ProfileNotFound as exc:
+        # Without --profile, botocore read the name from AWS_PROFILE: the error carries it.
+        name = conn.profile or exc.kwargs.get("profile")
+        origin = "--profile" if conn.profile else "AWS_PROFILE"
         raise CredentialsError(
-            f"profile {conn.profile!r} not found: check ~/.aws/config and AWS_PROFILE"
+            f"profile {name!r} not found (named by {origin}): check ~/.aws/config and "
+            f"~/.aws/credentials{'' if conn.profile else ', or unset AWS_PROFILE'}"
         ) from exc
     if conn.role_arn:
         _assume_role(core, conn, conn.role_arn)

@@ -17,7 +17,7 @@ Modules: ``page`` (the data and the page), ``charts`` (plotly figures and themes
 
 from __future__ import annotations
 
-from ..units import seed_size as human_size
+from ..units import report_size as human_size
 from .charts import TrendPoint, axis_unit
 from .page import (
     CHART_ROWS,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...aggregate import GIB, Tally
 from .. import iso
-from ..units import seed_size
+from ..units import report_size
 from .words import plotly_text, size_text
 
 
@@ -30,12 +30,12 @@ def axis_unit(largest: float) -> tuple[int, str]:
     """Bytes per unit and the axis title for values up to ``largest`` bytes.
 
     >>> axis_unit(5 * GIB), axis_unit(3000)
-    ((1073741824, 'GB (2³⁰ bytes)'), (1024, 'KB (2¹⁰ bytes)'))
+    ((1073741824, 'GiB'), (1024, 'KiB'))
     """
-    for scale, unit, power in ((GIB, "GB", "\u00b3\u2070"), (2**20, "MB", "\u00b2\u2070")):
+    for scale, unit in ((GIB, "GiB"), (2**20, "MiB")):
         if largest >= scale:
-            return scale, f"{unit} (2{power} bytes)"
-    return (1024, "KB (2\u00b9\u2070 bytes)") if largest >= 1024 else (1, "bytes")
+            return scale, unit
+    return (1024, "KiB") if largest >= 1024 else (1, "bytes")
 
 
 class Charts:
@@ -157,7 +157,7 @@ class Charts:
                 y=[p.size / scale if p.size is not None else None for p in items],
                 hovertext=[
                     f"<b>{plotly_text(bucket or 'all buckets')}</b><br>{iso(p.at)}<br>"
-                    f"{seed_size(p.size)}, {p.uploads} upload{'' if p.uploads == 1 else 's'}"
+                    f"{report_size(p.size)}, {p.uploads} upload{'' if p.uploads == 1 else 's'}"
                     for p in items
                 ],
                 hoverinfo="text",

@@ -17,7 +17,7 @@ from ...errors import UsageError
 from ...models import BucketScan, TargetStatus, Upload
 from ...pricing import cost_of
 from .. import iso, money, show_key
-from ..units import seed_size
+from ..units import report_size
 from .charts import Charts, TrendPoint, themes
 from .words import attr, figure, human_age, script_json, size_text
 
@@ -175,7 +175,7 @@ def render_report(data: ReportData) -> str:
         lstrip_blocks=True,
     )
     env.filters.update(
-        size=seed_size,
+        size=report_size,
         age=human_age,
         age_short=lambda d: human_age(d, short=True),
         iso=iso,

@@ -10,7 +10,7 @@ from typing import Any
 
 from ...aggregate import Tally
 from .. import show_key
-from ..units import seed_size
+from ..units import report_size
 
 
 def human_age(delta: timedelta | None, *, short: bool = False) -> str:
@@ -72,7 +72,7 @@ def size_text(t: Tally) -> str:
     """Known bytes, marked as a lower bound when some sizes are unknown."""
     if t.known_size is None:
         return "unknown"
-    return ("\u2265 " if t.unknown else "") + seed_size(t.size)
+    return ("\u2265 " if t.unknown else "") + report_size(t.size)
 
 
 def script_json(value: Any) -> str:
