@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from .errors import S3Error
 from .lifecycle import (
+    MINIO_STALE_UPLOADS,
     Change,
     LifecycleChange,
     LifecycleConfig,
@@ -50,7 +51,15 @@ def lifecycle_status(s3: S3Reader, bucket: str) -> LifecycleStatus:
         )
     if found and s3.transport.has_quirk(LIFECYCLE_NOT_ENFORCED):
         notes.append("this service stores lifecycle rules but never runs them (LocalStack)")
+    if is_minio(s3):
+        notes.append(MINIO_STALE_UPLOADS)
     return LifecycleStatus(bucket, len(config.rules), found, notes=tuple(notes))
+
+
+def is_minio(s3: S3Reader) -> bool:
+    """Whether the service is MinIO: named (``--provider minio``) or answering as MinIO
+    (``Server: MinIO``; not behind a proxy that drops the header, as nginx does by default)."""
+    return s3.conn.provider == "minio" or "minio" in s3.transport.detected
 
 
 def _read(s3: S3Reader, bucket: str) -> LifecycleConfig:
