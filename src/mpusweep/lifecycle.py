@@ -284,7 +284,7 @@ ADVISOR_DAYS = 7
 #: MinIO ignores AbortIncompleteMultipartUpload rules (minio#16120, #19115: by design); it
 #: removes stale uploads itself, by a server setting (every 6 h, uploads older than 24 h, by
 #: default).
-MINIO_STALE_UPLOADS = (
+MINIO_UPLOAD_EXPIRY = (
     "MinIO never runs AbortIncompleteMultipartUpload rules; it removes stale uploads itself, "
     "by its own server setting: `mc admin config set ALIAS api stale_uploads_expiry=24h "
     "stale_uploads_cleanup_interval=6h` (or MINIO_API_STALE_UPLOADS_EXPIRY and "

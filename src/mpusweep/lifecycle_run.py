@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from .errors import S3Error
 from .lifecycle import (
-    MINIO_STALE_UPLOADS,
+    MINIO_UPLOAD_EXPIRY,
     Change,
     LifecycleChange,
     LifecycleConfig,
@@ -52,7 +52,7 @@ def lifecycle_status(s3: S3Reader, bucket: str) -> LifecycleStatus:
     if found and s3.transport.has_quirk(LIFECYCLE_NOT_ENFORCED):
         notes.append("this service stores lifecycle rules but never runs them (LocalStack)")
     if is_minio(s3):
-        notes.append(MINIO_STALE_UPLOADS)
+        notes.append(MINIO_UPLOAD_EXPIRY)
     return LifecycleStatus(bucket, len(config.rules), found, notes=tuple(notes))
 
 

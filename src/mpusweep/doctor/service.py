@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 
 from .. import providers
-from ..lifecycle import MINIO_STALE_UPLOADS
+from ..lifecycle import MINIO_UPLOAD_EXPIRY
 from ..redact import public_endpoint
 from ..s3.probe import Answer, CredentialSource
 from .verdicts import Check, Setup, Verdict, said
@@ -244,5 +244,5 @@ def stale_uploads_check(setup: Setup, anonymous: Answer, signed: Answer | None) 
         Verdict.UNKNOWN,
         "MinIO: lifecycle abort rules do nothing here; the server's own setting decides when "
         "stale uploads go (only an admin can read it)",
-        MINIO_STALE_UPLOADS,
+        MINIO_UPLOAD_EXPIRY,
     )
