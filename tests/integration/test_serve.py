@@ -3,7 +3,8 @@ bucket's uploads, with docs/alerts.yml loaded unchanged; SIGTERM and Ctrl-C end 
 mid-scan too; it binds where told and warns off loopback; it never writes.
 
 Prometheus is Debian's package, installed by the test as root when missing; skipped with a
-message where it cannot be (``MPUSWEEP_REQUIRE_PROMETHEUS=1``: an error instead).
+message where it cannot be (``MPUSWEEP_REQUIRE_PROMETHEUS=1``: an error instead; the
+``prometheus_installed`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -89,18 +90,6 @@ def serving(args: list[str], env: dict[str, str], tmp_path: Path) -> Iterator[Se
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def prometheus_installed() -> None:
-    try:
-        prometheus_server.ensure_installed()
-    except prometheus_server.PrometheusUnavailable as exc:
-        if os.environ.get("MPUSWEEP_REQUIRE_PROMETHEUS") == "1":
-            pytest.fail(
-                f"Prometheus required (MPUSWEEP_REQUIRE_PROMETHEUS=1) but unavailable: {exc}"
-            )
-        pytest.skip(f"{exc} (or run as root on Debian to let the tests install it)")
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
