@@ -295,14 +295,16 @@ MINIO_UPLOAD_EXPIRY = (
 
 def whole_bucket_days(coverage: Iterable[tuple[str | None, int]]) -> int | None:
     """The fewest days after which an enabled rule aborts every upload in the bucket, from
-    (prefix, days) of the enabled abort rules; None when no rule covers every key.
+    the (prefix, days) coverage of its enabled abort rules (``LifecycleStatus.coverage``,
+    ``BucketScan.abort_rules``: filtered rules are not in it); None when no rule covers every
+    key.
 
     >>> whole_bucket_days([("logs/", 1), ("", 30), ("", 7)])
     7
-    >>> whole_bucket_days([("logs/", 1), (None, 2)]) is None
+    >>> whole_bucket_days([("logs/", 1)]) is None
     True
     """
-    days = [d for prefix, d in coverage if prefix == ""]
+    days = [d for prefix, d in coverage if not prefix]
     return min(days) if days else None
 
 

@@ -277,3 +277,17 @@ def test_ages_are_measured_from_the_scan_time() -> None:
     assert Page(render_report(data)).value("stale_uploads") == 1
     assert "100 days" in render_report(data)
     assert "100 days" not in render_report(later)
+
+
+def test_the_lifecycle_column_says_where_trusted_advisor_would_warn():
+    from mpusweep.models import BucketScan
+    from mpusweep.report.html.page import _coverage
+
+    late = "not every upload within 7 days (Trusted Advisor warns)"
+    assert _coverage(BucketScan("b", abort_rules=(("", 3),))) == (
+        "ok",
+        "aborted after 3 days (all keys)",
+    )
+    assert _coverage(BucketScan("b", abort_rules=(("tmp/", 1),)))[1].endswith(late)
+    assert _coverage(BucketScan("b", abort_rules=(("", 30),)))[1].endswith(late)
+    assert _coverage(BucketScan("b", abort_rules=()))[0] == "warn"
