@@ -93,8 +93,8 @@ class Exporter:
     """The figures of the last finished scan, and a prometheus_client collector over them.
 
     Thread-safe: scans publish from one thread while scrapes collect from others. A target
-    whose scan got no bucket figures at all (unreachable, credentials refused) keeps those it
-    had; ``mpusweep_serve_figures_age_seconds`` says how old they are.
+    whose scan failed without any bucket figures (unreachable, credentials refused) keeps
+    those it had; ``mpusweep_serve_figures_age_seconds`` says how old they are.
 
     Args:
         clock: The time at scrape time (ages are computed then).
@@ -125,8 +125,8 @@ class Exporter:
                 self._runs[run.target] = run
                 if run.success:
                     self._last_success[(run.command, run.target)] = run.finished.timestamp()
-                if run.target in by_target:
-                    self._buckets[run.target] = (by_target[run.target], run.started)
+                if run.target in by_target or run.success:  # (a success with no bucket left)
+                    self._buckets[run.target] = (by_target.get(run.target, []), run.started)
             self._health = health
 
     def health(self) -> Health:

@@ -155,3 +155,12 @@ def test_a_taken_port_is_a_usage_error():
 def test_bad_listen_addresses_are_refused(text):
     with pytest.raises(UsageError, match="HOST:PORT"):
         parse_listen(text)
+
+
+def test_a_successful_scan_without_buckets_serves_none():
+    exporter = Exporter(Clock())
+    exporter.publish([run("a", True)], [figures("a", "x", 2)])
+    exporter.publish([run("a", True, NOW + timedelta(hours=1))], [])  # the bucket is gone
+    got = collected(exporter)
+    assert not [name for name, _ in got if name.startswith("mpusweep_bucket_")]
+    assert got[key("mpusweep_serve_figures_age_seconds", target="a")] == 0
