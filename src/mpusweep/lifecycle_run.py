@@ -51,9 +51,16 @@ def lifecycle_status(s3: S3Reader, bucket: str) -> LifecycleStatus:
         )
     if found and s3.transport.has_quirk(LIFECYCLE_NOT_ENFORCED):
         notes.append("this service stores lifecycle rules but never runs them (LocalStack)")
-    if is_minio(s3):
-        notes.append(MINIO_UPLOAD_EXPIRY)
     return LifecycleStatus(bucket, len(config.rules), found, notes=tuple(notes))
+
+
+def with_service_notes(s3: S3Reader, statuses: list[LifecycleStatus]) -> list[LifecycleStatus]:
+    """``lifecycle status``'s statuses with what the service does instead of running abort
+    rules (MinIO: its own expiry of stale uploads), once the service has answered. Not in
+    ``lifecycle_status`` itself: a scan's table would repeat it under every bucket."""
+    if not is_minio(s3):
+        return statuses
+    return [replace(st, notes=(*st.notes, MINIO_UPLOAD_EXPIRY)) for st in statuses]
 
 
 def is_minio(s3: S3Reader) -> bool:

@@ -9,7 +9,12 @@ import click
 
 from ..errors import ExitCode
 from ..lifecycle import ADVISOR_DAYS, LifecycleChange
-from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
+from ..lifecycle_run import (
+    apply_abort_rule,
+    lifecycle_status,
+    remove_abort_rule,
+    with_service_notes,
+)
 from ..report import table
 from ..report.documents import lifecycle_status_document
 from ..report.machine import write_json
@@ -101,6 +106,7 @@ def _status_target(ctx: TargetContext, as_json: bool, within: int) -> None:
     names = [b.name for b in resolve_buckets(ctx.s3, settings.selection)]
     concurrency = settings.connection.concurrency
     statuses = _map_buckets(names, lambda b: lifecycle_status(ctx.s3, b), concurrency)
+    statuses = with_service_notes(ctx.s3, statuses)
     ctx.result.data = statuses
     if not as_json:
         table.print_lifecycle_status(ctx.env.out, statuses, within)
