@@ -3,7 +3,8 @@ buckets per test, an upload factory, and a CLI runner that goes through ``main()
 
 The RGW tests are skipped with a message when Ceph cannot be installed here; with
 ``MPUSWEEP_REQUIRE_RGW=1`` (as .ci/run sets) that is an error instead. The same goes for
-LocalStack's own S3 (``MPUSWEEP_REQUIRE_LOCALSTACK=1``). The helpers the fixtures
+LocalStack's own S3 (``MPUSWEEP_REQUIRE_LOCALSTACK=1``) and Prometheus
+(``MPUSWEEP_REQUIRE_PROMETHEUS=1``). The helpers the fixtures
 build on live in tests/support.py.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.servers import localstack as localstack_server
+from tests.servers import prometheus as prometheus_server
 from tests.servers import rgw as rgw_server
 from tests.servers.moto import running_moto
 from tests.support import MOTO_KEYS, Backend, Buckets, run_cli
@@ -79,6 +81,19 @@ def localstack_backend() -> Iterator[Backend]:
         pytest.skip(str(exc))
     with localstack_server.running_localstack() as url:
         yield Backend("localstack", url, localstack_server.ACCESS_KEY, localstack_server.SECRET_KEY)
+
+
+@pytest.fixture(scope="session")
+def prometheus_installed() -> None:
+    """Debian's Prometheus (``prometheus``, ``promtool``), installed as root when missing."""
+    try:
+        prometheus_server.ensure_installed()
+    except prometheus_server.PrometheusUnavailable as exc:
+        if os.environ.get("MPUSWEEP_REQUIRE_PROMETHEUS") == "1":
+            pytest.fail(
+                f"Prometheus required (MPUSWEEP_REQUIRE_PROMETHEUS=1) but unavailable: {exc}"
+            )
+        pytest.skip(f"{exc} (or run as root on Debian to let the tests install it)")
 
 
 @pytest.fixture(

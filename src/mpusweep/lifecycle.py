@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -275,6 +276,38 @@ def same_rules(before: list[Rule], after: list[Rule]) -> bool:
     return [plain(r) for r in sorted(before, key=key)] == [plain(r) for r in sorted(after, key=key)]
 
 
+#: AWS Trusted Advisor's check c1cj39rr6v ("Amazon S3 Incomplete Multipart Upload Abort
+#: Configuration") is yellow for a bucket where no enabled rule aborts every incomplete upload
+#: within this many days after initiation.
+ADVISOR_DAYS = 7
+
+#: MinIO ignores AbortIncompleteMultipartUpload rules (minio#16120, #19115: by design); it
+#: removes stale uploads itself, by a server setting (every 6 h, uploads older than 24 h, by
+#: default).
+MINIO_UPLOAD_EXPIRY = (
+    "MinIO never runs AbortIncompleteMultipartUpload rules; it removes stale uploads itself, "
+    "by its own server setting: `mc admin config set ALIAS api stale_uploads_expiry=24h "
+    "stale_uploads_cleanup_interval=6h` (or MINIO_API_STALE_UPLOADS_EXPIRY and "
+    "MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL; 24h and 6h are its defaults); see "
+    "https://min.io/docs/minio/linux/reference/minio-server/settings/api.html"
+)
+
+
+def whole_bucket_days(coverage: Iterable[tuple[str | None, int]]) -> int | None:
+    """The fewest days after which an enabled rule aborts every upload in the bucket, from
+    the (prefix, days) coverage of its enabled abort rules (``LifecycleStatus.coverage``,
+    ``BucketScan.abort_rules``: filtered rules are not in it); None when no rule covers every
+    key.
+
+    >>> whole_bucket_days([("logs/", 1), ("", 30), ("", 7)])
+    7
+    >>> whole_bucket_days([("logs/", 1)]) is None
+    True
+    """
+    days = [d for prefix, d in coverage if not prefix]
+    return min(days) if days else None
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleStatus:
     """What ``lifecycle status`` reports for one bucket."""
@@ -300,6 +333,20 @@ class LifecycleStatus:
         return tuple(
             (r.prefix, r.days) for r in self.abort_rules if r.enabled and r.prefix is not None
         )
+
+    @property
+    def whole_bucket_days(self) -> int | None:
+        """The fewest days after which an enabled rule aborts every upload in the bucket;
+        None when none does, or the configuration could not be read."""
+        return None if self.error else whole_bucket_days(self.coverage)
+
+    def aborts_all_within(self, days: int = ADVISOR_DAYS) -> bool | None:
+        """Trusted Advisor's check: whether an enabled rule aborts every incomplete upload
+        within ``days``; None when the configuration could not be read."""
+        if self.error:
+            return None
+        found = self.whole_bucket_days
+        return found is not None and found <= days
 
     @property
     def supported(self) -> bool | None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from .errors import S3Error
 from .lifecycle import (
+    MINIO_UPLOAD_EXPIRY,
     Change,
     LifecycleChange,
     LifecycleConfig,
@@ -51,6 +52,21 @@ def lifecycle_status(s3: S3Reader, bucket: str) -> LifecycleStatus:
     if found and s3.transport.has_quirk(LIFECYCLE_NOT_ENFORCED):
         notes.append("this service stores lifecycle rules but never runs them (LocalStack)")
     return LifecycleStatus(bucket, len(config.rules), found, notes=tuple(notes))
+
+
+def with_service_notes(s3: S3Reader, statuses: list[LifecycleStatus]) -> list[LifecycleStatus]:
+    """``lifecycle status``'s statuses with what the service does instead of running abort
+    rules (MinIO: its own expiry of stale uploads), once the service has answered. Not in
+    ``lifecycle_status`` itself: a scan's table would repeat it under every bucket."""
+    if not is_minio(s3):
+        return statuses
+    return [replace(st, notes=(*st.notes, MINIO_UPLOAD_EXPIRY)) for st in statuses]
+
+
+def is_minio(s3: S3Reader) -> bool:
+    """Whether the service is MinIO: named (``--provider minio``) or answering as MinIO
+    (``Server: MinIO``; not behind a proxy that drops the header, as nginx does by default)."""
+    return s3.conn.provider == "minio" or "minio" in s3.transport.detected
 
 
 def _read(s3: S3Reader, bucket: str) -> LifecycleConfig:

@@ -254,3 +254,33 @@ def test_services_that_refuse_lifecycle_are_reported_per_bucket(
     assert applied.code == 3
     assert words in applied.stdout
     assert rules_of(buckets, fine) is not None
+
+
+def test_status_gives_trusted_advisors_check_per_bucket(buckets, backend, cli):
+    """AWS Trusted Advisor (c1cj39rr6v) is yellow where no enabled rule aborts every upload
+    within 7 days: a 3-day rule passes, a 30-day rule and a prefix-only rule do not (the
+    last column, JSON's aborts_all_within); --within changes the limit."""
+    soon, late, partial = buckets.new("soon"), buckets.new("late"), buckets.new("partial")
+    env = backend.env()
+    for bucket, args in ((soon, []), (late, []), (partial, ["--prefix", "tmp/"])):
+        days = "30" if bucket == late else "3"
+        res = cli(["lifecycle", "apply", bucket, "--days", days, *args, "--yes"], env=env)
+        assert res.code == 0, res.stdout + res.stderr
+    names = [soon, late, partial]
+    doc = cli(["lifecycle", "status", *names, "--format", "json"], env=env).json()
+    entries = {b["bucket"]: b for b in doc["buckets"]}
+    assert {
+        b: (e["aborts_all_after_days"], e["aborts_all_within"]) for b, e in entries.items()
+    } == {
+        soon: (3, {"days": 7, "ok": True}),
+        late: (30, {"days": 7, "ok": False}),
+        partial: (None, {"days": 7, "ok": False}),
+    }
+    wider = cli(["lifecycle", "status", *names, "--within", "30", "--format", "json"], env=env)
+    ok = {b["bucket"]: b["aborts_all_within"]["ok"] for b in wider.json()["buckets"]}
+    assert ok == {soon: True, late: True, partial: False}
+    table = cli(["lifecycle", "status", *names], env=env)
+    assert table.code == 0, table.stderr
+    assert "All within 7d" in table.stdout
+    rows = {line.split()[0]: line.split()[-1] for line in table.stdout.splitlines() if line}
+    assert (rows[soon], rows[late], rows[partial]) == ("yes", "no", "no")

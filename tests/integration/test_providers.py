@@ -273,6 +273,37 @@ def test_lifecycle_abort_dropped_on_the_way_in_is_reported_per_bucket(
     assert res.stdout.count(f"Failed: the service {words}") == 2, res.stdout
 
 
+def test_minio_lifecycle_status_and_doctor_point_to_its_stale_upload_setting(buckets, backend, cli):
+    """MinIO never runs AbortIncompleteMultipartUpload rules (minio#16120, by design): where
+    it answers as MinIO, ``lifecycle status`` (table once, JSON per bucket) and ``doctor``
+    point to the server's own setting that expires stale uploads, with its documentation."""
+    first, second = buckets.new("a"), buckets.new("b")
+    setting = "api stale_uploads_expiry="
+    with emulating(backend, "minio") as proxy:
+        env = proxy_env(backend, proxy)
+        table = cli(["lifecycle", "status", first, second], env=env)
+        doc = cli(["lifecycle", "status", first, second, "--format", "json"], env=env).json()
+        doctor = cli(["doctor", first, "--format", "json"], env=env).json()
+    assert table.code == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    assert text.count(setting) == 1, table.stdout  # one note for both buckets
+    assert "MINIO_API_STALE_UPLOADS_EXPIRY" in text
+    assert "min.io/docs/minio" in text
+    for record in doc["buckets"]:
+        assert any(setting in note for note in record["notes"]), record
+    (stale,) = [c for c in doctor["checks"] if c["check"] == "stale uploads"]
+    assert "abort rules do nothing" in stale["detail"]
+    assert setting in stale["fix"] and "MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL" in stale["fix"]
+
+
+def test_not_minio_no_stale_upload_note(buckets, backend, cli):
+    bucket = buckets.new()
+    doc = cli(["lifecycle", "status", bucket, "--format", "json"], env=backend.env()).json()
+    doctor = cli(["doctor", bucket, "--format", "json"], env=backend.env()).json()
+    assert doc["buckets"][0]["notes"] == []
+    assert "stale uploads" not in {c["check"] for c in doctor["checks"]}
+
+
 # -- SeaweedFS -----------------------------------------------------------------------------------
 
 

@@ -31,7 +31,10 @@ def rules() -> list[dict]:
 def written_metric_names(tmp_path: Path) -> set[str]:
     """The names in a metrics file of a clean run with every kind of figure."""
     uploads = [Upload("b", "k", "u", NOW - timedelta(days=9), size=5, parts=1)]
-    buckets = [BucketScan("b", uploads=1, size=5, abort_rules=()), BucketScan("x", error="Denied")]
+    buckets = [
+        BucketScan("b", uploads=1, size=5, abort_rules=(("", 30),)),
+        BucketScan("x", error="Denied"),
+    ]
     runs = [
         RunFigures(
             "clean",

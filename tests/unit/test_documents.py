@@ -252,6 +252,8 @@ LIFECYCLE = {
                     "ours": True,
                 }
             ],
+            "aborts_all_after_days": 7,
+            "aborts_all_within": {"days": 7, "ok": True},
             "notes": ["a note"],
         },
         {
@@ -261,6 +263,8 @@ LIFECYCLE = {
             "rules": None,
             "error": "not supported",
             "abort_rules": [],
+            "aborts_all_after_days": None,
+            "aborts_all_within": {"days": 7, "ok": None},
             "notes": [],
         },
     ],

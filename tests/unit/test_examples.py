@@ -179,3 +179,58 @@ def test_example_config_loads_without_secrets():
     config = load_config(EXAMPLES / "config.toml")
     assert len(config.targets) >= 2
     assert {t.name for t in config.targets} >= {"aws-prod"}
+
+
+# -- mpusweep serve: a Deployment and a Service --------------------------------------------------
+
+#: The command the serve example runs.
+SERVE_ARGV = ["mpusweep", "serve", "--all-targets", "--every", "1h", "--listen", "0.0.0.0:9934"]
+
+
+def kubernetes_serve_documents() -> list[dict]:
+    return list(yaml.safe_load_all((EXAMPLES / "kubernetes-serve.yaml").read_text()))
+
+
+def kubernetes_serve_command() -> list[str]:
+    (deployment,) = [d for d in kubernetes_serve_documents() if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return [*container["command"], *container["args"]]
+
+
+def test_kubernetes_serve_manifests_hang_together():
+    kinds = {d["kind"]: d for d in kubernetes_serve_documents()}
+    assert set(kinds) == {"Deployment", "Service"}
+    deployment, service = kinds["Deployment"], kinds["Service"]
+    assert deployment["apiVersion"] == "apps/v1"
+    assert deployment["spec"]["replicas"] == 1  # one exporter: one scan, one series each
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    template = deployment["spec"]["template"]
+    labels = template["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"] == labels
+    assert service["spec"]["selector"] == labels
+    pod = template["spec"]
+    (container,) = pod["containers"]
+    assert kubernetes_serve_command() == SERVE_ARGV
+    listen = SERVE_ARGV[SERVE_ARGV.index("--listen") + 1]
+    (port,) = container["ports"]
+    assert port["containerPort"] == int(listen.rsplit(":", 1)[1])
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == port["name"]
+    assert service["metadata"]["annotations"]["prometheus.io/port"] == str(service_port["port"])
+    probe = container["livenessProbe"]["httpGet"]
+    assert (probe["path"], probe["port"]) == ("/metrics", port["name"])
+    assert "readinessProbe" not in container  # /healthz is 503 while a target fails
+    # The targets and keys are the CronJob example's: its ConfigMap and Secret.
+    cronjob = {d["kind"]: d for d in kubernetes_documents()}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert set(mounts) == set(volumes)
+    assert volumes["config"]["configMap"]["name"] == cronjob["ConfigMap"]["metadata"]["name"]
+    cron_pod = cronjob["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    cron_volumes = {v["name"]: v for v in cron_pod["volumes"]}
+    assert volumes["credentials"]["secret"] == cron_volumes["credentials"]["secret"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert mounts["config"] == f"{env['XDG_CONFIG_HOME']}/mpusweep"
+    assert env["AWS_SHARED_CREDENTIALS_FILE"].startswith(mounts["credentials"] + "/")
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert shlex.join(SERVE_ARGV) in (EXAMPLES / "README.md").read_text()

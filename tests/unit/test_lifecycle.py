@@ -12,6 +12,7 @@ from mpusweep.errors import UsageError
 from mpusweep.lifecycle import (
     MAX_RULES,
     RULE_ID,
+    AbortRule,
     LifecycleStatus,
     abort_rules,
     apply_rule,
@@ -203,3 +204,32 @@ def test_the_same_rules_in_another_order_or_spelling_are_the_same():
     assert same_rules(every_key, as_rgw_says)
     assert not same_rules(every_key, [{"ID": "a", "Prefix": ""}])
     assert not same_rules([LEGACY], [{**LEGACY, "Prefix": "new/"}])
+
+
+# -- Trusted Advisor's check (c1cj39rr6v) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rules", "within", "soonest", "ok"),
+    [
+        ([], 7, None, False),  # no rule at all: yellow
+        ([AbortRule("a", "", 7, True, False)], 7, 7, True),
+        ([AbortRule("a", "", 8, True, False)], 7, 8, False),  # too late
+        ([AbortRule("a", "", 8, True, False)], 10, 8, True),  # --within 10
+        ([AbortRule("a", "", 1, False, False)], 7, None, False),  # disabled
+        ([AbortRule("a", "logs/", 1, True, False)], 7, None, False),  # one prefix only
+        ([AbortRule("a", None, 1, True, False)], 7, None, False),  # tag or size filter
+        ([AbortRule("a", "", 30, True, False), AbortRule("b", "", 3, True, True)], 7, 3, True),
+    ],
+)
+def test_advisor_check_wants_an_enabled_rule_aborting_every_upload_in_time(
+    rules, within, soonest, ok
+):
+    status = LifecycleStatus("b", len(rules), tuple(rules))
+    assert status.whole_bucket_days == soonest
+    assert status.aborts_all_within(within) is ok
+
+
+def test_advisor_check_is_unknown_when_the_rules_were_not_read():
+    status = LifecycleStatus("b", None, error="access denied", code="AccessDenied")
+    assert (status.whole_bucket_days, status.aborts_all_within()) == (None, None)

@@ -41,7 +41,7 @@ UPLOADS = [
 BUCKETS = [
     BucketScan("logs", uploads=4, size=125, size_errors=1, abort_rules=(("tmp/", 3),)),
     BucketScan("media", uploads=2, size=0, abort_rules=None),
-    BucketScan("empty", abort_rules=((None, 7),)),
+    BucketScan("empty", abort_rules=(("", 30), ("", 7))),
     BucketScan("denied", error="AccessDenied", abort_rules=()),
 ]
 
@@ -77,6 +77,10 @@ def expected_bucket_samples(target: str, uploads: list[Upload], buckets: list[Bu
             out[series("mpusweep_bucket_abort_rule", **labels)] = float(
                 any(p in (None, "") for p, _ in scan.abort_rules)
             )
+            whole = [days for p, days in scan.abort_rules if p == ""]
+            if whole:  # Trusted Advisor's check: every upload, the soonest rule
+                name = "mpusweep_bucket_abort_rule_after_seconds"
+                out[series(name, **labels)] = float(min(whole) * 86400)
         if scan.error is not None:
             continue
         stale = [u for u in mine if NOW - u.initiated > STALE_AFTER]
@@ -106,6 +110,8 @@ def test_bucket_figures_leave_unknown_sizes_out():
     assert (logs.stale_uploads, logs.stale_size) == (3, 105)  # c is stale but unsized
     assert logs.oldest_age == 30 * DAY
     assert logs.abort_rule is False  # a rule for tmp/ only does not cover the bucket
+    assert logs.abort_rule_days is None
+    assert figures["empty"].abort_rule_days == 7  # the soonest of its whole-bucket rules
     media = figures["media"]
     assert (media.uploads, media.size, media.stale_uploads, media.stale_size) == (2, None, 1, None)
     empty = figures["empty"]

@@ -289,3 +289,17 @@ def test_sizes_for_people_are_in_one_unit_the_terminals() -> None:
         assert re.fullmatch(r"(\u2265 )?(\d+ B|\d+\.\d (KiB|MiB|GiB|TiB)|unknown)", text), text
     visible = re.sub(r"<script.*?</script>", "", html, flags=re.S)
     assert not re.search(r"\d (KB|MB|GB|TB)\b", visible)
+
+
+def test_the_lifecycle_column_says_where_trusted_advisor_would_warn():
+    from mpusweep.models import BucketScan
+    from mpusweep.report.html.page import _coverage
+
+    late = "not every upload within 7 days (Trusted Advisor warns)"
+    assert _coverage(BucketScan("b", abort_rules=(("", 3),))) == (
+        "ok",
+        "aborted after 3 days (all keys)",
+    )
+    assert _coverage(BucketScan("b", abort_rules=(("tmp/", 1),)))[1].endswith(late)
+    assert _coverage(BucketScan("b", abort_rules=(("", 30),)))[1].endswith(late)
+    assert _coverage(BucketScan("b", abort_rules=()))[0] == "warn"

@@ -114,3 +114,10 @@ def test_the_readme_names_every_unattended_option():
     assert unattended - {"--fail-if-bytes", "--fail-if-older"} <= options(clean)
     history = cli.commands["history"]
     assert {"--since", "--target", "--format", "--history"} <= options(history)
+
+
+def test_the_serve_metrics_table_is_what_serve_adds():
+    from mpusweep.serve import SERVE_METRICS
+
+    expected = [[f"`{name}`", "target", text] for name, text in SERVE_METRICS.items()]
+    assert doc_table("serve metric") == expected

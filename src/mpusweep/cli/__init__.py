@@ -24,6 +24,7 @@ from .history_cmd import history_command
 from .lifecycle_cmd import lifecycle
 from .report_cmd import report_command
 from .scan_cmd import scan
+from .serve_cmd import serve
 
 __all__ = ["Env", "Terminated", "cli", "main"]
 
@@ -81,6 +82,7 @@ cli.add_command(lifecycle)
 cli.add_command(demo)
 cli.add_command(doctor)
 cli.add_command(history_command)
+cli.add_command(serve)
 section_help(cli)
 
 

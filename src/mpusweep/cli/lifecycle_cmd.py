@@ -8,8 +8,13 @@ from typing import Any
 import click
 
 from ..errors import ExitCode
-from ..lifecycle import LifecycleChange
-from ..lifecycle_run import apply_abort_rule, lifecycle_status, remove_abort_rule
+from ..lifecycle import ADVISOR_DAYS, LifecycleChange
+from ..lifecycle_run import (
+    apply_abort_rule,
+    lifecycle_status,
+    remove_abort_rule,
+    with_service_notes,
+)
 from ..report import table
 from ..report.documents import lifecycle_status_document
 from ..report.machine import write_json
@@ -65,29 +70,46 @@ def _map_buckets(names: list[str], func: Callable[[str], T], concurrency: int) -
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--within",
+    type=click.IntRange(1),
+    default=ADVISOR_DAYS,
+    show_default=True,
+    metavar="DAYS",
+    help="The last column: whether an enabled rule aborts every incomplete upload within this "
+    "many days (AWS Trusted Advisor's check uses 7).",
+)
 @target_options
 @connection_options
 def lifecycle_status_command(**opts: Any) -> ExitCode:
-    """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days."""
+    """Show, per bucket, whether a rule aborts incomplete uploads, and after how many days.
+
+    The last column is AWS Trusted Advisor's check (c1cj39rr6v): yes where an enabled rule
+    aborts every incomplete upload in the bucket within --within days.
+    """
+    within: int = opts["within"]
     run = read_settings("lifecycle-status")
     env = command_env(run.now)
     runner = TargetRunner(env, run, connect_target)
     as_json = run.output.fmt == "json"
-    results = runner.run(resolve_targets(env, run), lambda ctx: _status_target(ctx, as_json))
+    results = runner.run(
+        resolve_targets(env, run), lambda ctx: _status_target(ctx, as_json, within)
+    )
     if as_json:
-        document = lifecycle_status_document([(r.status, r.data or []) for r in results])
+        document = lifecycle_status_document([(r.status, r.data or []) for r in results], within)
         write_json(document, env.out.file)
     return runner.finish(results)
 
 
-def _status_target(ctx: TargetContext, as_json: bool) -> None:
+def _status_target(ctx: TargetContext, as_json: bool, within: int) -> None:
     settings = ctx.settings
     names = [b.name for b in resolve_buckets(ctx.s3, settings.selection)]
     concurrency = settings.connection.concurrency
     statuses = _map_buckets(names, lambda b: lifecycle_status(ctx.s3, b), concurrency)
+    statuses = with_service_notes(ctx.s3, statuses)
     ctx.result.data = statuses
     if not as_json:
-        table.print_lifecycle_status(ctx.env.out, statuses)
+        table.print_lifecycle_status(ctx.env.out, statuses, within)
     ctx.result.report.other_failures += sum(1 for st in statuses if st.error)
 
 

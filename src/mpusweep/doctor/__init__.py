@@ -32,6 +32,7 @@ from .service import (
     list_buckets_check,
     server_check,
     signature_check,
+    stale_uploads_check,
 )
 from .verdicts import Check, Setup, Verdict, failed
 
@@ -59,4 +60,5 @@ __all__ = [
     "run_doctor",
     "server_check",
     "signature_check",
+    "stale_uploads_check",
 ]

@@ -15,6 +15,7 @@ from .service import (
     list_buckets_check,
     server_check,
     signature_check,
+    stale_uploads_check,
 )
 from .verdicts import Check, Setup, Verdict
 
@@ -42,6 +43,9 @@ def run_doctor(
     signed = probe.list_buckets() if setup.credentials.found else None
     yield clock_check([a for a in (anonymous, signed) if a is not None])
     yield server_check(setup, anonymous, signed)
+    stale = stale_uploads_check(setup, anonymous, signed)
+    if stale is not None:
+        yield stale
     if signed is None:
         yield Check(
             "signature", Verdict.UNKNOWN, "not checked: no credentials to sign requests with"

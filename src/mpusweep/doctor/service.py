@@ -7,6 +7,7 @@ from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 
 from .. import providers
+from ..lifecycle import MINIO_UPLOAD_EXPIRY
 from ..redact import public_endpoint
 from ..s3.probe import Answer, CredentialSource
 from .verdicts import Check, Setup, Verdict, said
@@ -230,3 +231,18 @@ def list_buckets_check(signed: Answer, *, named: bool) -> Check:
         verdict = Verdict.WARN if named else Verdict.FAIL
         return Check(name, verdict, "denied (AccessDenied)", fix)
     return Check(name, Verdict.FAIL, f"ListBuckets failed: {said(signed)}")
+
+
+def stale_uploads_check(setup: Setup, anonymous: Answer, signed: Answer | None) -> Check | None:
+    """MinIO (named, or answering ``Server: MinIO``) never runs AbortIncompleteMultipartUpload
+    rules: say how it expires stale uploads instead. None for any other service."""
+    headers = {**anonymous.headers, **(signed.headers if signed else {})}
+    if setup.provider != "minio" and identify(headers)[1] != "minio":
+        return None
+    return Check(
+        "stale uploads",
+        Verdict.UNKNOWN,
+        "MinIO: lifecycle abort rules do nothing here; the server's own setting decides when "
+        "stale uploads go (only an admin can read it)",
+        MINIO_UPLOAD_EXPIRY,
+    )

@@ -15,7 +15,7 @@ from .figures import (
     left_after,
     sorted_figures,
 )
-from .writer import METRICS, read_last_success, write_metrics
+from .writer import METRICS, metric_families, read_last_success, write_metrics
 
 __all__ = [
     "METRICS",
@@ -24,6 +24,7 @@ __all__ = [
     "RunFigures",
     "bucket_figures",
     "left_after",
+    "metric_families",
     "read_last_success",
     "sorted_figures",
     "write_metrics",

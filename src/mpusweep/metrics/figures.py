@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..aggregate import STALE_AFTER
+from ..lifecycle import whole_bucket_days
 from ..models import AbortOutcome, BucketScan, CleanSummary, Outcome, Service, Upload
 
 #: Uploads initiated longer ago than this count as stale in the ``stale_*`` figures.
@@ -46,6 +47,9 @@ class BucketFigures:
     listing_error: str | None
     #: Uploads whose sizing failed.
     size_errors: int
+    #: The fewest days after which an enabled rule aborts every upload in the bucket (Trusted
+    #: Advisor's check wants 7 at most); None when no rule does, or the rules were not read.
+    abort_rule_days: int | None = None
 
     @property
     def oldest_age(self) -> timedelta | None:
@@ -128,11 +132,13 @@ class FiguresBuilder:
     def _figures(self, bucket: str, tally: _Tally) -> BucketFigures:
         scan = tally.scan
         error = scan.error if scan is not None else None
-        abort_rule = _covers_bucket(scan.abort_rules) if scan is not None else None
+        rules = scan.abort_rules if scan is not None else None
+        abort_rule = _covers_bucket(rules)
+        days = None if rules is None else whole_bucket_days(rules)
         if error is not None:
             return BucketFigures(
                 self.target, bucket, self.now, None, None, None, None, None, abort_rule, error,
-                tally.size_errors,
+                tally.size_errors, days,
             )  # fmt: skip
         return BucketFigures(
             target=self.target,
@@ -146,6 +152,7 @@ class FiguresBuilder:
             abort_rule=abort_rule,
             listing_error=None,
             size_errors=tally.size_errors,
+            abort_rule_days=days,
         )
 
 

@@ -5,8 +5,8 @@ temporary file beside it and renames it over the old one, so a scrape never sees
 Names follow Prometheus' conventions: the ``mpusweep_`` prefix and base units in the name.
 
 Per bucket, labels ``target`` and ``bucket`` (a failed listing proves nothing about a bucket,
-so for one only ``listing_errors``, ``sizing_errors`` and ``abort_rule`` are written; a figure
-that was not measured is left out rather than written as 0):
+so for one only ``listing_errors``, ``sizing_errors`` and the ``abort_rule`` figures are
+written; a figure that was not measured is left out rather than written as 0):
 
 - ``mpusweep_bucket_uploads``: incomplete uploads found.
 - ``mpusweep_bucket_upload_bytes``: their bytes, unsized uploads left out; absent when uploads
@@ -16,6 +16,10 @@ that was not measured is left out rather than written as 0):
   more than 7 days before the run (``STALE_AFTER``).
 - ``mpusweep_bucket_abort_rule``: 1 when an enabled lifecycle rule aborts incomplete uploads
   anywhere in the bucket (no prefix), 0 when none does, absent when the rules were not read.
+- ``mpusweep_bucket_abort_rule_after_seconds``: how long after initiation an enabled rule
+  aborts every incomplete upload in the bucket (the soonest such rule; days in seconds);
+  absent when none does, or the rules were not read. AWS Trusted Advisor's check c1cj39rr6v
+  warns where this is over 7 days, or absent (``abort_rule == 0``).
 - ``mpusweep_bucket_listing_errors``: 1 when the bucket could not be (completely) listed.
 - ``mpusweep_bucket_sizing_errors``: uploads whose parts could not be listed.
 
@@ -54,6 +58,7 @@ from typing import TYPE_CHECKING
 
 from ..aggregate import STALE_AFTER
 from ..errors import UsageError
+from ..lifecycle import ADVISOR_DAYS
 from ..models import CleanSummary
 from .figures import BucketFigures, RunFigures, sorted_figures
 
@@ -72,6 +77,9 @@ METRICS: Mapping[str, str] = {
     f"{STALE_AFTER.days} days ago (unsized uploads left out).",
     "mpusweep_bucket_abort_rule": "1 when an enabled lifecycle rule aborts incomplete uploads "
     "in the whole bucket, 0 when none does.",
+    "mpusweep_bucket_abort_rule_after_seconds": "How long after initiation an enabled lifecycle "
+    "rule aborts every incomplete upload in the bucket (AWS Trusted Advisor warns above "
+    f"{ADVISOR_DAYS} days).",
     "mpusweep_bucket_listing_errors": "1 when the bucket's uploads could not be listed completely.",
     "mpusweep_bucket_sizing_errors": "Incomplete uploads whose parts could not be listed.",
     "mpusweep_run_duration_seconds": "How long the run took.",
@@ -114,6 +122,9 @@ _BUCKET_VALUES: Mapping[str, Callable[[BucketFigures], float | None]] = {
     "mpusweep_bucket_stale_uploads": lambda f: f.stale_uploads,
     "mpusweep_bucket_stale_upload_bytes": lambda f: f.stale_size,
     "mpusweep_bucket_abort_rule": lambda f: None if f.abort_rule is None else int(f.abort_rule),
+    "mpusweep_bucket_abort_rule_after_seconds": lambda f: (
+        None if f.abort_rule_days is None else f.abort_rule_days * 86400
+    ),
     "mpusweep_bucket_listing_errors": lambda f: int(f.listing_error is not None),
     "mpusweep_bucket_sizing_errors": lambda f: f.size_errors,
 }
@@ -168,6 +179,32 @@ def _run_families(
             if value is not None:
                 family.add_metric((run.target,), value)
         yield family
+
+
+def metric_families(
+    runs: Sequence[RunFigures],
+    buckets: Sequence[BucketFigures] = (),
+    *,
+    last_success: Mapping[tuple[str, str], float] | None = None,
+) -> list[GaugeMetricFamily]:
+    """Every family of this module's metrics for one run's figures: what ``write_metrics``
+    writes to the textfile, and what ``mpusweep serve``'s collector serves over HTTP.
+
+    Args:
+        runs: One entry per (command, target).
+        buckets: Per-bucket figures.
+        last_success: The last success's time by (command, target), for a failed run (else
+            ``mpusweep_last_success_timestamp_seconds`` is left out for it).
+
+    Families without samples are included (a caller may add to them); leave them out before
+    exposing.
+
+    Raises:
+        ValueError: two figures for one bucket, or two runs of one (command, target).
+    """
+    _check_unique([(f.target, f.bucket) for f in buckets], "bucket figures for")
+    _check_unique([(r.command, r.target) for r in runs], "runs of")
+    return [*_bucket_families(buckets), *_run_families(runs, last_success or {})]
 
 
 def _check_unique(keys: list[tuple[str, str]], what: str) -> None:
@@ -292,9 +329,7 @@ def write_metrics(
                 "the last success, and the figures of targets that did not run, are not "
                 "carried over"
             )
-    _check_unique([(f.target, f.bucket) for f in buckets], "bucket figures for")
-    _check_unique([(r.command, r.target) for r in runs], "runs of")
-    families = [*_bucket_families(buckets), *_run_families(runs, _last_success(previous))]
+    families = metric_families(runs, buckets, last_success=_last_success(previous))
     if keep_targets:
         _carry_over(families, previous, keep_targets)
     families = [family for family in families if family.samples]

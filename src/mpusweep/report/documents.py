@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ..aggregate import GroupBy, GroupTally
 from ..doctor import Check, Setup, failed
 from ..history.records import BucketTrend
-from ..lifecycle import LifecycleStatus
+from ..lifecycle import ADVISOR_DAYS, LifecycleStatus
 from ..models import (
     AbortOutcome,
     AbortPlan,
@@ -270,27 +270,31 @@ def clean_document(
 # -- lifecycle status ---------------------------------------------------------------------
 
 
-def lifecycle_status_record(status: LifecycleStatus) -> dict[str, Any]:
-    """The JSON fields of one bucket's lifecycle status."""
+def lifecycle_status_record(status: LifecycleStatus, within: int = ADVISOR_DAYS) -> dict[str, Any]:
+    """The JSON fields of one bucket's lifecycle status; ``aborts_all_within`` is Trusted
+    Advisor's check (an enabled rule aborts every upload within ``within`` days)."""
     return {
         "bucket": status.bucket,
         "supported": status.supported,
         "rules": status.rules,
         "error": status.error,
         "abort_rules": [asdict(r) for r in status.abort_rules],
+        "aborts_all_after_days": status.whole_bucket_days,
+        "aborts_all_within": {"days": within, "ok": status.aborts_all_within(within)},
         "notes": list(status.notes),
     }
 
 
 def lifecycle_status_document(
     parts: Sequence[tuple[TargetStatus, Sequence[LifecycleStatus]]],
+    within: int = ADVISOR_DAYS,
 ) -> dict[str, Any]:
     """``lifecycle status --format json``: every bucket of every target, then how each
     target ended (``locked`` is not reported: status takes no lock)."""
     return _versioned(
         {
             "buckets": [
-                {"target": target.name, **lifecycle_status_record(st)}
+                {"target": target.name, **lifecycle_status_record(st, within)}
                 for target, statuses in parts
                 for st in statuses
             ],

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from ..aggregate import GroupBy, GroupTally
 from ..filters import format_duration
-from ..lifecycle import LifecycleChange, LifecycleStatus, rule_prefix
+from ..lifecycle import ADVISOR_DAYS, LifecycleChange, LifecycleStatus, rule_prefix
 from ..models import (
     AbortOutcome,
     AbortPlan,
@@ -329,13 +329,17 @@ def _freed(verb: str, size: int | None, price: Pricing) -> str:
     return f"{verb} {amount} a month, at {price_text(price)}."
 
 
-def print_lifecycle_status(console: Console, statuses: Sequence[LifecycleStatus]) -> None:
+def print_lifecycle_status(
+    console: Console, statuses: Sequence[LifecycleStatus], within: int = ADVISOR_DAYS
+) -> None:
+    """One row per bucket; the last column is Trusted Advisor's check (an enabled rule aborts
+    every upload within ``within`` days). A note every bucket shares is printed once."""
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("Bucket", "Lifecycle", "Aborts incomplete uploads"):
+    for name in ("Bucket", "Lifecycle", "Aborts incomplete uploads", f"All within {within}d"):
         grid.add_column(name, overflow="fold")
     for st in statuses:
         if st.error:
-            grid.add_row(Text(st.bucket), Text(st.error, style="red"), "?")
+            grid.add_row(Text(st.bucket), Text(st.error, style="red"), "?", "?")
             continue
         rules = "; ".join(
             f"after {r.days}d"
@@ -349,11 +353,16 @@ def print_lifecycle_status(console: Console, statuses: Sequence[LifecycleStatus]
             Text(st.bucket),
             f"{st.rules} rules",
             Text(rules) if rules else Text("no", style="yellow"),
+            Text("yes") if st.aborts_all_within(within) else Text("no", style="yellow"),
         )
     console.print(grid)
+    shared = set.intersection(*(set(st.notes) for st in statuses)) if len(statuses) > 1 else set()
     for st in statuses:
         for note in st.notes:
-            console.print(Text(f"Note: {st.bucket}: {note}", style="yellow"))
+            if note not in shared:
+                console.print(Text(f"Note: {st.bucket}: {note}", style="yellow"))
+    for note in dict.fromkeys(n for st in statuses for n in st.notes if n in shared):
+        console.print(Text(f"Note: {note}", style="yellow"))
 
 
 def _describe(rule: dict[str, object] | None) -> str:
