@@ -104,8 +104,9 @@ class BucketScan:
 
 def total_size(buckets: Iterable[BucketScan]) -> int | None:
     """The bytes of the buckets' sized uploads: a lower bound when some sizes are unknown,
-    None when uploads were found but not one of them was sized, 0 when nothing was found."""
-    sizes = [b.size for b in buckets if b.uploads]
+    None when not one size is known where uploads were found or a listing failed (what a
+    bucket that could not be listed holds is unknown, never zero), 0 when nothing was found."""
+    sizes = [b.size for b in buckets if b.uploads or b.error is not None]
     return known_sum(sizes) if sizes else 0
 
 

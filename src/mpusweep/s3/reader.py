@@ -261,6 +261,15 @@ class S3Reader:
         try:
             return self.transport.call("list_multipart_uploads", bucket, **params)
         except S3Error as exc:
+            if exc.code == "NotImplemented" or exc.status == 501:
+                # s3rver answers 501 NotImplemented: what it holds cannot be found at all.
+                raise S3Error(
+                    f"this service cannot list multipart uploads (ListMultipartUploads "
+                    f"answered {exc.code or exc.status}): mpusweep cannot find, size or "
+                    "abort its incomplete uploads",
+                    code=exc.code,
+                    status=exc.status,
+                ) from exc
             if exc.code == "AccessDenied" and not self.conn.request_payer:
                 raise S3Error(
                     f"{exc}; if the bucket is requester-pays, add --request-payer requester",
