@@ -167,10 +167,7 @@ CLEAN = {
         "skipped": 0,
         "declined": 0,
         "failed_buckets": 1,
-        "would_abort": 0,
-        "would_free": 0,
         "cost_per_month_freed": 0.06,
-        "cost_per_month_would_free": 0.0,
     },
     "targets": [
         {
@@ -190,8 +187,6 @@ CLEAN = {
                 "skipped": 0,
                 "declined": 0,
                 "failed_buckets": 1,
-                "would_abort": 0,
-                "would_free": 0,
             },
         },
         {
