@@ -169,7 +169,7 @@ class AgeFilter:
         if self.idle_for:
             idle = upload.idle(now)
             if idle is None:
-                return "newest part unknown (sizing failed)"
+                return UNKNOWN_ACTIVITY
             if idle < self.idle_for:
                 return f"written to less than {format_duration(self.idle_for)} ago"
         return None
@@ -180,6 +180,9 @@ class AgeFilter:
         age = upload.age(now)
         return not self.older_than or age is None or age >= self.older_than
 
+
+#: Why an upload is kept under ``idle_for`` when its part times are unknown.
+UNKNOWN_ACTIVITY = "newest part unknown (sizing failed)"
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
 # SI units are decimal and IEC units binary, as their standards say: a limit of "500GB" is

@@ -124,8 +124,9 @@ class BucketScan:
 
 def total_size(buckets: Iterable[BucketScan]) -> int | None:
     """The bytes of the buckets' sized uploads: a lower bound when some sizes are unknown,
-    None when uploads were found but not one of them was sized, 0 when nothing was found."""
-    sizes = [b.size for b in buckets if b.uploads]
+    None when not one size is known where uploads were found or a listing failed (what a
+    bucket that could not be listed holds is unknown, never zero), 0 when nothing was found."""
+    sizes = [b.size for b in buckets if b.uploads or b.error is not None]
     return known_sum(sizes) if sizes else 0
 
 
@@ -238,8 +239,14 @@ class CleanSummary:
     failed: int = 0
     kept: int = 0
     skipped: int = 0
+    #: Uploads planned for abort in buckets the user answered no for (never a dry run's).
     declined: int = 0
     failed_buckets: int = 0
+    #: A dry run: the uploads it would abort (those a cap holds back are ``skipped``); 0 in a
+    #: run that aborts.
+    would_abort: int = 0
+    #: A dry run: the known bytes of ``would_abort``; None when none of them was sized.
+    would_free: int | None = 0
 
     @classmethod
     def of(
@@ -249,11 +256,13 @@ class CleanSummary:
         kept: int,
         declined: int,
         failed_buckets: int,
+        would_abort: Iterable[Upload] = (),
     ) -> CleanSummary:
         def count(o: Outcome) -> int:
             return sum(1 for x in outcomes if x.outcome is o)
 
         aborted = [x.upload for x in outcomes if x.outcome is Outcome.ABORTED]
+        would = list(would_abort)
         return cls(
             aborted=len(aborted),
             bytes_freed=known_sum(u.size for u in aborted) if aborted else 0,
@@ -264,6 +273,8 @@ class CleanSummary:
             kept=kept,
             declined=declined,
             failed_buckets=failed_buckets,
+            would_abort=len(would),
+            would_free=known_sum(u.size for u in would) if would else 0,
         )
 
 

@@ -22,7 +22,7 @@ from .errors import MpuSweepError, S3Error, UsageError
 from .filters import AgeFilter, Selection
 from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
-from .s3 import GONE_CODES, S3Reader
+from .s3 import GONE_CODES, S3Reader, key_may_have_changed
 from .settings import ScanSettings
 from .sizing import Done, Sized, SizingPool, size_or_error
 
@@ -244,9 +244,9 @@ class _Scanner:
             if result is None or self.stop.is_set():
                 return
             if isinstance(result, S3Error):
-                if result.code in GONE_CODES:
+                if result.code in GONE_CODES and not key_may_have_changed(upload.key):
                     return  # completed or aborted by someone else since it was listed
-                result = replace(upload, size_error=str(result))
+                result = replace(upload, size_error=_size_error(upload, result))
             elif isinstance(result, Exception):
                 raise result  # credentials, or a bug: end the whole run loudly
             # An upload that could not be sized is always listed, as a size error: its idle
@@ -435,3 +435,15 @@ def scan(
         uploads=tuple(u for _, ups in groups for u in ups),
         buckets=tuple(summary for summary, _ in groups),
     )
+
+
+def _size_error(upload: Upload, error: S3Error) -> str:
+    """Why an upload could not be sized. A 404 for a key that may have changed in transit
+    is no proof that the upload is gone: it stays listed, of unknown size."""
+    if error.status == 404 and key_may_have_changed(upload.key):
+        return (
+            f"{error}: the key may hold a carriage return that the service's XML listing "
+            "does not carry exactly (it reads back as a line feed), so its parts cannot be "
+            "asked for"
+        )
+    return str(error)

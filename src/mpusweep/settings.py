@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 #: What ``clean`` keeps by default: uploads initiated less than this ago.
 DEFAULT_CLEAN_OLDER_THAN = timedelta(hours=24)
+#: What ``clean`` also keeps by default: uploads whose newest part was written less than this
+#: ago, whenever they were initiated (``Initiated`` says nothing about activity). Between two
+#: parts of a live upload lies at most the time to send one part: S3's largest part (5 GiB)
+#: takes about 6 hours at 2 Mbit/s.
+DEFAULT_CLEAN_IDLE_FOR = timedelta(hours=6)
 
 #: "text" is doctor's name for its lines.
 Format = Literal["table", "text", "json", "jsonl", "csv"]

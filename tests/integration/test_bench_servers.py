@@ -321,7 +321,7 @@ def test_mpusweep_scans_and_cleans_the_synthetic_endpoint(cli: Any, tmp_path: Pa
         sizes = {(x["bucket"], x["upload_id"]): x["size"] for x in lines if x["type"] == "upload"}
         assert sizes == {(u.bucket, u.upload_id): u.size for u in state.live()}
         audit = ["--audit-log", str(tmp_path / "audit.jsonl")]
-        result = cli(["clean", "--yes", "--older-than", "0", *audit], env=env)
+        result = cli(["clean", "--yes", "--older-than", "0", "--idle-for", "0", *audit], env=env)
         assert result.code == 0, result.stderr
     assert state.live_count() == 0
 

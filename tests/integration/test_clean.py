@@ -38,7 +38,16 @@ def test_interactive_flow_asks_per_bucket(buckets, backend, cli, tmp_path):
     kept_id = buckets.make_upload(no_bucket, "b.bin", [10])
     audit = tmp_path / "audit.jsonl"
     res = cli(
-        ["clean", f"{buckets.prefix}-*", "--older-than", "0", "--audit-log", str(audit)],
+        [
+            "clean",
+            f"{buckets.prefix}-*",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--audit-log",
+            str(audit),
+        ],
         env=backend.env(),
         input="y\nn\n",
     )
@@ -59,7 +68,17 @@ def test_yes_aborts_everything_listed_and_audits_it(buckets, backend, cli, tmp_p
         buckets.make_many(name, [f"k{i}" for i in range(5)], [7])
     audit = tmp_path / "state" / "audit.jsonl"
     res = cli(
-        ["clean", f"{buckets.prefix}-*", "--yes", "--older-than", "0", "--audit-log", str(audit)],
+        [
+            "clean",
+            f"{buckets.prefix}-*",
+            "--yes",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--audit-log",
+            str(audit),
+        ],
         env=backend.env(),
     )
     assert res.code == 0, res.stderr
@@ -88,11 +107,24 @@ def test_dry_run_sends_no_write_request(buckets, backend, cli):
     ids = buckets.make_many(bucket, ["a", "b", "c"], [3])
     with recording_proxy(backend.endpoint_url) as proxy:
         env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url}
-        table = cli(["clean", bucket, "--dry-run", "--older-than", "0"], env=env)
+        table = cli(["clean", bucket, "--dry-run", "--older-than", "0", "--idle-for", "0"], env=env)
         assert table.code == 0, table.stderr
         assert proxy.seen, "the proxy saw no request at all"
         assert proxy.writes() == []
-        doc = cli(["clean", bucket, "--dry-run", "--older-than", "0", "--format", "json"], env=env)
+        doc = cli(
+            [
+                "clean",
+                bucket,
+                "--dry-run",
+                "--older-than",
+                "0",
+                "--idle-for",
+                "0",
+                "--format",
+                "json",
+            ],
+            env=env,
+        )
         assert proxy.writes() == []
     assert "would abort 3 uploads" in table.stdout
     assert doc.json()["summary"]["declined"] == 3

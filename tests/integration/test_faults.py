@@ -136,14 +136,37 @@ def test_faults_past_the_retries_fail_one_bucket_and_a_rerun_finishes(
         proxy.fault = always_fail_broken
         env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"}
         res = cli(
-            ["clean", broken, fine, "--yes", "--older-than", "0", "--audit-log", audit], env=env
+            [
+                "clean",
+                broken,
+                fine,
+                "--yes",
+                "--older-than",
+                "0",
+                "--idle-for",
+                "0",
+                "--audit-log",
+                audit,
+            ],
+            env=env,
         )
     assert res.code == 3, res.stdout + res.stderr
     assert "InternalError" in res.stderr
     assert buckets.listing(fine) == []
     assert len(buckets.listing(broken)) == 1
     again = cli(
-        ["clean", broken, fine, "--yes", "--older-than", "0", "--audit-log", audit],
+        [
+            "clean",
+            broken,
+            fine,
+            "--yes",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--audit-log",
+            audit,
+        ],
         env=backend.env(),
     )
     assert again.code == 0, again.stderr

@@ -21,6 +21,9 @@ from tests.support import KIB, Buckets, mpusweep_command
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"
 #: After moto's fixed Initiated (2010-11-10): every upload is older than any --older-than.
 NOW = "2026-11-24T12:00:00+00:00"
+#: --idle-for 0: the parts are written after NOW, so clean's default --idle-for would keep
+#: every upload (still being written) and the document would show no abort.
+DRY_JSON = ["clean", "--dry-run", "--idle-for", "0", "--format", "json"]
 
 
 @pytest.fixture
@@ -79,10 +82,10 @@ def run(backend, args: list[str], tmp_path: Path, code: int = 0) -> str:
     [
         ("clean-dry-run.txt", ["clean", "--dry-run", "--no-sizes"]),
         ("clean-dry-run-older.txt", ["clean", "--dry-run", "--no-sizes", "--older-than", "0"]),
-        ("clean-dry-run.json", ["clean", "--dry-run", "--format", "json"]),
+        ("clean-dry-run.json", DRY_JSON),
         (
             "clean-dry-run-priced.json",
-            ["clean", "--dry-run", "--format", "json", "--price-per-gb-month", "0.023"],
+            [*DRY_JSON, "--price-per-gb-month", "0.023"],
         ),
         ("lifecycle-status.txt", ["lifecycle", "status"]),
         ("lifecycle-status.json", ["lifecycle", "status", "--format", "json"]),

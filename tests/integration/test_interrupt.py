@@ -124,7 +124,17 @@ def test_ctrl_c_after_yes_summary_counts_every_abort(buckets, backend, tmp_path,
     out_path = tmp_path / "out"
     with out_path.open("wb") as stdout:
         proc = start_mpusweep(
-            ["clean", bucket, "--older-than", "0", "--no-sizes", "--audit-log", str(audit)],
+            [
+                "clean",
+                bucket,
+                "--older-than",
+                "0",
+                "--idle-for",
+                "0",
+                "--no-sizes",
+                "--audit-log",
+                str(audit),
+            ],
             env=backend.env(),
             stdin=subprocess.PIPE,
             stdout=stdout,

@@ -66,7 +66,7 @@ def test_json_schema_in_the_readme_is_what_scan_prints(buckets, backend, cli):
 def test_clean_json_fields_in_the_readme_are_what_clean_prints(buckets, backend, cli, tmp_path):
     bucket = buckets.new()
     buckets.make_upload(bucket, "k", [1])
-    args = ["clean", bucket, "--yes", "--older-than", "0", "--format", "json"]
+    args = ["clean", bucket, "--yes", "--older-than", "0", "--idle-for", "0", "--format", "json"]
     doc = cli([*args, "--audit-log", str(tmp_path / "a")], env=backend.env()).json()
     section = README.read_text().split("`clean --format json`", 1)[1].split("\n## ", 1)[0]
     summary = re.search(r'"summary": \{(.*?)\}', section, re.S)

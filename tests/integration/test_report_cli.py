@@ -318,7 +318,7 @@ def test_clean_says_what_it_frees_a_month(
     bucket = buckets.new()
     for key in ("a", "b"):
         buckets.make_upload(bucket, key, [4 * KIB])
-    base = ["clean", bucket, "--older-than", "0", "--price-per-gb-month", "2"]
+    base = ["clean", bucket, "--older-than", "0", "--idle-for", "0", "--price-per-gb-month", "2"]
     dry = cli([*base, "--dry-run"], env=backend.env())
     assert dry.code == 0, dry.stderr
     assert (

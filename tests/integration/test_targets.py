@@ -229,7 +229,10 @@ def test_clean_all_targets_metrics_and_history_per_target(both, cli, tmp_path):
     assert len(both["rgw"].listing(on_rgw)) == 3
 
     # The command line's --older-than wins over the target's; its cap stays.
-    res = cli(["clean", "--target", "rgw", "--yes", "--older-than", "0", *common], env=env)
+    res = cli(
+        ["clean", "--target", "rgw", "--yes", "--older-than", "0", "--idle-for", "0", *common],
+        env=env,
+    )
     assert res.code == 3, res.stderr
     assert "stopped: the cap of 2 aborts was reached (--max-aborts 2)" in res.stderr
     assert len(both["rgw"].listing(on_rgw)) == 1
@@ -298,7 +301,15 @@ def test_locked_targets_keep_their_metrics_and_the_others_run(both, cli, tmp_pat
     assert first.code == 0, first.stderr
     before = metrics(prom)
 
-    yes = ["--yes", "--older-than", "0", "--audit-log", str(tmp_path / "audit.jsonl")]
+    yes = [
+        "--yes",
+        "--older-than",
+        "0",
+        "--idle-for",
+        "0",
+        "--audit-log",
+        str(tmp_path / "audit.jsonl"),
+    ]
     args = ["clean", "--all-targets", *setup.args(), *yes, "--metrics-file", str(prom)]
     lock = EndpointLock(both["moto"].backend.endpoint_url)
     lock.acquire(Holder.this_process(["mpusweep", "clean"], datetime.now(UTC)))

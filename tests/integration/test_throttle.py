@@ -25,7 +25,18 @@ def upstream(backend) -> tuple[str, int]:
 
 def clean_through(proxy, backend, bucket, tmp_path, *extra: str):
     audit = tmp_path / f"audit{len(extra)}.jsonl"
-    args = ["clean", bucket, "--yes", "--older-than", "0", "--audit-log", str(audit), *extra]
+    args = [
+        "clean",
+        bucket,
+        "--yes",
+        "--older-than",
+        "0",
+        "--idle-for",
+        "0",
+        "--audit-log",
+        str(audit),
+        *extra,
+    ]
     res = mpusweep_command(args, env={**backend.env(), "AWS_ENDPOINT_URL": proxy.url})
     return res, read_audit(audit)
 

@@ -184,7 +184,17 @@ def test_credentials_expiring_mid_clean_keep_every_record(buckets, backend, tmp_
     expire = ExpireAfter(3)
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = expire
-        args = ["clean", bucket, "--yes", "--older-than", "0", "--concurrency", "4"]
+        args = [
+            "clean",
+            bucket,
+            "--yes",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--concurrency",
+            "4",
+        ]
         res = mpusweep_command(
             [*args, "--audit-log", str(audit), "--now", FAR_FUTURE], env=via(backend, proxy.url)
         )
@@ -223,7 +233,17 @@ def test_a_bug_in_verification_keeps_every_record(buckets, backend, tmp_path):
 
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = unreadable_check
-        args = ["clean", bucket, "--yes", "--older-than", "0", "--verify", "always"]
+        args = [
+            "clean",
+            bucket,
+            "--yes",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--verify",
+            "always",
+        ]
         res = mpusweep_command(
             [*args, "--concurrency", "1", "--audit-log", str(audit)], env=via(backend, proxy.url)
         )
@@ -303,7 +323,18 @@ def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path):
     out, err = tmp_path / "out", tmp_path / "err"
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = slow_aborts
-        args = ["clean", bucket, "--yes", "--older-than", "0", "--no-sizes", "--concurrency", "4"]
+        args = [
+            "clean",
+            bucket,
+            "--yes",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--no-sizes",
+            "--concurrency",
+            "4",
+        ]
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = start_mpusweep(
                 [*args, "--audit-log", str(audit)],
@@ -342,7 +373,17 @@ def test_end_of_input_answers_no(buckets, backend, tmp_path):
     buckets.make_upload(first, "k", [1])
     buckets.make_upload(second, "k", [1])
     res = mpusweep_command(
-        ["clean", first, second, "--older-than", "0", "--audit-log", str(tmp_path / "a")],
+        [
+            "clean",
+            first,
+            second,
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--audit-log",
+            str(tmp_path / "a"),
+        ],
         env=backend.env(),
         input="",
     )
@@ -377,7 +418,7 @@ def test_unmeasured_sizes_are_unknown_not_zero(buckets, backend, tmp_path):
     assert "0 bytes" not in table.stdout
 
     audit = tmp_path / "audit.jsonl"
-    args = ["clean", bucket, "--yes", "--older-than", "0", "--no-sizes"]
+    args = ["clean", bucket, "--yes", "--older-than", "0", "--idle-for", "0", "--no-sizes"]
     res = mpusweep_command([*args, "--audit-log", str(audit)], env=backend.env())
     assert res.code == 0, res.stderr
     assert "aborted 1 (size unknown)" in res.stdout
@@ -386,7 +427,18 @@ def test_unmeasured_sizes_are_unknown_not_zero(buckets, backend, tmp_path):
 
     bucket = buckets.new()
     buckets.make_upload(bucket, "k", [KIB])
-    args = ["clean", bucket, "--yes", "--older-than", "0", "--no-sizes", "--format", "json"]
+    args = [
+        "clean",
+        bucket,
+        "--yes",
+        "--older-than",
+        "0",
+        "--idle-for",
+        "0",
+        "--no-sizes",
+        "--format",
+        "json",
+    ]
     res = mpusweep_command([*args, "--audit-log", str(audit)], env=backend.env())
     assert res.json()["summary"]["bytes_freed"] is None
 

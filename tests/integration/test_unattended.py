@@ -219,7 +219,17 @@ def test_a_metrics_file_in_a_missing_directory_is_refused_before_anything_runs(
     bucket = buckets.new()
     buckets.make_upload(bucket, "k", [1])
     res = cli(
-        ["clean", bucket, "--yes", "--older-than", "0", "--metrics-file", str(tmp_path / "no/m")],
+        [
+            "clean",
+            bucket,
+            "--yes",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+            "--metrics-file",
+            str(tmp_path / "no/m"),
+        ],
         env=backend.env(),
     )
     assert res.code == 2
@@ -448,7 +458,7 @@ def test_a_dry_run_stops_where_the_run_would(buckets, backend, cli):
     bucket = buckets.new()
     buckets.make_many(bucket, [f"k{i}" for i in range(3)], [KIB])
     res = cli(
-        ["clean", bucket, "--dry-run", "--older-than", "0", "--max-aborts", "1"],
+        ["clean", bucket, "--dry-run", "--older-than", "0", "--idle-for", "0", "--max-aborts", "1"],
         env=backend.env(),
     )
     assert res.code == 3, res.stderr

@@ -657,6 +657,53 @@ def directory_buckets() -> Rule:
     return Rule("directory buckets", answer=answer)
 
 
+def html_404_on_abort() -> Rule:
+    """A proxy or a wrong path in front of the service: AbortMultipartUpload is answered by a
+    plain HTML 404 page (werkzeug's, as moto answers a path it does not route), not by S3."""
+
+    def refuse(request: Request) -> Reply | None:
+        if request.op != "AbortMultipartUpload":
+            return None
+        page = b"<!doctype html><html><title>404 Not Found</title><h1>Not Found</h1></html>"
+        return Reply(404, page, {"Content-Type": "text/html; charset=utf-8"})
+
+    return Rule("html 404 on abort", refuse=refuse)
+
+
+def raw_carriage_return() -> Rule:
+    """moto and LocalStack write a key's carriage return raw into their listings' XML (RGW
+    writes ``&#x0d;``, which parses back exactly): every XML parser reads it as ``\n``."""
+
+    def rewrite(request: Request, reply: Reply) -> Reply:
+        if request.op not in ("ListMultipartUploads", "ListParts") or reply.status != 200:
+            return reply
+        body = re.sub(rb"&#x0*[dD];|&#0*13;", b"\r", reply.body)
+        return reply if body == reply.body else Reply(reply.status, body, reply.headers)
+
+    return Rule("raw carriage return", rewrite=rewrite)
+
+
+def no_multipart_listing() -> Rule:
+    """s3rver: ListMultipartUploads answers 501 NotImplemented, ListParts and Abort 405."""
+
+    def refuse(request: Request) -> Reply | None:
+        if request.op == "ListMultipartUploads":
+            return error(
+                501,
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+            )
+        if request.op in ("ListParts", "AbortMultipartUpload"):
+            return error(
+                405,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            )
+        return None
+
+    return Rule("no multipart listing", refuse=refuse)
+
+
 #: The rules of each emulated provider; options come from ``emulating(**options)``.
 PROVIDERS: dict[str, Callable[[dict[str, Any]], list[Rule]]] = {
     "minio": lambda o: [
@@ -688,6 +735,9 @@ PROVIDERS: dict[str, Callable[[dict[str, Any]], list[Rule]]] = {
     "aws-lifecycle": lambda o: [abort_rule_prefix_only()],
     "s3express": lambda o: [directory_buckets()],
     "requester-pays": lambda o: [requester_pays(set(o["buckets"]))],
+    "html-404-aborts": lambda o: [html_404_on_abort()],
+    "raw-cr": lambda o: [raw_carriage_return()],
+    "s3rver": lambda o: [no_multipart_listing()],
 }
 
 

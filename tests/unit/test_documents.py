@@ -167,7 +167,10 @@ CLEAN = {
         "skipped": 0,
         "declined": 0,
         "failed_buckets": 1,
+        "would_abort": 0,
+        "would_free": 0,
         "cost_per_month_freed": 0.06,
+        "cost_per_month_would_free": 0.0,
     },
     "targets": [
         {
@@ -187,6 +190,8 @@ CLEAN = {
                 "skipped": 0,
                 "declined": 0,
                 "failed_buckets": 1,
+                "would_abort": 0,
+                "would_free": 0,
             },
         },
         {

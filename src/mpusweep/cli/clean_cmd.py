@@ -13,6 +13,7 @@ from rich.text import Text
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, MpuSweepError, UsageError
 from ..execute import BucketClean, CleanHooks, CleanResult, Writes, clean, held_by_cap
+from ..filters import UNKNOWN_ACTIVITY, format_duration
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, known_sum
 from ..pricing import Pricing
@@ -20,7 +21,7 @@ from ..report import iec_size, plural, table
 from ..report.documents import clean_document
 from ..report.machine import write_json
 from ..runner import Link, TargetContext, TargetResult, TargetRunner
-from ..settings import DEFAULT_CLEAN_OLDER_THAN, CleanPolicy, RunSettings
+from ..settings import DEFAULT_CLEAN_IDLE_FOR, DEFAULT_CLEAN_OLDER_THAN, CleanPolicy, RunSettings
 from .common import (
     Env,
     ScanProgress,
@@ -93,7 +94,9 @@ def clean_command(**opts: Any) -> ExitCode:
     """Scan, show each bucket's uploads, ask "Delete MPU data? (y/n)", abort.
 
     Only the uploads listed and confirmed are aborted, by their exact (key, upload id).
-    Uploads younger than --older-than are shown and kept. Each abort is verified with
+    Uploads initiated less than --older-than ago (default 24h) are shown and kept, and so
+    are uploads still being written: a part written less than --idle-for ago (default 6h),
+    or no part times known (sizing failed); --idle-for 0 lets them go. Each abort is verified with
     ListParts and written to an audit log. End of input answers no. One clean at a time
     per endpoint: a second one exits 75, or waits with --wait-lock.
 
@@ -104,8 +107,21 @@ def clean_command(**opts: Any) -> ExitCode:
       mpusweep clean my-bucket --dry-run --format json
       mpusweep clean --all-targets --yes --max-aborts 10000 --metrics-file c.prom
     """
-    run = read_settings("clean", clean_age=DEFAULT_CLEAN_OLDER_THAN)
+    run = read_settings(
+        "clean", clean_age=DEFAULT_CLEAN_OLDER_THAN, clean_idle=DEFAULT_CLEAN_IDLE_FOR
+    )
     return run_clean(command_env(run.now), run)
+
+
+# The shared --idle-for (selection_options) is a filter without a default for scan and
+# report; for clean it keeps uploads still being written, by default: say so in its help.
+for _param in clean_command.params:
+    if _param.name == "idle_for" and isinstance(_param, click.Option):
+        _param.help = (
+            "Keep (show, never abort) uploads whose newest part was written less than this "
+            "ago, and those whose part times are unknown (sizing failed); 0 for none. "
+            f"[default: {format_duration(DEFAULT_CLEAN_IDLE_FOR)}; not with --no-sizes]"
+        )
 
 
 def run_clean(env: Env, run: RunSettings, link: Link | None = None) -> ExitCode:
@@ -118,6 +134,15 @@ def run_clean(env: Env, run: RunSettings, link: Link | None = None) -> ExitCode:
         raise click.UsageError("--format json cannot ask questions: add --yes or --dry-run")
     if policy.caps.max_bytes is not None and not scan.sizes:
         raise click.UsageError("--max-bytes needs sizes to count: drop --no-sizes")
+    if not scan.sizes and "idle_for" not in run.explicit:
+        env.err.print(
+            f"--no-sizes: activity not checked (no part times without ListParts): uploads "
+            f"initiated before --older-than are aborted even if written to in the last "
+            f"{format_duration(DEFAULT_CLEAN_IDLE_FOR)}; drop --no-sizes to keep those",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
     dry_run = policy.dry_run
     if not dry_run:
         _check_audit_log(run.recording.audit_log or default_audit_path())
@@ -220,6 +245,15 @@ class CleanFlow:
         listed = [i.upload for b in done.buckets for i in b.plan.items]
         outcomes = list(done.outcomes)
         result.figures = bucket_figures(ctx.name, left_after(listed, outcomes), scans, env.now)
+        unknown = sum(1 for b in done.buckets for i in b.plan.kept if i.reason == UNKNOWN_ACTIVITY)
+        if unknown:
+            env.err.print(
+                f"kept {plural(unknown, 'upload')} whose newest part is unknown (sizing "
+                "failed): it may still be written to; --idle-for 0 lets such uploads be aborted",
+                style="yellow",
+                markup=False,
+                soft_wrap=True,
+            )
         for line in _cap_lines(policy, done):
             result.report.capped = result.report.capped or line
             env.err.print(line, style="yellow", markup=False, soft_wrap=True)

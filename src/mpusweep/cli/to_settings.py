@@ -49,12 +49,16 @@ def _provider_origin(ctx: click.Context) -> str:
     return "MPUSWEEP_PROVIDER" if source is ParameterSource.ENVIRONMENT else "--provider"
 
 
-def read_settings(command: str, *, clean_age: timedelta | None = None) -> RunSettings:
+def read_settings(
+    command: str, *, clean_age: timedelta | None = None, clean_idle: timedelta | None = None
+) -> RunSettings:
     """The current command's options as typed settings: read once, here.
 
     Args:
         command: ``scan``, ``clean``, ``report``, ``lifecycle-status``, ``doctor``...
         clean_age: ``clean``'s own ``--older-than`` default (kept uploads), unused elsewhere.
+        clean_idle: ``clean``'s own ``--idle-for`` default; not applied with ``--no-sizes``
+            (no part times: the clean says so).
     """
     ctx = click.get_current_context()
     p: dict[str, Any] = ctx.params
@@ -75,8 +79,11 @@ def read_settings(command: str, *, clean_age: timedelta | None = None) -> RunSet
         retry_mode=p.get("retry_mode", "aimd"),
     )
     older_than = p.get("older_than", clean_age)
+    idle_for = p.get("idle_for")
+    if idle_for is None and not p.get("no_sizes", False):
+        idle_for = clean_idle
     scan = ScanSettings(
-        age=AgeFilter(older_than, p.get("idle_for")),
+        age=AgeFilter(older_than, idle_for),
         sizes=not p.get("no_sizes", False),
         processes=p.get("processes", 1),
     )

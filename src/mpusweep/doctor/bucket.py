@@ -69,7 +69,24 @@ def list_uploads_check(bucket: str, answer: Answer) -> Check:
             f"allow s3:ListBucketMultipartUploads on arn:aws:s3:::{bucket}",
             bucket,
         )
-    return Check(name, Verdict.FAIL, f"failed: {said(answer)}", "", bucket)
+    if answer.code == "NotImplemented" or answer.status == 501:
+        return Check(
+            name,
+            Verdict.FAIL,
+            f"this service cannot list multipart uploads ({said(answer)}): scan and clean "
+            "cannot find its incomplete uploads",
+            "nothing on this side can: use an S3 service that implements ListMultipartUploads "
+            "(docs/compatibility.md), or ask the service's operator to remove stale uploads",
+            bucket,
+        )
+    return Check(name, Verdict.FAIL, f"failed: {said(answer)}", _UNEXPECTED_FIX, bucket)
+
+
+#: How to go on from an answer no check expected.
+_UNEXPECTED_FIX = (
+    "rerun with --debug to see the request and the answer; check --endpoint-url, --region "
+    "and --addressing-style (a proxy or a wrong path answers in its own words)"
+)
 
 
 def list_parts_check(bucket: str, answer: Answer, *, real: bool) -> Check:
@@ -91,7 +108,11 @@ def list_parts_check(bucket: str, answer: Answer, *, real: bool) -> Check:
             "",
             bucket,
         )
-    return Check(name, Verdict.FAIL, f"failed: {said(answer)}", "", bucket)
+    if answer.code == "MethodNotAllowed" or answer.status in (405, 501):
+        detail = f"the service does not list an upload's parts ({said(answer)}): sizes unknown"
+        fix = "scan with --no-sizes (no sizes or idle times), or use a service that lists parts"
+        return Check(name, Verdict.FAIL, detail, fix, bucket)
+    return Check(name, Verdict.FAIL, f"failed: {said(answer)}", _UNEXPECTED_FIX, bucket)
 
 
 def abort_check(bucket: str, answer: Answer) -> Check:

@@ -17,12 +17,19 @@ from datetime import datetime, timedelta
 from ..audit import AuditLog
 from ..errors import MpuSweepError, S3Error
 from ..models import AbortOutcome, Outcome, Upload, Verify
-from ..s3 import DEFAULT_CONCURRENCY, Remaining, S3Writer
+from ..s3 import DEFAULT_CONCURRENCY, Remaining, S3Writer, key_may_have_changed
 from ..scan import Stalled
 
 #: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
 #: may survive an abort, so we verify with ListParts and abort again while the upload remains.
 DEFAULT_MAX_ATTEMPTS = 3
+#: Why an upload whose key may have changed in transit was not aborted though the service
+#: said it was gone (``s3.key_may_have_changed``).
+CHANGED_KEY = (
+    "still listed although the service says it is gone: its key holds a carriage return, "
+    "which the service's XML listing does not carry exactly (it reads back as a line feed), "
+    "so no request names the upload; complete or abort it with a client that sends its exact key"
+)
 #: An upload written to within this window may still have parts in flight.
 ACTIVE_WINDOW = timedelta(hours=1)
 
@@ -76,11 +83,14 @@ def _abort_one(
     try:
         while True:
             attempts += 1
-            # False: the server says it is gone (NoSuchUpload), or a 404 whose body was lost.
+            # False: the server says it is gone (S3's NoSuchUpload); any other 404 raises.
             done = s3.abort_upload(upload)
             aborted = aborted or done
             check = verify is Verify.ALWAYS or not done or _maybe_active(upload, now)
             if not check or s3.remaining(upload) is not Remaining.PARTS:
+                if not aborted and _still_listed(s3, upload):
+                    result = AbortOutcome(upload, Outcome.FAILED, attempts, CHANGED_KEY)
+                    break
                 outcome = Outcome.ABORTED if aborted else Outcome.ALREADY_GONE
                 result = AbortOutcome(upload, outcome, attempts)
                 break
@@ -93,7 +103,10 @@ def _abort_one(
                 )
                 break
     except S3Error as exc:
-        result = _after_error(upload, attempts, aborted, str(exc))
+        error = str(exc)
+        if exc.status == 404 and not aborted and _still_listed(s3, upload):
+            error = f"{error}; {CHANGED_KEY}"
+        result = _after_error(upload, attempts, aborted, error)
     except Exception as exc:
         result, stop = _after_error(upload, attempts, aborted, _describe(exc)), exc
     return result, stop, audit.outcome(result)
@@ -110,6 +123,13 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, MpuSweepError):
         return str(exc)
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _still_listed(s3: S3Writer, upload: Upload) -> bool:
+    """Whether a "gone" answer for a key that may have changed in transit is disproved by the
+    listing (the key read names no upload: the service answers NoSuchUpload, or moto a bare
+    404, while the upload remains)."""
+    return key_may_have_changed(upload.key) and s3.still_listed(upload)
 
 
 def _maybe_active(upload: Upload, now: datetime | None) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from ..audit import AuditLog
 from ..filters import AgeFilter, Selection
-from ..models import AbortOutcome, AbortPlan, BucketScan, CleanSummary
+from ..models import AbortOutcome, AbortPlan, BucketScan, CleanSummary, Upload
 from ..plan import plan_uploads
 from ..s3 import S3Reader, S3Writer
 from ..scan import Progress, ScanEvent, iter_bucket_groups, iter_scan, resolve_buckets
@@ -54,6 +54,8 @@ class CleanResult:
     #: interruption left unsent. The summary, the exit code, metrics and history derive
     #: from it, as the audit log records it.
     outcomes: list[AbortOutcome] = field(default_factory=list)
+    #: Whether it was a dry run (its plans' aborts are "would abort", not "declined").
+    dry_run: bool = False
 
     @classmethod
     def merged(cls, results: Sequence[CleanResult]) -> CleanResult:
@@ -62,18 +64,25 @@ class CleanResult:
             [b for r in results for b in r.buckets],
             interrupted=any(r.interrupted for r in results),
             outcomes=[o for r in results for o in list(r.outcomes)],
+            dry_run=any(r.dry_run for r in results),
         )
 
     @property
     def summary(self) -> CleanSummary:
+        # A bucket not confirmed holds only the outcomes of the uploads a cap held back (a
+        # dry run): the rest of its plan was declined, or in a dry run would be aborted.
+        unconfirmed = [
+            u
+            for b in self.buckets
+            if not b.confirmed
+            for u in _not_held(b.plan.to_abort, b.outcomes)
+        ]
         return CleanSummary.of(
             list(self.outcomes),
             kept=sum(len(b.plan.kept) for b in self.buckets),
-            # A dry run holds only the outcomes of uploads a cap held back.
-            declined=sum(
-                len(b.plan.to_abort) - len(b.outcomes) for b in self.buckets if not b.confirmed
-            ),
+            declined=0 if self.dry_run else len(unconfirmed),
             failed_buckets=sum(1 for b in self.buckets if b.scan.error),
+            would_abort=unconfirmed if self.dry_run else (),
         )
 
 
@@ -138,6 +147,7 @@ def clean(
     if policy.dry_run != (writes is None):
         raise ValueError("a dry run holds no writer; a clean that is not one needs Writes")
     result = result if result is not None else CleanResult()
+    result.dry_run = policy.dry_run
     run = None
     if writes is not None:
         run = AbortRun(
@@ -227,6 +237,12 @@ def clean(
         if budget is not None:
             result.unsized_under_cap = budget.unsized
     return result
+
+
+def _not_held(to_abort: Sequence[Upload], held: Sequence[AbortOutcome]) -> list[Upload]:
+    """The planned aborts without an outcome (not held back by a cap)."""
+    done = {(o.upload.key, o.upload.upload_id) for o in held}
+    return [u for u in to_abort if (u.key, u.upload_id) not in done]
 
 
 def _unwind(run: AbortRun | None, under_way: deque[_UnderWay], result: CleanResult) -> None:

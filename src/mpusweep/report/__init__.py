@@ -149,10 +149,30 @@ def bucket_record(summary: BucketScan, price: Pricing | None = None) -> dict[str
         "abort_rules": None
         if summary.abort_rules is None
         else [{"prefix": prefix, "days": days} for prefix, days in summary.abort_rules],
-        "lifecycle_error": summary.lifecycle_error,
+        "lifecycle_error": lifecycle_unread(summary),
         "cost_per_month": cost_of(summary.size, price),
         "notes": list(summary.notes),
     }
+
+
+def lifecycle_unread(summary: BucketScan) -> str | None:
+    """Why the bucket's abort rules are not known (``abort_rules`` null): the service's
+    answer, or why they were not read; None when they were read.
+
+    >>> lifecycle_unread(BucketScan("b", error="AccessDenied"))
+    "not read: the bucket's uploads could not be listed"
+    >>> lifecycle_unread(BucketScan("b", abort_rules=())) is None
+    True
+    """
+    if summary.abort_rules is not None:
+        return None
+    if summary.lifecycle_error is not None:
+        return summary.lifecycle_error
+    if summary.error is not None:
+        return "not read: the bucket's uploads could not be listed"
+    if not summary.uploads:
+        return "not read: no incomplete upload in the bucket"
+    return "not read"
 
 
 def group_record(group: Group, by: GroupBy, price: Pricing | None = None) -> dict[str, Any]:

@@ -250,6 +250,7 @@ def clean_document(
             "summary": {
                 **asdict(summary),
                 "cost_per_month_freed": cost_of(summary.bytes_freed, price),
+                "cost_per_month_would_free": cost_of(summary.would_free, price),
             },
             "targets": [
                 {

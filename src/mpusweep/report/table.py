@@ -299,10 +299,10 @@ def print_clean_summary(
     """
     if dry_run:
         console.print(
-            f"\nDry run: would abort {summary.declined} uploads; kept {summary.kept}. "
+            f"\nDry run: would abort {summary.would_abort} uploads; kept {summary.kept}. "
             "No changes made."
         )
-        if price is not None and summary.declined:
+        if price is not None and summary.would_abort:
             console.print(_freed("Would free", planned_size, price))
         return
     if summary.bytes_freed is None:

@@ -9,7 +9,7 @@ paging. ``reader``: ``S3Reader`` (listings, sizes, lifecycle reads). ``writer``:
 from __future__ import annotations
 
 from . import quirks
-from .reader import DEFAULT_CONCURRENCY, GONE_CODES, Remaining, S3Reader
+from .reader import DEFAULT_CONCURRENCY, GONE_CODES, Remaining, S3Reader, key_may_have_changed
 from .transport import (
     REQUEST_PAYERS,
     RETRY_MODES,
@@ -35,6 +35,7 @@ __all__ = [
     "has_credentials",
     "is_loopback",
     "is_plain_http_to_remote",
+    "key_may_have_changed",
     "make_session",
     "quirks",
 ]

@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 #: ListParts / AbortMultipartUpload answers that mean the upload no longer exists. RGW answers
 #: ListParts on an aborted upload with NoSuchKey, not NoSuchUpload.
 GONE_CODES = frozenset({"NoSuchUpload", "NoSuchKey"})
+
+
+def key_may_have_changed(key: str) -> bool:
+    """Whether the key, as read from an XML answer, may differ from the upload's real key:
+    a line feed may have been a carriage return, which moto and LocalStack write raw into
+    their XML and every XML 1.0 parser reads back as ``\n``. ``NoSuchUpload`` for such a key proves
+    nothing: only a listing can show the upload is gone (``S3Reader.still_listed``)."""
+    return "\n" in key
+
+
 #: Attempts at a listing page whose answer does not parse (cut short in transit) before the
 #: bucket or upload is reported as failed.
 PARSE_ATTEMPTS = 3
@@ -303,6 +313,15 @@ class S3Reader:
         try:
             return self.transport.call("list_multipart_uploads", bucket, **params)
         except S3Error as exc:
+            if exc.code == "NotImplemented" or exc.status == 501:
+                # s3rver answers 501 NotImplemented: what it holds cannot be found at all.
+                raise S3Error(
+                    f"this service cannot list multipart uploads (ListMultipartUploads "
+                    f"answered {exc.code or exc.status}): mpusweep cannot find, size or "
+                    "abort its incomplete uploads",
+                    code=exc.code,
+                    status=exc.status,
+                ) from exc
             if exc.code == "AccessDenied" and not self.conn.request_payer:
                 raise S3Error(
                     f"{exc}; if the bucket is requester-pays, add --request-payer requester",
@@ -373,6 +392,15 @@ class S3Reader:
         except UnparsableResponse:
             return Remaining.PARTS
         return Remaining.PARTS if answer.get("Parts") else Remaining.NO_PARTS
+
+    def still_listed(self, upload: Upload) -> bool:
+        """Whether ListMultipartUploads still shows the upload, by its upload id (unique), under
+        its key's prefix up to the first line feed: proof where a key may have changed in
+        transit (``key_may_have_changed``) and the service says NoSuchUpload."""
+        prefix = upload.key.split("\n", 1)[0]
+        return any(
+            u.upload_id == upload.upload_id for u in self.iter_uploads(upload.bucket, prefix)
+        )
 
     def upload_exists(self, upload: Upload) -> bool:
         """Whether ListParts still answers for the upload (not NoSuchUpload/NoSuchKey)."""

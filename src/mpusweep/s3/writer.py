@@ -9,14 +9,20 @@ from __future__ import annotations
 from ..errors import S3Error
 from ..lifecycle import LifecycleConfig
 from ..models import Upload
-from .reader import GONE_CODES, S3Reader
+from .reader import S3Reader
 
 
 class S3Writer(S3Reader):
     """An ``S3Reader`` that may also abort uploads and write lifecycle configurations."""
 
     def abort_upload(self, upload: Upload) -> bool:
-        """Abort exactly this (bucket, key, upload_id). True if aborted, False if already gone."""
+        """Abort exactly this (bucket, key, upload_id). True if aborted, False if the service
+        says it no longer exists (S3's ``NoSuchUpload``).
+
+        Raises:
+            S3Error: any other refusal, a 404 without ``NoSuchUpload`` included: an HTML page
+                from a proxy or a wrong path proves nothing about the upload.
+        """
         try:
             self.transport.call(
                 "abort_multipart_upload",
@@ -27,8 +33,15 @@ class S3Writer(S3Reader):
                 **self._payer(),
             )
         except S3Error as exc:
-            if exc.code in GONE_CODES or exc.status == 404:
+            if exc.code == "NoSuchUpload":
                 return False
+            if exc.status == 404:
+                raise S3Error(
+                    f"{exc}: a 404 without S3's NoSuchUpload, which does not prove the upload "
+                    "is gone (a proxy or a wrong path in front of the service?)",
+                    code=exc.code,
+                    status=exc.status,
+                ) from exc
             raise
         return True
 
