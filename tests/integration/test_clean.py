@@ -138,7 +138,7 @@ def test_young_uploads_are_shown_but_kept(buckets, backend, cli, tmp_path):
     audit = str(tmp_path / "a.jsonl")
 
     def clean_at(now):
-        args = ["clean", bucket, "--yes", "--older-than", "1h", "--now", cli_now(now)]
+        args = ["clean", bucket, "--yes", "--older-than", "1h", "--idle-for", "0", "--now", cli_now(now)]
         return cli([*args, "--audit-log", audit], env=backend.env())
 
     res = clean_at(now_after(s3, bucket, timedelta(minutes=10)))
@@ -302,6 +302,8 @@ def test_verify_auto_checks_only_uploads_that_may_have_parts_in_flight(
                     bucket,
                     "--yes",
                     "--older-than",
+                    "0",
+                    "--idle-for",
                     "0",
                     "--verify",
                     verify,

@@ -149,7 +149,7 @@ def test_exact_key_prefix_behind_a_proxy_is_not_believed_empty(buckets, backend,
     with emulating(backend, "minio-behind-proxy") as proxy:
         env = proxy_env(backend, proxy)
         doc = cli(["scan", bucket, "--prefix", "dir/", "--format", "json"], env=env)
-        args = ["clean", bucket, "--prefix", "dir/", "--dry-run", "--older-than", "0"]
+        args = ["clean", bucket, "--prefix", "dir/", "--dry-run", "--older-than", "0", "--idle-for", "0"]
         dry = cli(args, env=env)
         dry_doc = cli([*args, "--format", "json"], env=env)
         assert proxy.emulator.used.get("prefix is an exact key")
@@ -329,6 +329,8 @@ def test_seaweedfs_upload_without_initiated_is_listed_and_kept(buckets, backend,
                 "--yes",
                 "--older-than",
                 "1d",
+                "--idle-for",
+                "0",
                 "--format",
                 "json",
                 "--audit-log",
@@ -469,6 +471,8 @@ def test_no_request_carries_checksum_headers(buckets, backend, cli, tmp_path):
                     bucket,
                     "--yes",
                     "--older-than",
+                    "0",
+                    "--idle-for",
                     "0",
                     "--verify",
                     "always",
@@ -731,6 +735,8 @@ def test_requester_pays_bucket_needs_request_payer(buckets, backend, cli, tmp_pa
                 bucket,
                 "--yes",
                 "--older-than",
+                "0",
+                "--idle-for",
                 "0",
                 "--verify",
                 "always",

@@ -32,6 +32,8 @@ def test_debug_log_redacts_credentials_and_signatures(buckets, backend, tmp_path
             "--yes",
             "--older-than",
             "0",
+            "--idle-for",
+            "0",
             "--debug",
             "--audit-log",
             str(audit),

@@ -209,7 +209,7 @@ def test_clean_all_targets_metrics_and_history_per_target(both, cli, tmp_path):
     on_moto, on_rgw = both["moto"].new(), both["rgw"].new()
     both["moto"].make_many(on_moto, ["a", "b"], [KIB])
     both["rgw"].make_many(on_rgw, ["c", "d", "e"], [KIB])
-    setup.target("moto", both["moto"].backend, [on_moto], clean={"older_than": "0"})
+    setup.target("moto", both["moto"].backend, [on_moto], clean={"older_than": "0", "idle_for": "0"})
     # RGW's uploads are seconds old: its policy keeps them unless the command line says 0.
     setup.target("rgw", both["rgw"].backend, [on_rgw], clean={"older_than": "7d", "max_aborts": 2})
     setup.target("down", unreachable(), ["anything"])
@@ -269,6 +269,8 @@ def test_interactive_clean_asks_target_after_target(both, cli, tmp_path):
             "--all-targets",
             *setup.args(),
             "--older-than",
+            "0",
+            "--idle-for",
             "0",
             "--audit-log",
             str(tmp_path / "audit.jsonl"),
@@ -495,6 +497,8 @@ def test_a_signal_stops_every_target_and_every_abort_is_recorded(moto_backend, t
                         "--yes",
                         "--older-than",
                         "0",
+                        "--idle-for",
+                        "0",
                         "--no-sizes",
                         "--concurrency",
                         "4",
@@ -622,6 +626,8 @@ def test_a_clean_without_a_state_directory_fails_that_target_only(
                 bucket,
                 "--yes",
                 "--older-than",
+                "0",
+                "--idle-for",
                 "0",
                 "--no-history",
                 "--audit-log",
