@@ -267,7 +267,8 @@ def main() -> None:
             cores = run_cores()
     print()
     print(
-        f"server: {args.server}; runs per figure: {args.runs} (median); "
+        f"server: {args.server} (TS, CPU and CORES: the synthetic server); "
+        f"runs per figure: {args.runs} (median); "
         f"{os.cpu_count()} cores shared by client, proxy and server"
     )
     if rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from mpusweep.s3.throttle import (
     WRITE,
     RateLimiter,
     ThrottleHandler,
+    _Times,
     is_throttled,
     request_kind,
     retry_after_seconds,
@@ -295,3 +297,36 @@ def test_handler_gives_up_after_its_patience():
     assert handler.needs_retry(response=response(503, "SlowDown"), request_dict=request) is not None
     clock.now += 61
     assert handler.needs_retry(response=response(503, "SlowDown"), request_dict=request) is None
+
+
+def test_a_forked_process_paces_with_the_same_limiter():
+    """Sizing workers are forked from the process that made the limiter: what one of them
+    learns (a throttled answer, a request's turn taken) every other process sees. Each used
+    to pace alone, starting unlimited and taking its own share for the allowed rate."""
+    limit = RateLimiter()
+    limit.paces[WRITE].rate = 1000.0
+    before = limit.paces[WRITE].next_send
+
+    def child() -> None:
+        limit.throttle(WRITE)
+        limit.acquire(WRITE)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=30)
+    assert process.exitcode == 0
+    assert limit.throttled == 1
+    assert limit.paces[WRITE].next_send > before
+    assert len(limit.paces[WRITE].throttles) == 1
+
+
+def test_times_keep_the_newest_when_full():
+    times = _Times(3)
+    for t in (1.0, 2.0, 3.0, 4.0):
+        times.append(t)
+    assert [times[i] for i in range(len(times))] == [2.0, 3.0, 4.0]
+    assert times.popleft() == 2.0 and times[0] == 3.0 and times[-1] == 4.0
+    times.clear()
+    assert len(times) == 0
+    with pytest.raises(IndexError):
+        times[0]

@@ -22,6 +22,7 @@ from .hooks import UnparsableResponse
 from .identity import credential_identity
 from .pagers import Decoder, Page, PrefixCheck
 from .quirks import PREFIX_EXACT_KEY, URL_ENCODING_BROKEN, is_directory_bucket
+from .throttle import RateLimiter
 from .transport import Connection, Transport
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class S3Reader:
         parts_page_size: int = 1000,
         session: botocore.session.Session | None = None,
         tuning_steps: frozenset[str] = tuning.ALL,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if page_size < 1 or parts_page_size < 1:
             raise UsageError("page sizes must be at least 1")
@@ -95,7 +97,11 @@ class S3Reader:
         self.page_size = page_size
         self.parts_page_size = parts_page_size
         self.transport = Transport(
-            conn, concurrency=concurrency, session=session, tuning_steps=tuning_steps
+            conn,
+            concurrency=concurrency,
+            session=session,
+            tuning_steps=tuning_steps,
+            limiter=limiter,
         )
 
     @property
@@ -115,7 +121,8 @@ class S3Reader:
 
     def reader(self, *, concurrency: int) -> S3Reader:
         """A reader like this one with a client and connections of its own (a forked sizing
-        worker must not share the parent's sockets)."""
+        worker must not share the parent's sockets), paced by the same limiter: its state is
+        shared with forked processes, so all of them pace each kind of request as one."""
         return S3Reader(
             self.conn,
             concurrency=concurrency,
@@ -123,6 +130,7 @@ class S3Reader:
             parts_page_size=self.parts_page_size,
             session=self.transport.session,
             tuning_steps=self.transport.tuning_steps,
+            limiter=self.transport.limiter,
         )
 
     # -- buckets -------------------------------------------------------------------------------

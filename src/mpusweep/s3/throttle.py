@@ -12,8 +12,10 @@ says nothing about how fast listings may go. For each kind:
 - unlimited until the service first throttles, so an unthrottled service is never slowed;
 - throttled, it measures the rate the service accepts, from the first throttled answer on: a
   token bucket that throttles is empty, so what it lets through from then on, while the client
-  keeps asking for more, is its refill rate, the burst and any quiet phase before excluded. The
-  estimate is the accepted count since the oldest throttled answer of the last ``window``
+  keeps asking for more, is its refill rate, the burst and any quiet phase before excluded (so
+  are answers to requests sent before that first throttled answer, which may have taken the
+  burst's tokens). The estimate is the accepted count since the oldest throttled answer of the
+  last ``window``
   seconds, trusted once it spans ``min_span`` seconds and ``min_count`` answers; until then the
   pace is ``settle`` times the rate accepted so far, well above it (extra throttled answers
   cost a retry each, a pace below the allowed rate would bias the estimate: an early estimate
@@ -35,17 +37,23 @@ answer (and at most ``max_retries`` times), then the error goes to the caller as
 
 from __future__ import annotations
 
+import ctypes
 import email.utils
 import logging
+import math
+import multiprocessing
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: Answer times kept per kind (the last ``RateLimiter.window`` seconds' worth, at most): enough
+#: for 10,000 requests a second.
+TIMES_KEPT = 32_768
 
 #: Error codes that mean "too many requests" (botocore's own list, and the S3 ones).
 THROTTLE_CODES = frozenset(
@@ -108,34 +116,144 @@ def request_kind(method: str | None) -> str:
     return READ if (method or "").upper() in READ_METHODS else WRITE
 
 
-@dataclass
-class Pace:
-    """One kind of request's pacing (see ``RateLimiter``); read it under the limiter's lock."""
+class _Times:
+    """Times, oldest first, kept in memory that forked processes share: the last
+    ``capacity`` at most (a deque's append, popleft, clear, len and indexing)."""
 
-    rate: float | None = None  #: requests a second; None while unlimited
-    estimate: float | None = None  #: the accepted rate last measured while throttled
-    next_send: float = 0.0
-    decreased_at: float = float("-inf")
-    last_throttle: float = float("-inf")
-    last_update: float = 0.0
-    waited: bool = False  #: a request waited for its turn since the last success
-    answered: int = 0  #: answers to requests sent since the last decrease
-    refused: int = 0  #: of them, throttled
-    measuring: bool = False  #: throttled while unlimited, the accepted rate not known yet
-    successes: deque[float] = field(default_factory=deque)  #: answer times, the last window
-    throttles: deque[float] = field(default_factory=deque)  #: throttled answers, likewise
+    def __init__(self, capacity: int) -> None:
+        self._times = multiprocessing.RawArray(ctypes.c_double, capacity)
+        self._ends = multiprocessing.RawArray(ctypes.c_int64, 2)  # first index, count
+
+    def __len__(self) -> int:
+        return int(self._ends[1])
+
+    def __getitem__(self, index: int) -> float:
+        first, count = self._ends
+        if not -count <= index < count:
+            raise IndexError(index)
+        return float(self._times[(first + index % count) % len(self._times)])
+
+    def append(self, value: float) -> None:
+        first, count = self._ends
+        capacity = len(self._times)
+        if count == capacity:  # full: the oldest goes
+            first, count = (first + 1) % capacity, count - 1
+        self._times[(first + count) % capacity] = value
+        self._ends[0], self._ends[1] = first, count + 1
+
+    def popleft(self) -> float:
+        value = self[0]
+        self._ends[0] = (self._ends[0] + 1) % len(self._times)
+        self._ends[1] -= 1
+        return value
+
+    def clear(self) -> None:
+        self._ends[0] = self._ends[1] = 0
+
+
+class _PaceFields(ctypes.Structure):
+    _fields_ = [
+        ("rate", ctypes.c_double),  # NaN: unlimited
+        ("estimate", ctypes.c_double),  # NaN: not measured
+        ("next_send", ctypes.c_double),
+        ("decreased_at", ctypes.c_double),
+        ("last_throttle", ctypes.c_double),
+        ("last_update", ctypes.c_double),
+        ("waited", ctypes.c_bool),
+        ("answered", ctypes.c_int64),
+        ("refused", ctypes.c_int64),
+        ("measuring", ctypes.c_bool),
+    ]
+
+
+class _Field(Generic[T]):
+    """A ``Pace`` attribute kept in its shared fields."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pace: Pace, owner: type | None = None) -> T:
+        return cast(T, getattr(pace.fields, self.name))
+
+    def __set__(self, pace: Pace, value: T) -> None:
+        setattr(pace.fields, self.name, value)
+
+
+class _Optional:
+    """A ``Pace`` attribute that may be None, kept as NaN in its shared fields."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pace: Pace, owner: type | None = None) -> float | None:
+        value = float(getattr(pace.fields, self.name))
+        return None if math.isnan(value) else value
+
+    def __set__(self, pace: Pace, value: float | None) -> None:
+        setattr(pace.fields, self.name, math.nan if value is None else value)
+
+
+class Pace:
+    """One kind of request's pacing (see ``RateLimiter``); read it under the limiter's lock.
+
+    Its state lives in memory shared with the processes forked after it was made (sizing
+    workers), so that every process of a run paces the same kind of request as one client:
+    separate limiters would each take their share for the allowed rate, and start unlimited.
+    """
+
+    rate = _Optional()  #: requests a second; None while unlimited
+    estimate = _Optional()  #: the accepted rate last measured while throttled
+    next_send: _Field[float] = _Field()
+    decreased_at: _Field[float] = _Field()
+    last_throttle: _Field[float] = _Field()
+    last_update: _Field[float] = _Field()
+    waited: _Field[bool] = _Field()  #: a request waited for its turn since the last success
+    answered: _Field[int] = _Field()  #: answers to requests sent since the last decrease
+    refused: _Field[int] = _Field()  #: of them, throttled
+    measuring: _Field[bool] = _Field()  #: throttled while unlimited, the rate not known yet
+
+    def __init__(self, capacity: int = TIMES_KEPT) -> None:
+        self.fields = _shared(_PaceFields)
+        self.rate = self.estimate = None
+        self.decreased_at = self.last_throttle = float("-inf")
+        self.successes = _Times(capacity)  #: answer times, the last window
+        self.throttles = _Times(capacity)  #: throttled answers, likewise
+
+
+class _Counters(ctypes.Structure):
+    _fields_ = [
+        ("paused_until", ctypes.c_double),
+        ("throttled", ctypes.c_int64),
+    ]
+
+
+S = TypeVar("S", bound=ctypes.Structure)
+
+
+def _shared(kind: type[S]) -> S:
+    """A zeroed ``kind`` in memory that processes forked later share."""
+    return multiprocessing.RawValue(kind)
+
+
+def _shared_lock() -> Any:
+    """A lock that forked processes share; a thread lock where the platform has none."""
+    try:
+        return multiprocessing.Lock()
+    except (ImportError, OSError):  # no working sem_open (some containers, some platforms)
+        return threading.Lock()
 
 
 @dataclass
 class RateLimiter:
-    """Pacing of requests by kind, shared by every thread of one connection. Thread-safe.
+    """Pacing of requests by kind, shared by every thread of one connection and by the
+    processes forked from it. Thread- and process-safe.
 
     ``clock`` and ``sleep`` are injectable for tests. ``rate(kind)`` is None while unlimited.
     """
 
     max_refused: float = 0.1
     margin: float = 0.05
-    settle: float = 4.0
+    settle: float = 2.0
     increase: float = 0.05
     accelerate: float = 0.1
     release_after: float = 30.0
@@ -146,9 +264,13 @@ class RateLimiter:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     paces: dict[str, Pace] = field(default_factory=lambda: {READ: Pace(), WRITE: Pace()})
-    throttled: int = 0
-    _paused_until: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _counters: _Counters = field(default_factory=lambda: _shared(_Counters))
+    _lock: Any = field(default_factory=_shared_lock)
+
+    @property
+    def throttled(self) -> int:
+        """Throttled answers so far, of every kind and process."""
+        return int(self._counters.throttled)
 
     def rate(self, kind: str = WRITE) -> float | None:
         """The pace of one kind of request, in requests a second; None while unlimited."""
@@ -160,7 +282,7 @@ class RateLimiter:
         with self._lock:
             pace = self.paces[kind]
             now = self.clock()
-            start = max(now, self._paused_until)
+            start = max(now, float(self._counters.paused_until))
             if pace.rate is not None:
                 start = max(start, pace.next_send)
                 pace.next_send = start + 1.0 / pace.rate
@@ -175,7 +297,11 @@ class RateLimiter:
         with self._lock:
             pace = self.paces[kind]
             now = self.clock()
-            pace.successes.append(now)
+            _trim(pace.throttles, now - self.window)
+            if sent_at is None or not pace.throttles or sent_at >= pace.throttles[0]:
+                # Sent before the service was seen throttling, a request may have taken a token
+                # of the burst or the refill of a quiet moment: not what the service allows.
+                pace.successes.append(now)
             if sent_at is None or sent_at >= pace.decreased_at:
                 pace.answered += 1
             _trim(pace.successes, now - self.window)
@@ -200,9 +326,9 @@ class RateLimiter:
         with self._lock:
             pace = self.paces[kind]
             now = self.clock()
-            self.throttled += 1
+            self._counters.throttled += 1
             if retry_after:
-                self._paused_until = max(self._paused_until, now + retry_after)
+                self._counters.paused_until = max(self._counters.paused_until, now + retry_after)
                 log.debug("pausing %.1f s as the service asked (Retry-After)", retry_after)
             pace.last_throttle = now
             _trim(pace.throttles, now - self.window)
@@ -253,7 +379,7 @@ class RateLimiter:
         return len(pace.successes) / max(now - pace.successes[0], self.window / 10)
 
 
-def _trim(times: deque[float], before: float) -> None:
+def _trim(times: _Times, before: float) -> None:
     """Drop the times at or before ``before`` (the oldest are first)."""
     while times and times[0] <= before:
         times.popleft()

@@ -223,6 +223,8 @@ class Transport:
         concurrency: requests in flight at once (sizes the connection pools).
         session: a botocore session to reuse (its credentials are already resolved).
         tuning: the CPU-saving steps of ``tuning.py`` to apply (all; benchmarks compare).
+        limiter: the pacing to share with another transport (a sizing worker's); a new one
+            when None.
     """
 
     def __init__(
@@ -232,6 +234,7 @@ class Transport:
         concurrency: int,
         session: botocore.session.Session | None = None,
         tuning_steps: frozenset[str] = tuning.ALL,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.conn = conn
         self.concurrency = concurrency
@@ -256,8 +259,9 @@ class Transport:
             user_agent_extra=f"mpusweep/{__version__}",
             parameter_validation="no_validation" not in tuning_steps,
         )
-        #: Paces every request of every client of this transport once the service throttles.
-        self.limiter = RateLimiter()
+        #: Paces every request of every client of this transport (and of the readers made from
+        #: it, in this process or forked ones) once the service throttles.
+        self.limiter = limiter or RateLimiter()
         self._repairing = threading.local()
         self._lock = threading.Lock()
         self._regional: dict[str, Any] = {}
