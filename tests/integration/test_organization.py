@@ -338,7 +338,18 @@ def clean_and_read(cli, org: Org, tmp_path: Path, account: str) -> None:
     config = write_config(tmp_path, org, org={"accounts": [account]})
     args = ["--config", str(config), "--target", "org"]
     res = cli(
-        ["clean", *args, "--yes", "--older-than", "0s", "--idle-for", "0", "--format", "json", "--no-history"],
+        [
+            "clean",
+            *args,
+            "--yes",
+            "--older-than",
+            "0s",
+            "--idle-for",
+            "0",
+            "--format",
+            "json",
+            "--no-history",
+        ],
         env=org.env(),
     )
     assert res.code == 0, res.stderr

@@ -149,7 +149,17 @@ def test_exact_key_prefix_behind_a_proxy_is_not_believed_empty(buckets, backend,
     with emulating(backend, "minio-behind-proxy") as proxy:
         env = proxy_env(backend, proxy)
         doc = cli(["scan", bucket, "--prefix", "dir/", "--format", "json"], env=env)
-        args = ["clean", bucket, "--prefix", "dir/", "--dry-run", "--older-than", "0", "--idle-for", "0"]
+        args = [
+            "clean",
+            bucket,
+            "--prefix",
+            "dir/",
+            "--dry-run",
+            "--older-than",
+            "0",
+            "--idle-for",
+            "0",
+        ]
         dry = cli(args, env=env)
         dry_doc = cli([*args, "--format", "json"], env=env)
         assert proxy.emulator.used.get("prefix is an exact key")
