@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from mpusweep.s3.pace import Times
 from mpusweep.s3.throttle import (
     READ,
     WRITE,
     RateLimiter,
     ThrottleHandler,
-    _Times,
     is_throttled,
     request_kind,
     retry_after_seconds,
@@ -321,7 +321,7 @@ def test_a_forked_process_paces_with_the_same_limiter():
 
 
 def test_times_keep_the_newest_when_full():
-    times = _Times(3)
+    times = Times(3)
     for t in (1.0, 2.0, 3.0, 4.0):
         times.append(t)
     assert [times[i] for i in range(len(times))] == [2.0, 3.0, 4.0]
