@@ -201,7 +201,7 @@ class RateLimiter:
             trim(pace.throttles, now - self.window)
             if not pace.throttles:  # the first in a window: from here the bucket is empty
                 pace.successes.clear()
-                pace.measuring = pace.rate is None
+                pace.measuring = pace.measuring or pace.rate is None
             pace.throttles.append(now)
             since = pace.throttles[0]
             trim(pace.successes, since)
