@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from benchmarks.throttle_proxy import ThrottleProxy
 
+from mpusweep.s3.throttle import RateLimiter
 from tests.support import KIB, assert_one_outcome_per_intent, mpusweep_command, read_audit
 
 pytestmark = pytest.mark.slow
@@ -90,8 +91,20 @@ def test_reads_and_writes_limited_apart_are_each_paced_within_the_limit(buckets,
         assert 0 < kinds[kind]["throttled"] < kinds[kind]["accepted"], kinds
     lines = PACE_LINE.findall(res.stderr)
     assert lines, res.stderr[-2000:]
-    # Each measure is the allowed rate (the burst excluded), within the sampling's noise.
-    assert all(float(accepted) <= 1.1 * rate for _, accepted, _ in lines), lines
+    # The measures are the allowed rate (the burst excluded): their median within sampling
+    # noise; each one within what a lull can add, a refilled burst over the shortest span
+    # trusted (RateLimiter.min_span). A slow moment of a loaded machine lets the bucket
+    # refill, so one measure may read 45/s; counting the burst's tokens read 64/s.
+    # Reads are always measured (listing and sizing run into their limit); writes only when
+    # aborts outrun theirs, which the verifying reads, paced at the read limit, may prevent.
+    measures: dict[str, list[float]] = {}
+    for kind, accepted, _ in lines:
+        measures.setdefault(kind, []).append(float(accepted))
+    assert "read" in measures, lines
+    for kind, values in measures.items():
+        assert sorted(values)[len(values) // 2] <= 1.1 * rate, (kind, lines)
+    most = rate + burst / RateLimiter.min_span
+    assert all(float(accepted) <= most for _, accepted, _ in lines), lines
     # The pace each kind settles on is within what the service offers, the rate and burst.
     last = {kind: float(pace) for kind, _, pace in lines}
     assert all(0 < pace <= rate + burst for pace in last.values()), lines

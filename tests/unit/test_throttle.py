@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from mpusweep.s3.pace import Times
 from mpusweep.s3.throttle import (
     READ,
     WRITE,
     RateLimiter,
     ThrottleHandler,
-    _Times,
     is_throttled,
     request_kind,
     retry_after_seconds,
@@ -321,7 +321,7 @@ def test_a_forked_process_paces_with_the_same_limiter():
 
 
 def test_times_keep_the_newest_when_full():
-    times = _Times(3)
+    times = Times(3)
     for t in (1.0, 2.0, 3.0, 4.0):
         times.append(t)
     assert [times[i] for i in range(len(times))] == [2.0, 3.0, 4.0]
@@ -330,3 +330,26 @@ def test_times_keep_the_newest_when_full():
     assert len(times) == 0
     with pytest.raises(IndexError):
         times[0]
+
+
+def test_a_pause_while_measuring_still_goes_straight_to_the_measured_rate():
+    """Throttled at once, the limiter paces at twice what it saw accepted until it can trust a
+    measure; if the client pauses longer than the window meanwhile (the listing done, the
+    sizing workers starting), the next throttled answers still finish that measure, and the
+    pace goes straight to it. Failed before: the pause ended the measuring, the guess was taken
+    for a chosen pace and only lowered by the share throttled (on a real server, reads paced
+    at 74/s for 40 accepted)."""
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=40, burst=10)
+    run(limit, clock, service, 0.15)  # the burst, then a few accepted: too few to trust
+    guess = limit.rate()
+    assert guess is not None and guess > 1.25 * 40  # well above: the measure goes on
+    clock.now += 2 * limit.window  # quiet: the bucket refills
+    before = service.throttled
+    run(limit, clock, service, 2.0)
+    assert limit.paces[WRITE].estimate == pytest.approx(40, rel=0.15)
+    assert 40 <= (limit.rate() or 0) <= 1.25 * 40
+    # The guess's pace until the measure is trusted: 31 throttled answers (74 before, the
+    # pace grown to 137/s and lowered by the share throttled).
+    assert service.throttled - before < 40

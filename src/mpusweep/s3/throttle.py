@@ -37,23 +37,17 @@ answer (and at most ``max_retries`` times), then the error goes to the caller as
 
 from __future__ import annotations
 
-import ctypes
 import email.utils
 import logging
-import math
-import multiprocessing
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any
+
+from .pace import Counters, Pace, shared, shared_lock, trim
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-#: Answer times kept per kind (the last ``RateLimiter.window`` seconds' worth, at most): enough
-#: for 10,000 requests a second.
-TIMES_KEPT = 32_768
 
 #: Error codes that mean "too many requests" (botocore's own list, and the S3 ones).
 THROTTLE_CODES = frozenset(
@@ -116,133 +110,6 @@ def request_kind(method: str | None) -> str:
     return READ if (method or "").upper() in READ_METHODS else WRITE
 
 
-class _Times:
-    """Times, oldest first, kept in memory that forked processes share: the last
-    ``capacity`` at most (a deque's append, popleft, clear, len and indexing)."""
-
-    def __init__(self, capacity: int) -> None:
-        self._times = multiprocessing.RawArray(ctypes.c_double, capacity)
-        self._ends = multiprocessing.RawArray(ctypes.c_int64, 2)  # first index, count
-
-    def __len__(self) -> int:
-        return int(self._ends[1])
-
-    def __getitem__(self, index: int) -> float:
-        first, count = self._ends
-        if not -count <= index < count:
-            raise IndexError(index)
-        return float(self._times[(first + index % count) % len(self._times)])
-
-    def append(self, value: float) -> None:
-        first, count = self._ends
-        capacity = len(self._times)
-        if count == capacity:  # full: the oldest goes
-            first, count = (first + 1) % capacity, count - 1
-        self._times[(first + count) % capacity] = value
-        self._ends[0], self._ends[1] = first, count + 1
-
-    def popleft(self) -> float:
-        value = self[0]
-        self._ends[0] = (self._ends[0] + 1) % len(self._times)
-        self._ends[1] -= 1
-        return value
-
-    def clear(self) -> None:
-        self._ends[0] = self._ends[1] = 0
-
-
-class _PaceFields(ctypes.Structure):
-    _fields_ = [
-        ("rate", ctypes.c_double),  # NaN: unlimited
-        ("estimate", ctypes.c_double),  # NaN: not measured
-        ("next_send", ctypes.c_double),
-        ("decreased_at", ctypes.c_double),
-        ("last_throttle", ctypes.c_double),
-        ("last_update", ctypes.c_double),
-        ("waited", ctypes.c_bool),
-        ("answered", ctypes.c_int64),
-        ("refused", ctypes.c_int64),
-        ("measuring", ctypes.c_bool),
-    ]
-
-
-class _Field(Generic[T]):
-    """A ``Pace`` attribute kept in its shared fields."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, pace: Pace, owner: type | None = None) -> T:
-        return cast(T, getattr(pace.fields, self.name))
-
-    def __set__(self, pace: Pace, value: T) -> None:
-        setattr(pace.fields, self.name, value)
-
-
-class _Optional:
-    """A ``Pace`` attribute that may be None, kept as NaN in its shared fields."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, pace: Pace, owner: type | None = None) -> float | None:
-        value = float(getattr(pace.fields, self.name))
-        return None if math.isnan(value) else value
-
-    def __set__(self, pace: Pace, value: float | None) -> None:
-        setattr(pace.fields, self.name, math.nan if value is None else value)
-
-
-class Pace:
-    """One kind of request's pacing (see ``RateLimiter``); read it under the limiter's lock.
-
-    Its state lives in memory shared with the processes forked after it was made (sizing
-    workers), so that every process of a run paces the same kind of request as one client:
-    separate limiters would each take their share for the allowed rate, and start unlimited.
-    """
-
-    rate = _Optional()  #: requests a second; None while unlimited
-    estimate = _Optional()  #: the accepted rate last measured while throttled
-    next_send: _Field[float] = _Field()
-    decreased_at: _Field[float] = _Field()
-    last_throttle: _Field[float] = _Field()
-    last_update: _Field[float] = _Field()
-    waited: _Field[bool] = _Field()  #: a request waited for its turn since the last success
-    answered: _Field[int] = _Field()  #: answers to requests sent since the last decrease
-    refused: _Field[int] = _Field()  #: of them, throttled
-    measuring: _Field[bool] = _Field()  #: throttled while unlimited, the rate not known yet
-
-    def __init__(self, capacity: int = TIMES_KEPT) -> None:
-        self.fields = _shared(_PaceFields)
-        self.rate = self.estimate = None
-        self.decreased_at = self.last_throttle = float("-inf")
-        self.successes = _Times(capacity)  #: answer times, the last window
-        self.throttles = _Times(capacity)  #: throttled answers, likewise
-
-
-class _Counters(ctypes.Structure):
-    _fields_ = [
-        ("paused_until", ctypes.c_double),
-        ("throttled", ctypes.c_int64),
-    ]
-
-
-S = TypeVar("S", bound=ctypes.Structure)
-
-
-def _shared(kind: type[S]) -> S:
-    """A zeroed ``kind`` in memory that processes forked later share."""
-    return multiprocessing.RawValue(kind)
-
-
-def _shared_lock() -> Any:
-    """A lock that forked processes share; a thread lock where the platform has none."""
-    try:
-        return multiprocessing.Lock()
-    except (ImportError, OSError):  # no working sem_open (some containers, some platforms)
-        return threading.Lock()
-
-
 @dataclass
 class RateLimiter:
     """Pacing of requests by kind, shared by every thread of one connection and by the
@@ -264,8 +131,8 @@ class RateLimiter:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     paces: dict[str, Pace] = field(default_factory=lambda: {READ: Pace(), WRITE: Pace()})
-    _counters: _Counters = field(default_factory=lambda: _shared(_Counters))
-    _lock: Any = field(default_factory=_shared_lock)
+    _counters: Counters = field(default_factory=lambda: shared(Counters))
+    _lock: Any = field(default_factory=shared_lock)
 
     @property
     def throttled(self) -> int:
@@ -297,14 +164,14 @@ class RateLimiter:
         with self._lock:
             pace = self.paces[kind]
             now = self.clock()
-            _trim(pace.throttles, now - self.window)
+            trim(pace.throttles, now - self.window)
             if sent_at is None or not pace.throttles or sent_at >= pace.throttles[0]:
                 # Sent before the service was seen throttling, a request may have taken a token
                 # of the burst or the refill of a quiet moment: not what the service allows.
                 pace.successes.append(now)
             if sent_at is None or sent_at >= pace.decreased_at:
                 pace.answered += 1
-            _trim(pace.successes, now - self.window)
+            trim(pace.successes, now - self.window)
             elapsed = min(1.0, now - pace.last_update)
             pace.last_update = now
             if pace.rate is None:
@@ -331,13 +198,13 @@ class RateLimiter:
                 self._counters.paused_until = max(self._counters.paused_until, now + retry_after)
                 log.debug("pausing %.1f s as the service asked (Retry-After)", retry_after)
             pace.last_throttle = now
-            _trim(pace.throttles, now - self.window)
+            trim(pace.throttles, now - self.window)
             if not pace.throttles:  # the first in a window: from here the bucket is empty
                 pace.successes.clear()
-                pace.measuring = pace.rate is None
+                pace.measuring = pace.measuring or pace.rate is None
             pace.throttles.append(now)
             since = pace.throttles[0]
-            _trim(pace.successes, since)
+            trim(pace.successes, since)
             span, count = now - since, len(pace.successes)
             if span < self.window and (span < self.min_span or count < self.min_count):
                 if pace.measuring and count and span >= self.min_span / 5:
@@ -377,12 +244,6 @@ class RateLimiter:
         if not pace.successes:
             return 0.0
         return len(pace.successes) / max(now - pace.successes[0], self.window / 10)
-
-
-def _trim(times: _Times, before: float) -> None:
-    """Drop the times at or before ``before`` (the oldest are first)."""
-    while times and times[0] <= before:
-        times.popleft()
 
 
 def _code_and_status(response: Any) -> tuple[str | None, int | None, dict[str, str]]:
