@@ -51,7 +51,11 @@ def print_targets_total(
     every = [b for _, buckets in parts for b in buckets]
     size = total_size(every)
     sized = "size unknown" if size is None else f"{size} bytes"
-    console.print(
+    line = (
         f"All targets: {gb(size)} ({plural(sum(b.uploads for b in every), 'upload')}, {sized}) "
         f"in {plural(len(every), 'bucket')} of {plural(len(parts), 'target')}"
     )
+    failed = sum(1 for b in every if b.error)
+    if failed:  # what those hold is unknown: the total is a lower bound
+        line += f"; {failed} could not be listed"
+    console.print(line)
