@@ -351,7 +351,7 @@ def print_lifecycle_status(
         )
         grid.add_row(
             Text(st.bucket),
-            f"{st.rules} rules",
+            plural(st.rules or 0, "rule"),
             Text(rules) if rules else Text("no", style="yellow"),
             Text("yes") if st.aborts_all_within(within) else Text("no", style="yellow"),
         )
