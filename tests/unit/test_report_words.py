@@ -1,4 +1,4 @@
-"""Words in the terminal outputs (issue 19, item 13): plurals, short periods, commands kept whole."""
+"""Words in the terminal outputs (issue 19, item 13): plurals, short periods, whole commands."""
 
 from __future__ import annotations
 
