@@ -44,3 +44,15 @@ def test_periods_of_minutes_are_never_zero_minutes():
     assert period_words(timedelta(seconds=0)) == "under a minute"
     assert period_words(timedelta(minutes=1, seconds=10)) == "1 minute"
     assert period_words(timedelta(minutes=3)) == "3 minutes"
+
+
+def test_the_lifecycle_hint_keeps_its_command_on_one_line_at_80_columns():
+    from mpusweep.models import BucketScan
+    from mpusweep.report.table import print_bucket
+
+    bucket = "a-rather-long-bucket-name-for-backups-of-the-accounts-team"
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None, legacy_windows=False)
+    print_bucket(console, BucketScan(bucket, abort_rules=()), [], datetime(2026, 1, 1, tzinfo=UTC))
+    command = f"mpusweep lifecycle apply --days 7 {bucket}"
+    assert any(command in line for line in out.getvalue().splitlines()), out.getvalue()

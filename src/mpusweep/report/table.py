@@ -196,11 +196,14 @@ def print_bucket(
         console.print(Text(f"Note: {note}", style="yellow"))
     if summary.abort_rules == ():
         console.print(
-            Text(
-                "No lifecycle rule aborts incomplete uploads in this bucket "
-                f"(mpusweep lifecycle apply --days 7 {summary.bucket})",
-                style="yellow",
-            )
+            Text("No lifecycle rule aborts incomplete uploads in this bucket; to add one:"),
+            style="yellow",
+        )
+        # On a line of its own, never wrapped: a command cut in two cannot be pasted.
+        console.print(
+            Text(f"  mpusweep lifecycle apply --days 7 {summary.bucket}"),
+            style="yellow",
+            soft_wrap=True,
         )
     elif summary.abort_rules:
         rules = ", ".join(
