@@ -56,3 +56,17 @@ def test_the_lifecycle_hint_keeps_its_command_on_one_line_at_80_columns():
     print_bucket(console, BucketScan(bucket, abort_rules=()), [], datetime(2026, 1, 1, tzinfo=UTC))
     command = f"mpusweep lifecycle apply --days 7 {bucket}"
     assert any(command in line for line in out.getvalue().splitlines()), out.getvalue()
+
+
+def test_one_other_rule_and_one_upload_a_dry_run_would_abort():
+    from mpusweep.lifecycle import LifecycleChange
+    from mpusweep.models import CleanSummary
+    from mpusweep.report.table import print_clean_summary, print_lifecycle_change
+
+    out = io.StringIO()
+    console = Console(file=out, width=120)
+    print_lifecycle_change(console, LifecycleChange("b", other_rules=1), planned=True)
+    print_clean_summary(console, CleanSummary(would_abort=1), dry_run=True)
+    text = out.getvalue()
+    assert "1 other rule kept" in text, text
+    assert "would abort 1 upload;" in text, text

@@ -302,7 +302,7 @@ def print_clean_summary(
     """
     if dry_run:
         console.print(
-            f"\nDry run: would abort {summary.would_abort} uploads; kept {summary.kept}. "
+            f"\nDry run: would abort {plural(summary.would_abort, 'upload')}; kept {summary.kept}. "
             "No changes made."
         )
         if price is not None and summary.would_abort:
@@ -384,7 +384,7 @@ def print_lifecycle_change(console: Console, change: LifecycleChange, *, planned
         console.print(Text(f"\nBucket: {change.bucket}", style="bold"))
         console.print(
             f"  mpusweep rule: {_describe(change.before)} -> {_describe(change.after)}"
-            f"; {change.other_rules} other rules kept as they are"
+            f"; {plural(change.other_rules, 'other rule')} kept as they are"
         )
         if planned:
             return
