@@ -311,7 +311,8 @@ class Headline:
     cost_per_month: float | None
     #: When the oldest upload was initiated.
     oldest: datetime | None
-    #: Uploads initiated ``STALE_AFTER`` (7 days) ago or earlier: the bands from 7 days on.
+    #: Uploads idle ``STALE_AFTER`` (7 days) or longer: no part written since (initiated that
+    #: long ago where the part times are not known).
     stale: Tally
 
 
@@ -330,8 +331,17 @@ def headline(
         size_errors=sum(1 for u in uploads if u.size_error is not None),
         cost_per_month=cost_of(total.known_size, price_per_gb_month),
         oldest=min((u.initiated for u in uploads if u.initiated is not None), default=None),
-        stale=tally(u for u in uploads if (age := u.age(now)) is not None and age >= STALE_AFTER),
+        stale=tally(
+            u for u in uploads if (quiet := _quiet_for(u, now)) is not None and quiet >= STALE_AFTER
+        ),
     )
+
+
+def _quiet_for(upload: Upload, now: datetime) -> timedelta | None:
+    """How long nothing has been written to the upload: its idle time where known, else its
+    age (an upload written to an hour ago is not abandoned, however long ago it started)."""
+    idle = upload.idle(now)
+    return idle if idle is not None else upload.age(now)
 
 
 def largest(uploads: Iterable[Upload], n: int = 20) -> list[Upload]:

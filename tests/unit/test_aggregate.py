@@ -263,3 +263,14 @@ def test_lifecycle_coverage() -> None:
     assert describe_rules([("logs/", 1), (None, 30)]) == (
         "after 1 day under 'logs/'; after 30 days (all keys)"
     )
+
+
+def test_headline_stale_is_idle_where_known_else_age() -> None:
+    # Issue 19, item 13: started long ago but written to an hour ago is not abandoned.
+    uploads = [
+        upload("busy", age=timedelta(days=30), idle=timedelta(hours=1), size=GIB),
+        upload("quiet", age=timedelta(days=30), idle=timedelta(days=8), size=2 * GIB),
+        upload("unsized", age=timedelta(days=30), size=None),  # idle unknown: its age counts
+    ]
+    head = headline(uploads, [BucketScan("b", 3, 3 * GIB)], NOW)
+    assert head.stale == Tally(2, 2 * GIB, 1)

@@ -118,7 +118,13 @@ def test_figures_in_the_page_are_the_data() -> None:
     assert page.value("buckets_without_rule") == 2  # no rule, and could not be read
     assert page.value("cost_per_month") == pytest.approx(sum(known) / 2**30 * 0.025)
     assert page.value("oldest_initiated") == "2017-08-03T20:35:23.897Z"
-    stale = [u for u in data.uploads if NOW - u.initiated >= timedelta(days=7)]
+    # Idle 7 days or more; initiated 7 days ago or more where the idle time is unknown.
+    quiet = [(u.idle(NOW), NOW - u.initiated) for u in data.uploads]
+    stale = [
+        u
+        for u, (idle, age) in zip(data.uploads, quiet, strict=True)
+        if (age if idle is None else idle) >= timedelta(days=7)
+    ]
     assert page.value("stale_uploads") == len(stale)
     assert page.value("stale_bytes") == sum(u.size or 0 for u in stale)
     bucket_rows = [
@@ -303,3 +309,77 @@ def test_the_lifecycle_column_says_where_trusted_advisor_would_warn():
     assert _coverage(BucketScan("b", abort_rules=(("tmp/", 1),)))[1].endswith(late)
     assert _coverage(BucketScan("b", abort_rules=(("", 30),)))[1].endswith(late)
     assert _coverage(BucketScan("b", abort_rules=()))[0] == "warn"
+
+
+# -- issue 19, item 13: the report does not contradict itself ----------------------------------
+def _one_bucket(uploads: tuple[Upload, ...], **scan: Any) -> ReportData:
+    buckets = {u.bucket for u in uploads} or {"b"}
+    scans = tuple(
+        BucketScan(
+            name,
+            uploads=sum(1 for u in uploads if u.bucket == name),
+            size=sum(u.size or 0 for u in uploads if u.bucket == name),
+            **scan,
+        )
+        for name in sorted(buckets)
+    )
+    return ReportData(NOW, "9.9", "", tuple(sorted(buckets)), "", uploads, scans)
+
+
+def _upload(key: str, *, bucket: str = "b", days: float, idle_days: float | None) -> Upload:
+    return Upload(
+        bucket=bucket,
+        key=key,
+        upload_id=f"id-{key}",
+        initiated=NOW - timedelta(days=days),
+        parts=None if idle_days is None else 1,
+        size=None if idle_days is None else 100,
+        last_part_at=None if idle_days is None else NOW - timedelta(days=idle_days),
+    )
+
+
+def test_the_stale_headline_counts_idle_time_and_says_so() -> None:
+    uploads = (
+        _upload("busy", days=30, idle_days=0.1),  # started long ago, written to just now
+        _upload("quiet", days=30, idle_days=10),
+        _upload("unknown", days=30, idle_days=None),  # idle unknown: its age counts
+    )
+    html, page = render(_one_bucket(uploads))
+    assert page.value("stale_uploads") == 2
+    card = html[html.index('id="card-stale"') :][:600]
+    assert "Idle" in card and "last part" in card
+
+
+def test_lifecycle_no_rule_is_not_not_checked() -> None:
+    uploads = (_upload("k", days=1, idle_days=1),)
+    data = _one_bucket(uploads, abort_rules=())
+    empty = BucketScan("empty", uploads=0, size=0)  # no uploads: its lifecycle is not read
+    html, page = render(replace(data, buckets=(*data.buckets, empty)))
+    assert page.value("buckets_without_rule") == 1
+    rows = re.findall(r'<span class="tag (\w+)">([^<]*)</span>', html)
+    assert ("warn", "no rule aborts incomplete uploads") in rows
+    assert ("muted", "not checked: no uploads") in rows
+    card = html[html.index("Lifecycle cleanup") :][:500]
+    assert "1 of 1" in card and "1 not checked (no uploads)" in card
+
+
+def test_the_largest_uploads_are_not_a_second_copy_of_every_upload() -> None:
+    uploads = tuple(_upload(f"k{n}", days=1, idle_days=1) for n in range(3))
+    html, _ = render(_one_bucket(uploads))
+    assert 'id="largest"' not in html
+    many = tuple(_upload(f"k{n}", days=1, idle_days=1) for n in range(25))
+    html, _ = render(_one_bucket(many))
+    assert "The 20 largest of 25 uploads" in html
+
+
+def test_prefix_charts_name_the_bucket() -> None:
+    uploads = (
+        _upload("logs/a", bucket="one", days=1, idle_days=1),
+        _upload("logs/b", bucket="two", days=1, idle_days=1),
+    )
+    _, page = render(_one_bucket(uploads))
+    (figures,) = [json.loads(s) for s in page.scripts if s.strip().startswith("{")][:1]
+    chart = figures["chart-prefixes"]
+    text = json.dumps(chart)
+    assert "one/logs/" in text and "two/logs/" in text
+    assert '"logs/"' not in text  # no label without its bucket, on any screen

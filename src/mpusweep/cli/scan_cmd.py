@@ -163,12 +163,13 @@ class ScanOutput:
         result, env = ctx.result, ctx.env
         writer = self.lines or self.rows
         if writer is not None:
-            for event in events:
-                if isinstance(event, Upload):
-                    writer.upload(event, ctx.name)
-                    continue
-                result.buckets.append(event)
-                writer.bucket(event, ctx.name)
+            # Bucket by bucket in the listing's order, as the table: sizing finishes in any
+            # order, and the same scan must write the same lines.
+            for bucket, bucket_uploads in iter_bucket_groups(events, order):
+                for upload in bucket_uploads:
+                    writer.upload(upload, ctx.name)
+                result.buckets.append(bucket)
+                writer.bucket(bucket, ctx.name)
             return
         uploads: list[Upload] = []
         result.data = uploads

@@ -71,10 +71,10 @@ def short_ids(upload_ids: Iterable[str], minimum: int = SHORT_ID_MIN) -> dict[st
 def plural(count: int, noun: str) -> str:
     """``count`` and the noun, plural when it should be.
 
-    >>> plural(1, "upload"), plural(0, "upload"), plural(2, "bucket")
-    ('1 upload', '0 uploads', '2 buckets')
+    >>> plural(1, "upload"), plural(0, "upload"), plural(2, "bucket"), plural(-1, "upload")
+    ('1 upload', '0 uploads', '2 buckets', '-1 upload')
     """
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return f"{count} {noun}" if abs(count) == 1 else f"{count} {noun}s"
 
 
 def show_key(key: str) -> str:

@@ -1,5 +1,5 @@
 """Writing the machine-readable outputs (an API: see the README's schema): a JSON document
-(built in ``documents``), and JSON Lines and CSV streamed as the scan goes."""
+(built in ``documents``), and JSON Lines and CSV streamed bucket by bucket as the scan goes."""
 
 from __future__ import annotations
 

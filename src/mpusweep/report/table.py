@@ -196,11 +196,14 @@ def print_bucket(
         console.print(Text(f"Note: {note}", style="yellow"))
     if summary.abort_rules == ():
         console.print(
-            Text(
-                "No lifecycle rule aborts incomplete uploads in this bucket "
-                f"(mpusweep lifecycle apply --days 7 {summary.bucket})",
-                style="yellow",
-            )
+            Text("No lifecycle rule aborts incomplete uploads in this bucket; to add one:"),
+            style="yellow",
+        )
+        # On a line of its own, never wrapped: a command cut in two cannot be pasted.
+        console.print(
+            Text(f"  mpusweep lifecycle apply --days 7 {summary.bucket}"),
+            style="yellow",
+            soft_wrap=True,
         )
     elif summary.abort_rules:
         rules = ", ".join(
@@ -299,7 +302,7 @@ def print_clean_summary(
     """
     if dry_run:
         console.print(
-            f"\nDry run: would abort {summary.would_abort} uploads; kept {summary.kept}. "
+            f"\nDry run: would abort {plural(summary.would_abort, 'upload')}; kept {summary.kept}. "
             "No changes made."
         )
         if price is not None and summary.would_abort:
@@ -351,7 +354,7 @@ def print_lifecycle_status(
         )
         grid.add_row(
             Text(st.bucket),
-            f"{st.rules} rules",
+            plural(st.rules or 0, "rule"),
             Text(rules) if rules else Text("no", style="yellow"),
             Text("yes") if st.aborts_all_within(within) else Text("no", style="yellow"),
         )
@@ -381,7 +384,7 @@ def print_lifecycle_change(console: Console, change: LifecycleChange, *, planned
         console.print(Text(f"\nBucket: {change.bucket}", style="bold"))
         console.print(
             f"  mpusweep rule: {_describe(change.before)} -> {_describe(change.after)}"
-            f"; {change.other_rules} other rules kept as they are"
+            f"; {plural(change.other_rules, 'other rule')} kept as they are"
         )
         if planned:
             return

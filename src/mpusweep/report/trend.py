@@ -29,14 +29,16 @@ def period_words(period: timedelta) -> str:
 
     >>> period_words(timedelta(days=6, hours=23)), period_words(timedelta(hours=1))
     ('7 days', '1 hour')
-    >>> period_words(timedelta(seconds=30))
-    '0 minutes'
+    >>> period_words(timedelta(seconds=30)), period_words(timedelta(minutes=3))
+    ('under a minute', '3 minutes')
     """
     seconds = period.total_seconds()
     if seconds >= 86400 - 3600:
         return plural(round(seconds / 86400), "day")
     if seconds >= 3600 - 60:
         return plural(round(seconds / 3600), "hour")
+    if seconds < 60:
+        return "under a minute"
     return plural(int(seconds // 60), "minute")
 
 

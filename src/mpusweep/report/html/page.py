@@ -112,7 +112,8 @@ def _coverage(summary: BucketScan) -> tuple[str, str]:
         return "warn", "no rule aborts incomplete uploads"
     if kind is Coverage.UNREADABLE:
         return "warn", f"could not be read: {summary.lifecycle_error}"
-    return "muted", "not checked"
+    # A scan reads the lifecycle of listed buckets with uploads only.
+    return "muted", "not checked: " + ("not listed" if summary.error else "no uploads")
 
 
 def render_report(data: ReportData) -> str:
@@ -149,6 +150,7 @@ def render_report(data: ReportData) -> str:
     )
     initiated = aggregate.age_bands(uploads, now)
     idle = aggregate.idle_bands(uploads, now)
+    largest = aggregate.largest(uploads, LARGEST)
 
     def prefix_name(bucket: str | None, label: str) -> str:
         return f"{bucket}/{label}" if label else f"{bucket}/ (no prefix)"
@@ -164,11 +166,10 @@ def render_report(data: ReportData) -> str:
     if uploads:
         figures["chart-ages"] = charts.ages(initiated, idle)
         top = prefixes[:CHART_ROWS]
+        # Shortened in the middle on a phone, the labels keep the bucket: the same prefix in
+        # two buckets is two bars that must not read alike.
         figures["chart-prefixes"] = charts.hbar(
-            [(prefix_name(g.bucket, g.label), g.tally) for g in top],
-            "#54a24b",
-            # On a phone the prefix tells more than the bucket (which the hover still gives).
-            short=[g.label or "(no prefix)" for g in top],
+            [(prefix_name(g.bucket, g.label), g.tally) for g in top], "#54a24b"
         )
         if len(classes) > 1:
             figures["chart-classes"] = charts.hbar([(g.label, g.tally) for g in classes], "#b279a2")
@@ -203,7 +204,9 @@ def render_report(data: ReportData) -> str:
             classes=classes,
             initiated=initiated,
             idle=idle,
-            largest=aggregate.largest(uploads, LARGEST),
+            # Not shown when it would hold every upload: the table of all uploads below
+            # already does, and sorts by size.
+            largest=[] if len(largest) == len(uploads) else largest,
             rows_shown=ROWS_SHOWN,
             stale_after=aggregate.STALE_AFTER.days,
             charts_by_bytes=charts.by_bytes,
