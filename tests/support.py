@@ -327,3 +327,9 @@ def default_sigint() -> None:
     """``preexec_fn`` for a command the test will interrupt: a shell's background job (nohup,
     ``&``) ignores SIGINT, its children inherit that, and Python then never sees Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def clean_now(*buckets: str) -> list[str]:
+    """``clean`` of these buckets with no prompt and no age or idle guard: what a test that
+    cleans the uploads it just wrote says (a plain clean keeps them: too young, still written)."""
+    return ["clean", *buckets, "--yes", "--older-than", "0", "--idle-for", "0"]

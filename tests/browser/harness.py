@@ -8,16 +8,15 @@ are root, as tests/servers/rgw.py installs Ceph); playwright only drives it: nev
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.servers.debian import ensure_packages
+
 CHROMIUM = "/usr/bin/chromium"
-INSTALL_TIMEOUT = 900
 LAUNCH_ARGS = (
     "--headless",
     "--no-sandbox",
@@ -44,28 +43,9 @@ def ensure_chromium() -> str:
         raise BrowserUnavailable(
             "the browser tests need playwright: pip install playwright"
         ) from exc
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise BrowserUnavailable(
-            f"{CHROMIUM} not found; as root on Debian run: "
-            "apt-get install --no-install-recommends chromium"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    ):
-        subprocess.run(
-            command,
-            check=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            timeout=INSTALL_TIMEOUT,
-        )
-    if not os.access(CHROMIUM, os.X_OK):
-        raise BrowserUnavailable("apt-get finished but /usr/bin/chromium is still missing")
+    ensure_packages(
+        ("chromium",), lambda: os.access(CHROMIUM, os.X_OK), BrowserUnavailable, CHROMIUM
+    )
     return CHROMIUM
 
 

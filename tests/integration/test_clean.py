@@ -19,6 +19,7 @@ from mpusweep.settings import CleanPolicy
 from tests.servers.proxy import recording_proxy
 from tests.support import (
     assert_one_outcome_per_intent,
+    clean_now,
     cli_now,
     connect,
     connect_writer,
@@ -69,13 +70,7 @@ def test_yes_aborts_everything_listed_and_audits_it(buckets, backend, cli, tmp_p
     audit = tmp_path / "state" / "audit.jsonl"
     res = cli(
         [
-            "clean",
-            f"{buckets.prefix}-*",
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(f"{buckets.prefix}-*"),
             "--audit-log",
             str(audit),
         ],
@@ -309,13 +304,7 @@ def test_verify_auto_checks_only_uploads_that_may_have_parts_in_flight(
             env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url}
             res = cli(
                 [
-                    "clean",
-                    bucket,
-                    "--yes",
-                    "--older-than",
-                    "0",
-                    "--idle-for",
-                    "0",
+                    *clean_now(bucket),
                     "--verify",
                     verify,
                     "--now",

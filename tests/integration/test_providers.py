@@ -35,6 +35,7 @@ from tests.support import (
     Backend,
     Buckets,
     assert_one_outcome_per_intent,
+    clean_now,
     conn_for,
     read_audit,
 )
@@ -477,13 +478,7 @@ def test_no_request_carries_checksum_headers(buckets, backend, cli, tmp_path):
             cli(["lifecycle", "status", bucket], env=env),
             cli(
                 [
-                    "clean",
-                    bucket,
-                    "--yes",
-                    "--older-than",
-                    "0",
-                    "--idle-for",
-                    "0",
+                    *clean_now(bucket),
                     "--verify",
                     "always",
                     "--audit-log",
@@ -741,13 +736,7 @@ def test_requester_pays_bucket_needs_request_payer(buckets, backend, cli, tmp_pa
         scanned = cli(["scan", bucket, "--format", "json", *payer], env=env)
         cleaned = cli(
             [
-                "clean",
-                bucket,
-                "--yes",
-                "--older-than",
-                "0",
-                "--idle-for",
-                "0",
+                *clean_now(bucket),
                 "--verify",
                 "always",
                 *payer,

@@ -15,6 +15,7 @@ from rich.console import Console
 
 import mpusweep.cli.common as target_runner
 from mpusweep.cli import Env, main
+from tests.support import clean_now
 
 
 def test_debug_log_redacts_credentials_and_signatures(buckets, backend, tmp_path):
@@ -27,13 +28,7 @@ def test_debug_log_redacts_credentials_and_signatures(buckets, backend, tmp_path
             sys.executable,
             "-m",
             "mpusweep",
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--debug",
             "--audit-log",
             str(audit),

@@ -26,6 +26,7 @@ from tests.support import (
     Backend,
     Buckets,
     assert_one_outcome_per_intent,
+    clean_now,
     default_sigint,
     read_audit,
 )
@@ -627,13 +628,7 @@ def test_a_clean_without_a_state_directory_fails_that_target_only(
         monkeypatch.setenv("XDG_STATE_HOME", str(blocker))  # locks cannot be made under it
         res = cli(
             [
-                "clean",
-                bucket,
-                "--yes",
-                "--older-than",
-                "0",
-                "--idle-for",
-                "0",
+                *clean_now(bucket),
                 "--no-history",
                 "--audit-log",
                 str(tmp_path / "audit.jsonl"),

@@ -14,7 +14,13 @@ import pytest
 from benchmarks.throttle_proxy import ThrottleProxy
 
 from mpusweep.s3.throttle import RateLimiter
-from tests.support import KIB, assert_one_outcome_per_intent, mpusweep_command, read_audit
+from tests.support import (
+    KIB,
+    assert_one_outcome_per_intent,
+    clean_now,
+    mpusweep_command,
+    read_audit,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +33,7 @@ def upstream(backend) -> tuple[str, int]:
 def clean_through(proxy, backend, bucket, tmp_path, *extra: str):
     audit = tmp_path / f"audit{len(extra)}.jsonl"
     args = [
-        "clean",
-        bucket,
-        "--yes",
-        "--older-than",
-        "0",
-        "--idle-for",
-        "0",
+        *clean_now(bucket),
         "--audit-log",
         str(audit),
         *extra,

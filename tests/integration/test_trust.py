@@ -23,6 +23,7 @@ from tests.servers.proxy import Reply, recording_proxy
 from tests.support import (
     KIB,
     assert_one_outcome_per_intent,
+    clean_now,
     mpusweep_command,
     read_audit,
     start_mpusweep,
@@ -185,13 +186,7 @@ def test_credentials_expiring_mid_clean_keep_every_record(buckets, backend, tmp_
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = expire
         args = [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--concurrency",
             "4",
         ]
@@ -234,13 +229,7 @@ def test_a_bug_in_verification_keeps_every_record(buckets, backend, tmp_path):
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = unreadable_check
         args = [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--verify",
             "always",
         ]
@@ -324,13 +313,7 @@ def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path):
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = slow_aborts
         args = [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--no-sizes",
             "--concurrency",
             "4",
@@ -418,7 +401,7 @@ def test_unmeasured_sizes_are_unknown_not_zero(buckets, backend, tmp_path):
     assert "0 bytes" not in table.stdout
 
     audit = tmp_path / "audit.jsonl"
-    args = ["clean", bucket, "--yes", "--older-than", "0", "--idle-for", "0", "--no-sizes"]
+    args = [*clean_now(bucket), "--no-sizes"]
     res = mpusweep_command([*args, "--audit-log", str(audit)], env=backend.env())
     assert res.code == 0, res.stderr
     assert "aborted 1 (size unknown)" in res.stdout
@@ -428,13 +411,7 @@ def test_unmeasured_sizes_are_unknown_not_zero(buckets, backend, tmp_path):
     bucket = buckets.new()
     buckets.make_upload(bucket, "k", [KIB])
     args = [
-        "clean",
-        bucket,
-        "--yes",
-        "--older-than",
-        "0",
-        "--idle-for",
-        "0",
+        *clean_now(bucket),
         "--no-sizes",
         "--format",
         "json",

@@ -19,6 +19,7 @@ from mpusweep.lock import EndpointLock, Holder
 from tests.support import (
     Buckets,
     assert_one_outcome_per_intent,
+    clean_now,
     cli_now,
     connect,
     mpusweep_command,
@@ -154,13 +155,7 @@ def test_clean_metrics_equal_the_clean_json(buckets, backend, cli, tmp_path):
     path = tmp_path / "clean.prom"
     res = cli(
         [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--format",
             "json",
             "--max-aborts",
@@ -222,13 +217,7 @@ def test_a_metrics_file_in_a_missing_directory_is_refused_before_anything_runs(
     buckets.make_upload(bucket, "k", [1])
     res = cli(
         [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--metrics-file",
             str(tmp_path / "no/m"),
         ],
@@ -404,13 +393,7 @@ def test_max_aborts_stops_the_clean_and_says_so(buckets, backend, cli, tmp_path)
     audit = tmp_path / "audit.jsonl"
     res = cli(
         [
-            "clean",
-            f"{buckets.prefix}-*",
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(f"{buckets.prefix}-*"),
             "--max-aborts",
             "2",
             "--audit-log",
@@ -437,13 +420,7 @@ def test_max_bytes_stops_before_the_upload_that_would_cross_it(buckets, backend,
     buckets.make_many(bucket, [f"k{i}" for i in range(4)], [2 * KIB])
     res = cli(
         [
-            "clean",
-            bucket,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(bucket),
             "--max-bytes",
             "5KiB",
             "--format",
@@ -492,13 +469,7 @@ def test_a_clean_finding_the_endpoint_locked_exits_75_and_touches_nothing(
     try:
         res = cli(
             [
-                "clean",
-                bucket,
-                "--yes",
-                "--older-than",
-                "0",
-                "--idle-for",
-                "0",
+                *clean_now(bucket),
                 "--metrics-file",
                 str(metrics_file),
                 "--history",
@@ -536,13 +507,7 @@ def test_wait_lock_waits_for_the_other_run(buckets, backend, tmp_path):
     with err_path.open("wb") as err, (tmp_path / "out").open("wb") as out:
         proc = start_mpusweep(
             [
-                "clean",
-                bucket,
-                "--yes",
-                "--older-than",
-                "0",
-                "--idle-for",
-                "0",
+                *clean_now(bucket),
                 "--wait-lock",
                 "5m",
                 "--audit-log",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .debian import ensure_packages
 from .rgw import free_port
 
 PACKAGES = ("prometheus",)
@@ -38,28 +39,7 @@ def binaries_present() -> bool:
 
 def ensure_installed() -> None:
     """Install the Debian package when it is missing and we are root; else raise."""
-    if binaries_present():
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise PrometheusUnavailable(
-            "Prometheus not found; as root on Debian run: "
-            "apt-get install --no-install-recommends " + " ".join(PACKAGES)
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
-    ):
-        subprocess.run(
-            command,
-            check=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            timeout=900,
-        )
-    if not binaries_present():
-        raise PrometheusUnavailable("apt-get finished but prometheus is still missing")
+    ensure_packages(PACKAGES, binaries_present, PrometheusUnavailable, "Prometheus")
 
 
 @dataclass

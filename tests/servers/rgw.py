@@ -12,7 +12,6 @@ Run it by hand with ``python -m tests.servers.rgw`` to get a server for manual t
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -23,6 +22,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .debian import ensure_packages
 
 PACKAGES = ("ceph-mon", "ceph-osd", "radosgw")
 BINARIES = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph")
@@ -47,32 +48,7 @@ def binaries_present() -> bool:
 
 def ensure_installed() -> None:
     """Install the Debian packages when they are missing and we are root; else raise."""
-    if binaries_present():
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RgwUnavailable(
-            "Ceph RGW binaries not found; as root on Debian run: "
-            "apt-get install --no-install-recommends " + " ".join(PACKAGES)
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(
-        ["apt-get", "update", "-q"],
-        check=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        timeout=900,
-    )
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
-        check=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        timeout=1800,
-    )
-    if not binaries_present():
-        raise RgwUnavailable("apt-get finished but the Ceph binaries are still missing")
+    ensure_packages(PACKAGES, binaries_present, RgwUnavailable, "Ceph RGW binaries")
 
 
 @dataclass
