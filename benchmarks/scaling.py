@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.scale import env as synthetic_env
 from benchmarks.spawn import ROOT, spawned
 
 #: Main-process CPU targets (issue #20): ms per listing page, ms per upload.
@@ -50,12 +51,7 @@ def usable_cores() -> int:
 
 def env(home: Path) -> dict[str, str]:
     return {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "synthetic",
-        "AWS_SECRET_ACCESS_KEY": "synthetic",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **synthetic_env(),
         "HOME": str(home),  # history, lock and audit defaults stay in the run's folder
         "XDG_STATE_HOME": str(home / "state"),
     }

@@ -271,26 +271,6 @@ def group_uploads(
     return counter.groups()
 
 
-# -- cost -------------------------------------------------------------------------------------
-def total_size(buckets: Iterable[BucketScan]) -> int | None:
-    """The buckets' known bytes added up; None when no bucket's size is known."""
-    sizes: list[int | None] = [b.size for b in buckets]
-    known = [s for s in sizes if s is not None]
-    return sum(known) if known or not sizes else None
-
-
-def bucket_costs(
-    buckets: Iterable[BucketScan], price_per_gb_month: float | None
-) -> dict[str, float | None]:
-    """Each bucket's monthly cost (None where its size or the price is not known)."""
-    return {b.bucket: cost_of(b.size, price_per_gb_month) for b in buckets}
-
-
-def total_cost(buckets: Iterable[BucketScan], price_per_gb_month: float | None) -> float | None:
-    """The cost of all buckets' known bytes; a lower bound when some sizes are not known."""
-    return cost_of(total_size(buckets), price_per_gb_month)
-
-
 # -- headline ---------------------------------------------------------------------------------
 #: Uploads initiated longer ago than this are very likely abandoned.
 STALE_AFTER = timedelta(days=7)

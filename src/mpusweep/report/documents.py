@@ -112,6 +112,11 @@ def target_record(
     status: TargetStatus, buckets: Iterable[BucketScan], price: Pricing | None = None
 ) -> dict[str, Any]:
     """The JSON fields of one target: how it ended, and its totals (see ``totals``)."""
+    return {**target_ending(status), **totals(buckets, price)}
+
+
+def target_ending(status: TargetStatus) -> dict[str, Any]:
+    """How one target ended, the first fields of its record in every document."""
     return {
         "target": status.name,
         "endpoint": status.endpoint,
@@ -119,7 +124,6 @@ def target_record(
         "error": status.error,
         "locked": status.locked,
         "account_name": status.account_name,
-        **totals(buckets, price),
     }
 
 
@@ -253,15 +257,7 @@ def clean_document(
                 "cost_per_month_would_free": cost_of(summary.would_free, price),
             },
             "targets": [
-                {
-                    "target": status.name,
-                    "endpoint": status.endpoint,
-                    "exit_code": status.exit_code,
-                    "error": status.error,
-                    "locked": status.locked,
-                    "account_name": status.account_name,
-                    "summary": None if own is None else asdict(own),
-                }
+                {**target_ending(status), "summary": None if own is None else asdict(own)}
                 for status, own, _ in parts
             ],
         }
