@@ -121,3 +121,21 @@ def test_the_serve_metrics_table_is_what_serve_adds():
 
     expected = [[f"`{name}`", "target", text] for name, text in SERVE_METRICS.items()]
     assert doc_table("serve metric") == expected
+
+
+def test_the_organization_configuration_shown_is_read_as_shown():
+    """docs/unattended.md's organization target, as written (placeholders and all), is a
+    configuration mpusweep reads: every key it shows lands in the target's organization."""
+    text = (ROOT / "docs" / "unattended.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if "organization_role" in b]
+    assert len(blocks) == 1
+    (target,) = config.parse_config(blocks[0], source="docs/unattended.md").targets
+    assert (target.name, target.profile) == ("org", "management")
+    org = target.organization
+    assert org is not None
+    assert (org.role, org.external_id) == ("OrganizationAccountAccessRole", "...")
+    assert (org.accounts, org.exclude_accounts, org.ous) == (
+        ("111111111111",),
+        ("222222222222",),
+        ("ou-abcd-12345678",),
+    )
