@@ -109,6 +109,8 @@ def test_demo_runs_the_seed_flow_and_stops_its_server(cli):
 
     assert "aborted 8 (14.17GB, 14.2 GiB freed)" in res.stdout
     assert threading.active_count() <= before + 1
+    # The help announces what the demo then frees (it said 14.16GB).
+    assert "8 uploads (14.17GB)" in " ".join(cli(["demo", "--help"]).stdout.split())
 
 
 #: The help page's example as it printed it: (initiated, key, bytes), per bucket.

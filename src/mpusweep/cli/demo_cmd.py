@@ -52,7 +52,7 @@ def demo(yes: bool, dry_run: bool) -> ExitCode:
     """Run the whole clean flow against an embedded S3 server on 127.0.0.1.
 
     The server holds the example of DreamObjects' help page on incomplete uploads: buckets
-    homemovies and operatingsystemimages with 8 uploads (14.16GB) started in 2015 and 2016,
+    homemovies and operatingsystemimages with 8 uploads (14.17GB) started in 2015 and 2016,
     and workbackup with none. mpusweep lists and sizes them, asks per bucket, aborts, checks
     and writes an audit log, then stops the server and removes what the run wrote. Nothing
     leaves this machine and nothing is left behind.

@@ -3,8 +3,8 @@
 ``state`` holds the page's uploads (keys, initiation times, sizes as printed) and what has
 been aborted; ``server`` answers the S3 calls of the clean flow from it on 127.0.0.1 and a free
 port. Nothing is stored: the made-up parts are computed, so the sizes are the page's own
-(8.34GB for win7.vdi) without writing a byte. The ``demo`` command (cli/demo_cmd.py) runs the
-real clean flow against it.
+(win7.vdi's 8,965,324,800 bytes, which the page printed as 8.34GB and round to 8.35GB) without
+writing a byte. The ``demo`` command (cli/demo_cmd.py) runs the real clean flow against it.
 """
 
 from __future__ import annotations
