@@ -12,6 +12,7 @@ from mpusweep.doctor import (
     abort_check,
     addressing_check,
     clock_check,
+    lifecycle_check,
     list_parts_check,
     server_check,
 )
@@ -116,3 +117,25 @@ def test_addressing_judged_by_bucket_requests():
     assert addressing_check(setup(addressing_style="virtual"), dotted, []).verdict is Verdict.WARN
     assert addressing_check(setup(), dotted, []).verdict is Verdict.OK
     assert addressing_check(setup(), [], []).verdict is Verdict.UNKNOWN
+
+
+def test_a_lifecycle_rule_of_one_day_is_said_in_the_singular():
+    rules = [
+        {
+            "ID": "one",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "tmp/"},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        },
+        {
+            "ID": "week",
+            "Status": "Enabled",
+            "Filter": {},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        },
+    ]
+    answer = Answer("get_bucket_lifecycle_configuration", status=200, data={"Rules": rules})
+    check = lifecycle_check("b", answer, setup())
+    assert check.detail == (
+        "allowed: a rule aborts incomplete uploads after 1 day under 'tmp/', 7 days"
+    )

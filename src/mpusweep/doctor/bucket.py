@@ -153,7 +153,9 @@ def lifecycle_check(bucket: str, answer: Answer, setup: Setup) -> Check:
         aborting = [r for r in abort_rules(rules) if r.enabled]
         if aborting:
             days = ", ".join(
-                f"{r.days} days" + (f" under {r.prefix!r}" if r.prefix else "") for r in aborting
+                f"{r.days} day{'' if r.days == 1 else 's'}"
+                + (f" under {r.prefix!r}" if r.prefix else "")
+                for r in aborting
             )
             state = f"a rule aborts incomplete uploads after {days}"
         else:
