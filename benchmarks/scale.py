@@ -62,7 +62,17 @@ def run_w4(workdir: Path) -> list[ScaleRow]:
                     (
                         "clean --yes --older-than 0, 2 buckets",
                         two,
-                        ["clean", "synth-02", "synth-03", "--yes", "--older-than", "0", *audit],
+                        [
+                            "clean",
+                            "synth-02",
+                            "synth-03",
+                            "--yes",
+                            "--older-than",
+                            "0",
+                            "--idle-for",
+                            "0",
+                            *audit,
+                        ],
                     ),
                 ]
             for case, count, argv in jobs:

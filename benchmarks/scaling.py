@@ -90,7 +90,8 @@ def run_cli(
     if command == "scan":
         argv += ["--format", "jsonl"]
     else:
-        argv += ["--yes", "--older-than", "0", "--audit-log", str(work / "audit.jsonl")]
+        argv += ["--yes", "--older-than", "0", "--idle-for", "0"]
+        argv += ["--audit-log", str(work / "audit.jsonl")]
     subprocess.run(
         argv, cwd=ROOT, env=env(work), stdout=subprocess.DEVNULL, check=False, timeout=900
     )

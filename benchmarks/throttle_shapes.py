@@ -151,7 +151,7 @@ def clean_once(shape: Shape, workdir: Path, rate: float | None = None) -> ShapeR
             proxy.take_stats()  # counts from here
             audit = workdir / "shape-audit.jsonl"
             audit.unlink(missing_ok=True)
-            argv = [PY, "-m", "mpusweep", "clean", "--yes", "--older-than", "0"]
+            argv = [PY, "-m", "mpusweep", "clean", "--yes", "--older-than", "0", "--idle-for", "0"]
             argv += ["--endpoint-url", proxy.url, "--audit-log", str(audit)]
             start = time.perf_counter()
             subprocess.run(argv, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -71,7 +71,17 @@ def run_throttling(workdir: Path, rates: tuple[float, ...] = (150.0, 2000.0)) ->
                     audit = workdir / f"throttle-{rate:g}-{mode}.jsonl"
                     audit.unlink(missing_ok=True)
                     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-                    argv = [PY, "-m", "mpusweep", "clean", "--yes", "--older-than", "0"]
+                    argv = [
+                        PY,
+                        "-m",
+                        "mpusweep",
+                        "clean",
+                        "--yes",
+                        "--older-than",
+                        "0",
+                        "--idle-for",
+                        "0",
+                    ]
                     argv += ["--endpoint-url", proxy.url, "--audit-log", str(audit)]
                     argv += ["--retry-mode", mode, "--now", later]
                     sample = measure(argv, tool_env(server, proxy.url), workdir, check=False)

@@ -124,7 +124,7 @@ def tools(endpoint: str, workdir: Path) -> dict[str, list[str]]:
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     extra = os.environ.get("MPUSWEEP_BENCH_ARGS", "").split()  # e.g. "--concurrency 64"
     common = [*common, *extra]
-    clean = [*ms, "clean", "--yes", "--older-than", "0", *audit, *common]
+    clean = [*ms, "clean", "--yes", "--older-than", "0", "--idle-for", "0", *audit, *common]
 
     scan = [*ms, "scan", "--format", "jsonl", *common]
     return {
