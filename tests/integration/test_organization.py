@@ -318,6 +318,17 @@ def test_an_organization_that_cannot_be_listed_fails_as_one_target_and_the_other
     assert "mpusweep: error: target 'org': cannot list the organization's accounts" in res.stderr
     assert 'mpusweep_run_success{command="scan",target="org"} 0.0' in prom.read_text()
 
+    # doctor checks the plain target and says the organization's accounts could not be listed.
+    args = ["doctor", "--config", str(config), "--all-targets", "--format", "json"]
+    res = cli(args, env=env)
+    assert res.code == 7, res.stderr
+    targets = {t["target"]: t for t in json.loads(res.stdout)["targets"]}
+    assert (targets["org"]["setup"], targets["org"]["failed"]) == (None, 1)
+    (check,) = targets["org"]["checks"]
+    assert "cannot list the organization's accounts" in check["detail"]
+    assert "organizations:ListAccounts" in check["fix"]
+    assert targets["plain"]["setup"] is not None
+
 
 def test_clean_aborts_in_each_account_through_its_role_and_lifecycle_status_reads_it(
     cli, org, tmp_path

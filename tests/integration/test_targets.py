@@ -693,3 +693,33 @@ def test_report_over_targets_names_each_bucket_with_its_target(moto_backend, cli
     assert failed.code == 5, failed.stderr
     assert "profile 'absent' not found" in failed.stderr
     assert not alone.exists()
+
+
+@pytest.mark.rgw
+def test_doctor_checks_each_target_in_turn_with_its_own_buckets(both, cli, tmp_path):
+    setup = Setup(tmp_path)
+    on_moto, on_rgw = both["moto"].new(), both["rgw"].new()
+    setup.target("moto", both["moto"].backend, [on_moto])
+    setup.target("rgw", both["rgw"].backend, [on_rgw])
+    setup.target("down", unreachable(), ["anything"])
+    env = setup.env()
+
+    text = cli(["doctor", "--target", "moto", "--target", "rgw", *setup.args()], env=env)
+    assert text.code == 0, text.stdout + text.stderr
+    out = text.stdout
+    assert out.index("=== Target: moto") < out.index(f"bucket {on_moto}")
+    assert out.index(f"bucket {on_moto}") < out.index("=== Target: rgw")
+    assert out.index("=== Target: rgw") < out.index(f"bucket {on_rgw}")
+    assert f"bucket {on_rgw}" not in out[: out.index("=== Target: rgw")]
+
+    res = cli(["doctor", "--all-targets", *setup.args(), "--format", "json"], env=env)
+    assert res.code == 7, res.stderr  # the unreachable target's checks fail; the others ran
+    targets = {t["target"]: t for t in res.json()["targets"]}
+    assert list(targets) == ["moto", "rgw", "down"]
+    # The fields the README lists for a target's entry.
+    assert list(targets["moto"]) == ["target", "account_name", "setup", "checks", "failed"]
+    for name, bucket in (("moto", on_moto), ("rgw", on_rgw)):
+        assert targets[name]["setup"]["endpoint_url"] == both[name].backend.endpoint_url
+        assert {c["bucket"] for c in targets[name]["checks"]} == {None, bucket}
+        assert targets[name]["failed"] == 0, targets[name]["checks"]
+    assert targets["down"]["failed"] > 0

@@ -17,18 +17,20 @@ from mpusweep.settings import DEFAULT_CLEAN_OLDER_THAN, TargetSettings, merge_ta
 #: (config key, its TOML value, the flags that say the same, the commands that take it).
 #: Keys under ``clean.`` live in the target's ``[clean]`` table.
 LOOK = ("scan", "clean", "report")
+#: The commands that check or look at a connection.
+CONNECT = (*LOOK, "doctor")
 ROWS = [
-    ("endpoint_url", '"http://127.0.0.1:9"', ["--endpoint-url", "http://127.0.0.1:9"], LOOK),
-    ("provider", '"wasabi"', ["--provider", "wasabi"], LOOK),
-    ("profile", '"ops"', ["--profile", "ops"], LOOK),
-    ("region", '"eu-west-3"', ["--region", "eu-west-3"], LOOK),
+    ("endpoint_url", '"http://127.0.0.1:9"', ["--endpoint-url", "http://127.0.0.1:9"], CONNECT),
+    ("provider", '"wasabi"', ["--provider", "wasabi"], CONNECT),
+    ("profile", '"ops"', ["--profile", "ops"], CONNECT),
+    ("region", '"eu-west-3"', ["--region", "eu-west-3"], CONNECT),
     (
         "role_arn",
         '"arn:aws:iam::123456789012:role/sweep"',
         ["--role-arn", "arn:aws:iam::123456789012:role/sweep"],
-        LOOK,
+        CONNECT,
     ),
-    ("buckets", '["logs-*", "backups"]', ["logs-*", "backups"], (*LOOK, "lifecycle status")),
+    ("buckets", '["logs-*", "backups"]', ["logs-*", "backups"], (*CONNECT, "lifecycle status")),
     ("exclude_buckets", '["logs-old"]', ["--exclude-bucket", "logs-old"], LOOK),
     ("prefixes", '["tmp/", "x/"]', ["--prefix", "tmp/", "--prefix", "x/"], LOOK),
     ("clean.older_than", '"7d"', ["--older-than", "7d"], ("clean",)),

@@ -11,13 +11,16 @@ from ..doctor import Check, Setup, Verdict, failed, run_doctor
 from ..errors import ExitCode
 from ..redact import public_endpoint
 from ..report import service_text
-from ..report.documents import doctor_document
+from ..report.documents import doctor_document, doctor_targets_document
 from ..report.machine import write_json
+from ..report.targets import print_target_heading
 from ..s3.probe import S3Probe, credential_source, tls_setup
+from ..settings import RunSettings, TargetSettings
 from .common import Env, command_env
 from .connect import connection_setup
-from .options import connection_options
+from .options import connection_options, target_options
 from .to_settings import read_settings
+from .unattended import resolve_targets
 
 _STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verdict.UNKNOWN: ""}
 
@@ -32,6 +35,7 @@ _STYLE = {Verdict.OK: "green", Verdict.WARN: "yellow", Verdict.FAIL: "red", Verd
     show_default=True,
     help="text for people; json for programs.",
 )
+@target_options
 @connection_options
 def doctor(**opts: Any) -> ExitCode:
     """Check what works against your endpoint, before any cleanup. Never writes.
@@ -46,19 +50,62 @@ def doctor(**opts: Any) -> ExitCode:
     The abort permission is proven by aborting an upload that cannot exist (a made-up random
     key and upload id): the service answers NoSuchUpload when the permission is there and
     AccessDenied when it is not. s3:PutLifecycleConfiguration is never tried: it would write.
-    BUCKET may be a name or a glob; none: the first 10 buckets listed.
+    BUCKET may be a name or a glob; none: the first 10 buckets listed. Configured targets
+    are checked one after another, each with its own buckets (an organization: each
+    account, through its role).
 
     \b
     Examples:
       mpusweep doctor
       mpusweep doctor --provider r2 --account-id 0123abcd my-bucket
       mpusweep doctor --provider dreamobjects 'backup-*' --format json
+      mpusweep doctor --target backups
     """
     run = read_settings("doctor")
     env = command_env(run.now)
-    resolved = connection_setup(run.target.connection)
-    offset = run.now - datetime.now(UTC) if run.now else None
     text = run.output.fmt == "text"
+    configured = run.targets.configured
+    parts: list[tuple[TargetSettings, Setup | None, list[Check]]] = []
+    for target in resolve_targets(env, run):
+        if configured and text:
+            print_target_heading(env.out, target.name, None, target.account_name)
+        if target.failure is not None:
+            # An organization whose accounts could not be listed: that is this target's check.
+            check = Check("organization accounts", Verdict.FAIL, str(target.failure), _ORG_FIX)
+            if text:
+                _print_check(env, check)
+            parts.append((target, None, [check]))
+            continue
+        parts.append((target, *_check_target(env, run, target, text)))
+    every = [c for _, _, checks in parts for c in checks]
+    if not text:
+        if configured:
+            document = doctor_targets_document(
+                [(t.name, t.account_name, setup, checks) for t, setup, checks in parts]
+            )
+        else:
+            ((_, own, checks),) = parts
+            assert own is not None  # the command line's own target is never a failure
+            document = doctor_document(own, checks)
+        write_json(document, env.out.file)
+    else:
+        _print_summary(env, every)
+    return ExitCode.CHECK_FAILED if failed(every) else ExitCode.OK
+
+
+#: How to fix an organization target whose accounts could not be listed.
+_ORG_FIX = (
+    "let the target's profile call organizations:ListAccounts (the management account or a "
+    "delegated administrator); docs/unattended.md, An organization's accounts"
+)
+
+
+def _check_target(
+    env: Env, run: RunSettings, target: TargetSettings, text: bool
+) -> tuple[Setup, list[Check]]:
+    """Every check against one target's service and buckets, printed as they come in text."""
+    resolved = connection_setup(target.connection)
+    offset = run.now - datetime.now(UTC) if run.now else None
 
     def clock() -> datetime:
         # --now pretends this machine's clock reads that time now (to show the clock check).
@@ -82,18 +129,14 @@ def doctor(**opts: Any) -> ExitCode:
     if text:
         _print_header(env, setup)
     current: str | None = None
-    for check in run_doctor(probe, setup, run.target.selection.buckets):
+    for check in run_doctor(probe, setup, target.selection.buckets):
         checks.append(check)
         if text:
             if check.bucket != current and check.bucket is not None:
                 env.out.print(f"bucket {check.bucket}", markup=False, highlight=False)
             current = check.bucket
             _print_check(env, check)
-    if not text:
-        write_json(doctor_document(setup, checks), env.out.file)
-    else:
-        _print_summary(env, checks)
-    return ExitCode.CHECK_FAILED if failed(checks) else ExitCode.OK
+    return setup, checks
 
 
 def _print_header(env: Env, setup: Setup) -> None:

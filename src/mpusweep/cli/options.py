@@ -318,7 +318,7 @@ def target_options(func: F) -> F:
                 "target_names",
                 multiple=True,
                 metavar="NAME",
-                help="Run on this target of the configuration file (repeatable; at once).",
+                help="Run on this target of the configuration file (repeatable).",
             ),
             click.option(
                 "--all-targets", is_flag=True, help="Run on every target of the configuration."

@@ -315,33 +315,59 @@ def lifecycle_status_document(
 def doctor_document(setup: Setup, checks: Sequence[Check]) -> dict[str, Any]:
     """``doctor --format json``: the setup found, every check, and how many failed. Text from
     the service goes through ``service_text``; no credential's value is ever in the setup."""
+    return _versioned({"setup": _doctor_setup(setup), **_doctor_checks(checks)})
+
+
+def doctor_targets_document(
+    parts: Sequence[tuple[str, str | None, Setup | None, Sequence[Check]]],
+) -> dict[str, Any]:
+    """``doctor --target/--all-targets --format json``: per target its name (and its
+    account's name), then its setup and checks as ``doctor_document`` gives them; ``setup``
+    is null for an organization whose accounts could not be listed (its one check says why)."""
     return _versioned(
         {
-            "setup": {
-                "endpoint_url": public_endpoint(setup.endpoint_url),
-                "endpoint_origin": setup.endpoint_origin,
-                "provider": setup.provider,
-                "provider_origin": setup.provider_origin or None,
-                "region": setup.region,
-                "addressing_style": setup.addressing_style,
-                "addressing_origin": setup.addressing_origin,
-                "tls": setup.tls,
-                "credentials": setup.credentials.source or None,
-                "quirks": sorted(setup.quirks),
-            },
-            "checks": [
+            "targets": [
                 {
-                    "check": c.name,
-                    "bucket": c.bucket,
-                    "verdict": c.verdict.value,
-                    "detail": service_text(c.detail),
-                    "fix": service_text(c.fix) or None,
+                    "target": name,
+                    "account_name": account_name,
+                    "setup": None if setup is None else _doctor_setup(setup),
+                    **_doctor_checks(checks),
                 }
-                for c in checks
-            ],
-            "failed": len(failed(checks)),
+                for name, account_name, setup, checks in parts
+            ]
         }
     )
+
+
+def _doctor_setup(setup: Setup) -> dict[str, Any]:
+    return {
+        "endpoint_url": public_endpoint(setup.endpoint_url),
+        "endpoint_origin": setup.endpoint_origin,
+        "provider": setup.provider,
+        "provider_origin": setup.provider_origin or None,
+        "region": setup.region,
+        "addressing_style": setup.addressing_style,
+        "addressing_origin": setup.addressing_origin,
+        "tls": setup.tls,
+        "credentials": setup.credentials.source or None,
+        "quirks": sorted(setup.quirks),
+    }
+
+
+def _doctor_checks(checks: Sequence[Check]) -> dict[str, Any]:
+    return {
+        "checks": [
+            {
+                "check": c.name,
+                "bucket": c.bucket,
+                "verdict": c.verdict.value,
+                "detail": service_text(c.detail),
+                "fix": service_text(c.fix) or None,
+            }
+            for c in checks
+        ],
+        "failed": len(failed(checks)),
+    }
 
 
 # -- history ------------------------------------------------------------------------------
