@@ -225,4 +225,4 @@ def test_readme_goes_from_the_demo_to_first_steps_and_keeps_the_suite_for_contri
         "mpusweep clean",
     ]
     contributing = text.split("## Contributing: the test suite\n", 1)[1].split("\n## ", 1)[0]
-    assert "./scripts/test" in contributing and "25 minutes" in contributing
+    assert "./scripts/test" in contributing and "30 minutes" in contributing
