@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import clean_now
+
 OTHER_KEYS = ("MPUSWEEPOTHERUSERKEY", "mpusweep-other-user-secret-000000000002")
 
 
@@ -19,14 +21,7 @@ def test_deleted_bucket_is_reported_and_others_are_cleaned(buckets, backend, cli
         pytest.skip(f"{backend.name} refuses to delete a bucket with pending uploads")
     res = cli(
         [
-            "clean",
-            doomed,
-            fine,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(doomed, fine),
             "--audit-log",
             str(tmp_path / "a.jsonl"),
         ],
@@ -58,14 +53,7 @@ def test_unreadable_bucket_is_reported_and_others_are_cleaned(
         ours.make_upload(mine, "k", [1])
         res = cli(
             [
-                "clean",
-                private,
-                mine,
-                "--yes",
-                "--older-than",
-                "0",
-                "--idle-for",
-                "0",
+                *clean_now(private, mine),
                 "--audit-log",
                 str(tmp_path / "a.jsonl"),
             ],

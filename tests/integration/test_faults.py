@@ -16,7 +16,7 @@ from mpusweep.filters import Selection
 from mpusweep.s3 import Connection, S3Reader, S3Writer
 from mpusweep.scan import scan
 from tests.servers.proxy import Reply, recording_proxy
-from tests.support import conn_for
+from tests.support import clean_now, conn_for
 
 SLOWDOWN = Reply(
     503,
@@ -137,14 +137,7 @@ def test_faults_past_the_retries_fail_one_bucket_and_a_rerun_finishes(
         env = {**backend.env(), "AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"}
         res = cli(
             [
-                "clean",
-                broken,
-                fine,
-                "--yes",
-                "--older-than",
-                "0",
-                "--idle-for",
-                "0",
+                *clean_now(broken, fine),
                 "--audit-log",
                 audit,
             ],
@@ -156,14 +149,7 @@ def test_faults_past_the_retries_fail_one_bucket_and_a_rerun_finishes(
     assert len(buckets.listing(broken)) == 1
     again = cli(
         [
-            "clean",
-            broken,
-            fine,
-            "--yes",
-            "--older-than",
-            "0",
-            "--idle-for",
-            "0",
+            *clean_now(broken, fine),
             "--audit-log",
             audit,
         ],
