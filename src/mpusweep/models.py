@@ -11,6 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 
+def plural(count: int, noun: str) -> str:
+    """``count`` and the noun, plural when it should be (the words of every output).
+
+    >>> plural(1, "upload"), plural(0, "upload"), plural(2, "bucket"), plural(-1, "upload")
+    ('1 upload', '0 uploads', '2 buckets', '-1 upload')
+    """
+    return f"{count} {noun}" if abs(count) == 1 else f"{count} {noun}s"
+
+
 def known_sum(values: Iterable[int | None]) -> int | None:
     """The sum of the known values; None when there is none (unknown is never zero).
 

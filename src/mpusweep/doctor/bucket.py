@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from .. import providers
 from ..lifecycle import UNSUPPORTED_CODES, LifecycleConfig, abort_rules
+from ..models import plural
 from ..s3.probe import Answer, S3Probe
 from .verdicts import Check, Setup, Verdict, said
 
@@ -153,8 +154,7 @@ def lifecycle_check(bucket: str, answer: Answer, setup: Setup) -> Check:
         aborting = [r for r in abort_rules(rules) if r.enabled]
         if aborting:
             days = ", ".join(
-                f"{r.days} day{'' if r.days == 1 else 's'}"
-                + (f" under {r.prefix!r}" if r.prefix else "")
+                plural(r.days, "day") + (f" under {r.prefix!r}" if r.prefix else "")
                 for r in aborting
             )
             state = f"a rule aborts incomplete uploads after {days}"

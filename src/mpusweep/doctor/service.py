@@ -8,6 +8,7 @@ from email.utils import parsedate_to_datetime
 
 from .. import providers
 from ..lifecycle import MINIO_UPLOAD_EXPIRY
+from ..models import plural
 from ..redact import public_endpoint
 from ..s3.probe import Answer, CredentialSource
 from .verdicts import Check, Setup, Verdict, said
@@ -146,7 +147,7 @@ def _skew_words(skew: timedelta) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        parts = [f"{days} day{'s' if days != 1 else ''}", f"{hours} h" if hours else ""]
+        parts = [plural(days, "day"), f"{hours} h" if hours else ""]
     else:
         parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
         parts.append(f"{secs} s" if secs and not hours else "")

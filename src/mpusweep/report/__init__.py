@@ -9,6 +9,7 @@ from typing import Any
 
 from ..aggregate import Group, GroupBy
 from ..models import AbortOutcome, BucketScan, PlanItem, Upload
+from ..models import plural as plural
 from ..pricing import Pricing, cost_of
 from ..redact import redact
 from .units import gb as gb
@@ -66,15 +67,6 @@ def short_ids(upload_ids: Iterable[str], minimum: int = SHORT_ID_MIN) -> dict[st
         shared[n] = max(shared[n], length)
         shared[n + 1] = max(shared[n + 1], length)
     return {i: i[: max(minimum, shared[n] + 1)] for n, i in enumerate(ids)}
-
-
-def plural(count: int, noun: str) -> str:
-    """``count`` and the noun, plural when it should be.
-
-    >>> plural(1, "upload"), plural(0, "upload"), plural(2, "bucket"), plural(-1, "upload")
-    ('1 upload', '0 uploads', '2 buckets', '-1 upload')
-    """
-    return f"{count} {noun}" if abs(count) == 1 else f"{count} {noun}s"
 
 
 def show_key(key: str) -> str:

@@ -22,18 +22,22 @@ def print_target_heading(
     console.print(Text(f"\n=== Target: {name}{named}{where}", style="bold"))
 
 
+def _totals(buckets: Sequence[BucketScan]) -> tuple[str, int]:
+    """``GB (N uploads, B bytes)`` over the buckets, and how many could not be listed (what
+    those hold is unknown: the figures are a lower bound)."""
+    size = total_size(buckets)
+    sized = "size unknown" if size is None else f"{size} bytes"
+    uploads = sum(b.uploads for b in buckets)
+    failed = sum(1 for b in buckets if b.error)
+    return f"{gb(size)} ({plural(uploads, 'upload')}, {sized})", failed
+
+
 def target_line(status: TargetStatus, buckets: Sequence[BucketScan]) -> str:
     """One target's result in one line: its totals, or why it did not finish."""
     if status.locked:
         return f"{status.name}: not run: {status.error}"
-    uploads = sum(b.uploads for b in buckets)
-    size = total_size(buckets)
-    failed = sum(1 for b in buckets if b.error)
-    sized = "size unknown" if size is None else f"{size} bytes"
-    line = (
-        f"{status.name}: {gb(size)} ({plural(uploads, 'upload')}, {sized}) in "
-        f"{plural(len(buckets), 'bucket')}"
-    )
+    figures, failed = _totals(buckets)
+    line = f"{status.name}: {figures} in {plural(len(buckets), 'bucket')}"
     if failed:
         line += f"; {failed} could not be listed"
     if status.error:
@@ -49,13 +53,11 @@ def print_targets_total(
     for status, buckets in parts:
         console.print(Text("  " + target_line(status, buckets)))
     every = [b for _, buckets in parts for b in buckets]
-    size = total_size(every)
-    sized = "size unknown" if size is None else f"{size} bytes"
+    figures, failed = _totals(every)
     line = (
-        f"All targets: {gb(size)} ({plural(sum(b.uploads for b in every), 'upload')}, {sized}) "
-        f"in {plural(len(every), 'bucket')} of {plural(len(parts), 'target')}"
+        f"All targets: {figures} in {plural(len(every), 'bucket')} of "
+        f"{plural(len(parts), 'target')}"
     )
-    failed = sum(1 for b in every if b.error)
-    if failed:  # what those hold is unknown: the total is a lower bound
+    if failed:
         line += f"; {failed} could not be listed"
     console.print(line)
