@@ -162,8 +162,10 @@ def test_a_throttled_scan_is_exact(buckets, backend):
 
 
 #: The share of the allowed rate this test holds the limiter to. Issue 20 asks 85%; on moto here
-#: it reaches 70-76% (94-99% on the synthetic server, benchmark TS), so the test guards what is
-#: reached (it was 11-35% before) and the issue stays open until 85% holds here too.
+#: it reaches 89-98% (97-100% on the synthetic server, benchmark TS). A busy machine costs some
+#: of it (a CI run starved at the first throttled answers measured a fraction of the rate), so
+#: the test guards a margin below what is reached: it was 11-35% before the limiter measured
+#: past the burst, and 46-48% on that CI run, when waiting threads kept turns taken at an old pace.
 FLOOR = 0.6
 
 

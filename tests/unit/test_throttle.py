@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -353,3 +355,87 @@ def test_a_pause_while_measuring_still_goes_straight_to_the_measured_rate():
     # The guess's pace until the measure is trusted: 31 throttled answers (74 before, the
     # pace grown to 137/s and lowered by the share throttled).
     assert service.throttled - before < 40
+
+
+def test_a_pace_measured_far_too_low_finds_the_allowed_rate_within_a_short_run():
+    """A measure taken while the machine was starved (a storm of throttled retries on two busy
+    cores) can read a tenth of what the service allows; with nothing throttled from then on, the
+    pace must find the allowed rate within a few seconds, or a short clean runs at that tenth.
+    Failed before (CI: cleans paced at 7 to 18 a second for 30 and 60 allowed, 46-48% of the
+    capacity): the pace grew by a share of the low measure, so it needed about 12 seconds."""
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=6, burst=2)
+    run(limit, clock, service, 3)  # what a starved moment measures
+    assert (limit.rate() or 0) < 20  # a third of what comes next
+    service.rate = 60
+    accepted = run(limit, clock, service, 8)
+    assert accepted >= 0.7 * 60 * 8, (accepted, limit.rate())
+    assert (limit.rate() or 0) >= 60
+
+
+class ThreadClock:
+    """A fake clock for several threads: each ``sleep`` waits until the clock reaches its
+    time, and the clock moves on to the earliest wake-up once every thread sleeps or is done,
+    so threads take their turns as they would in real time, with no real waiting."""
+
+    def __init__(self, threads: int) -> None:
+        self.now = 1000.0
+        self.running = threads
+        self.wakes: list[float] = []
+        self.cond = threading.Condition()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.cond:
+            wake = self.now + max(0.0, seconds)
+            heapq.heappush(self.wakes, wake)
+            self.running -= 1
+            self._advance()
+            while self.now < wake:
+                self.cond.wait()
+
+    def done(self) -> None:
+        with self.cond:
+            self.running -= 1
+            self._advance()
+
+    def _advance(self) -> None:
+        if self.running or not self.wakes:
+            return
+        self.now = max(self.now, self.wakes[0])
+        while self.wakes and self.wakes[0] <= self.now:  # these threads run again
+            heapq.heappop(self.wakes)
+            self.running += 1
+        self.cond.notify_all()
+
+
+def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
+    """64 threads (a sizing pool) paced at a guess of a few requests a second: when the pace
+    grows, the requests already waiting go at the new pace. Failed before (moto, a clean of 100
+    uploads at 30 allowed): each thread took its turn when it asked, so 64 turns at 4 a second
+    held the next 16 seconds at that pace, 4 requests a second with nothing throttled."""
+    threads = 64
+    clock = ThreadClock(threads)
+    limit = RateLimiter(clock=clock, sleep=clock.sleep)
+    service = Service(clock, rate=60, burst=2)
+    limit.paces[WRITE].rate = 4.0  # the guess of a starved moment
+    end = clock.now + 8
+
+    def client() -> None:
+        try:
+            while clock.now < end:
+                send(limit, clock, service)
+                clock.sleep(0.02)  # the answer's round trip
+        finally:
+            clock.done()
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+    assert service.accepted >= 0.7 * 60 * 8, (service.accepted, limit.rate())

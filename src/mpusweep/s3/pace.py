@@ -63,6 +63,7 @@ class _PaceFields(ctypes.Structure):
         ("last_throttle", ctypes.c_double),
         ("last_update", ctypes.c_double),
         ("waited", ctypes.c_bool),
+        ("unheld_at", ctypes.c_double),
         ("answered", ctypes.c_int64),
         ("refused", ctypes.c_int64),
         ("measuring", ctypes.c_bool),
@@ -111,6 +112,7 @@ class Pace:
     last_throttle: _Field[float] = _Field()
     last_update: _Field[float] = _Field()
     waited: _Field[bool] = _Field()  #: a request waited for its turn since the last success
+    unheld_at: _Field[float] = _Field()  #: when a request last went without waiting its turn
     answered: _Field[int] = _Field()  #: answers to requests sent since the last decrease
     refused: _Field[int] = _Field()  #: of them, throttled
     measuring: _Field[bool] = _Field()  #: throttled while unlimited, the rate not known yet

@@ -21,14 +21,20 @@ says nothing about how fast listings may go. For each kind:
   cost a retry each, a pace below the allowed rate would bias the estimate: an early estimate
   from the burst or a quiet listing once paced at a tenth of the allowed rate);
 - on a throttled answer to a request sent after the last decrease (older ones were sent at the
-  old pace and prove nothing), the pace drops to ``decrease`` times itself, but never below
-  the measured accepted rate and a ``margin`` more: that rate is a lower bound of what the
-  service allows, and a bucket the client keeps just empty wastes no token, where one it
-  leaves to refill wastes every token past its burst (with a burst of 1, any jitter would);
-- while requests wait for their turn and nothing is throttled, the pace grows by ``increase``
-  of the estimate a second, faster the longer it stays calm (``accelerate``, a second per
-  second), so a rate restored, or a share left by another process, is found in seconds; it is
-  lifted altogether after ``release_after`` calm seconds while the client uses less than half;
+  old pace and prove nothing), once more than ``max_refused`` of this pace's answers were
+  throttled, the pace drops to the measured accepted rate and a ``margin`` more (scaling the
+  pace by the share taken kept a pace the client did not fill far above it): that rate is a
+  lower bound of what the service allows, and a bucket the client keeps just empty wastes no
+  token, where one it leaves to refill wastes every token past its burst (with a burst of 1,
+  any jitter would);
+- while requests wait for their turn and none is throttled, the pace grows by ``increase`` of
+  the estimate a second, faster the longer they have waited so (``accelerate``, a second per
+  second, and ``surge`` times the square of the seconds past ``surge_after``), so a rate
+  restored, a share left by another process, or a measure taken while the machine was starved
+  (a tenth of the allowed rate) is found in seconds; it is lifted altogether after
+  ``release_after`` calm seconds while the client uses less than half;
+- a request takes its turn at most ``horizon`` seconds ahead, so the pace of the moment applies
+  to every waiting request, however many threads wait;
 - ``Retry-After`` (seconds or an HTTP date) pauses every request for that long.
 
 A throttled request is retried until ``patience`` seconds have passed since its first throttled
@@ -123,7 +129,14 @@ class RateLimiter:
     settle: float = 2.0
     increase: float = 0.05
     accelerate: float = 0.1
+    surge: float = 0.3
+    surge_after: float = 1.0
     release_after: float = 30.0
+    #: A request takes its turn at most this many seconds ahead; one further back waits and
+    #: asks again, so a pace that grows meanwhile applies to it. (Turns once were taken when
+    #: asked: 64 threads at a guessed 4 a second held the next 16 seconds at that pace, however
+    #: fast the pace grew.)
+    horizon: float = 0.25
     min_rate: float = 1.0
     window: float = 3.0
     min_span: float = 0.5
@@ -146,14 +159,23 @@ class RateLimiter:
     def acquire(self, kind: str = WRITE) -> float:
         """Wait for this request's turn (at once while unlimited and not paused); return the
         time it goes."""
-        with self._lock:
-            pace = self.paces[kind]
-            now = self.clock()
-            start = max(now, float(self._counters.paused_until))
-            if pace.rate is not None:
+        while True:
+            with self._lock:
+                pace = self.paces[kind]
+                now = self.clock()
+                start = max(now, float(self._counters.paused_until))
+                if pace.rate is None:
+                    break
                 start = max(start, pace.next_send)
-                pace.next_send = start + 1.0 / pace.rate
-                pace.waited = pace.waited or start > now
+                if start > now:
+                    pace.waited = True
+                else:  # sent at once: the pace holds nothing back now
+                    pace.unheld_at = now
+                if start - now <= self.horizon:
+                    pace.next_send = start + 1.0 / pace.rate
+                    break
+            # Too far ahead to take now: ask again when it is near, at the pace of then.
+            self.sleep(start - now - self.horizon)
         if start > now:
             self.sleep(start - now)
         return start
@@ -178,8 +200,10 @@ class RateLimiter:
                 return
             calm = now - pace.last_throttle
             if pace.waited:  # the pace holds requests back: more may be allowed
-                base = pace.estimate or pace.rate
-                pace.rate += base * (self.increase + self.accelerate * calm) * elapsed
+                held = now - max(pace.last_throttle, pace.unheld_at)  # and none throttled
+                surge = self.surge * max(0.0, held - self.surge_after) ** 2
+                growth = self.increase + self.accelerate * held + surge
+                pace.rate += (pace.estimate or pace.rate) * growth * elapsed
                 pace.waited = False
             if calm > self.release_after and pace.rate > 2 * self._accepted(pace, now):
                 log.debug("%ss: no throttling for %.0f s: rate limit lifted", kind, calm)
@@ -219,16 +243,16 @@ class RateLimiter:
             pace.refused += 1
             # Never below a little more than the service accepts: a bucket kept just empty
             # wastes no token (with a burst of 1, any jitter would), at a few throttled retries.
-            floor = max(self.min_rate, (1 + self.margin) * pace.estimate)
+            rate = max(self.min_rate, (1 + self.margin) * pace.estimate)
             current = None if pace.measuring else pace.rate
             pace.measuring = False
-            if current is None:  # unlimited so far: straight to what the service accepts
-                rate = floor
-            elif pace.answered < self.min_count or pace.refused <= self.max_refused * pace.answered:
-                return  # too few answers at this pace to judge, or throttling at jitter's level
-            else:  # of what this pace sent, the service took (1 - refused share)
-                taken = 1 - pace.refused / pace.answered
-                rate = max(floor, current * taken * (1 + self.margin))
+            # Unlimited so far, straight to what the service accepts; paced, only once more is
+            # throttled than jitter explains (and enough answers came to tell).
+            judged = pace.answered >= self.min_count
+            if current is not None and (
+                not judged or pace.refused <= self.max_refused * pace.answered
+            ):
+                return
             if current is None or rate < current:
                 pace.rate, pace.decreased_at = rate, now
                 pace.answered = pace.refused = 0
