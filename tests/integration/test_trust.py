@@ -472,7 +472,8 @@ def short_pages(limit: int):
 
 
 def test_parts_listing_bounded_by_progress_not_pages(buckets, backend):
-    """An upload of 1,300 parts from a server that answers 100 a page when asked for 1000.
+    """An upload of 130 parts from a server that answers 10 a page when asked for 1000: 13
+    pages, more than a loop bound by a page count allowed (10,000 parts at 1,000 a page, and 2).
     Failed before: "could not be sized" (the loop allowed 12 pages), exit 3."""
     bucket = buckets.new()
     upload_id = buckets.s3.create_multipart_upload(Bucket=bucket, Key="many")["UploadId"]
@@ -485,14 +486,14 @@ def test_parts_listing_bounded_by_progress_not_pages(buckets, backend):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(part, range(1, 1301)))
+        list(pool.map(part, range(1, 131)))
     with recording_proxy(backend.endpoint_url) as proxy:
-        proxy.rewrite = short_pages(100)
+        proxy.rewrite = short_pages(10)
         res = mpusweep_command(["scan", bucket, "--format", "json"], env=via(backend, proxy.url))
         pages = sum(1 for s in proxy.seen if "uploadId=" in s.path)
     assert res.code == 0, res.stderr
     [upload] = res.json()["uploads"]
-    assert (upload["parts"], upload["size"], upload["size_error"]) == (1300, 1300, None)
+    assert (upload["parts"], upload["size"], upload["size_error"]) == (130, 130, None)
     assert pages == 13
 
 
