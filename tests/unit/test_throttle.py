@@ -34,7 +34,7 @@ class Clock:
         self.now += seconds
 
 
-def limiter(clock: Clock, **kwargs) -> RateLimiter:
+def limiter(clock: Clock | ThreadClock, **kwargs) -> RateLimiter:
     return RateLimiter(clock=clock, sleep=clock.sleep, **kwargs)
 
 
@@ -419,7 +419,7 @@ def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
     held the next 16 seconds at that pace, 4 requests a second with nothing throttled."""
     threads = 64
     clock = ThreadClock(threads)
-    limit = RateLimiter(clock=clock, sleep=clock.sleep)
+    limit = limiter(clock)
     service = Service(clock, rate=60, burst=2)
     limit.paces[WRITE].rate = 4.0  # the guess of a starved moment
     end = clock.now + 8

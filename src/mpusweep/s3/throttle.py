@@ -246,11 +246,11 @@ class RateLimiter:
             rate = max(self.min_rate, (1 + self.margin) * pace.estimate)
             current = None if pace.measuring else pace.rate
             pace.measuring = False
-            # Unlimited so far, straight to what the service accepts; paced, only once more is
-            # throttled than jitter explains (and enough answers came to tell).
-            judged = pace.answered >= self.min_count
+            # Unlimited so far: straight to what the service accepts. Paced: only once enough
+            # answers came to judge and more were throttled than jitter explains.
+            too_few = pace.answered < self.min_count
             if current is not None and (
-                not judged or pace.refused <= self.max_refused * pace.answered
+                too_few or pace.refused <= self.max_refused * pace.answered
             ):
                 return
             if current is None or rate < current:
