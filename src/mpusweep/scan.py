@@ -24,7 +24,8 @@ from .lifecycle_run import lifecycle_status
 from .models import Bucket, BucketScan, ScanResult, Upload
 from .s3 import GONE_CODES, S3Reader, key_may_have_changed
 from .settings import ScanSettings
-from .sizing import Done, Sized, SizingPool, size_or_error
+from .sizing import Done, SizingPool
+from .worker import Sized, size_or_error
 
 #: What ``iter_scan`` yields: each upload as soon as it is known, then one summary per bucket.
 ScanEvent = Upload | BucketScan

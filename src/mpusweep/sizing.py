@@ -1,17 +1,21 @@
-"""Sizing uploads (ListParts) in worker processes, for machines with more than one core.
+"""Worker processes, for machines with more than one core: sizing uploads (ListParts), and
+a clean's aborts (a ``Job`` that ``execute`` gives the pool).
 
 botocore spends about a millisecond of CPU on each request (signing, parsing, events), all of it
 under one interpreter lock: a single process tops out near a thousand requests a second, and
 sizing is one request per upload. A ``SizingPool`` forks worker processes that each size
-uploads with their own threads and their own client; listing, filtering, reporting and every
-abort stay in the parent, which sizes nothing itself: its CPU per upload is what bounds how far
-more processes scale, so uploads cross the process boundary in batches, both ways
-(``submit_batch``; a worker sends back whatever results it has ready in one message).
+uploads with their own threads and their own client; listing, filtering and reporting stay in
+the parent, which sizes nothing itself: its CPU per upload is what bounds how far more
+processes scale, so uploads cross the process boundary in batches, both ways
+(``submit_batch``; a worker sends back whatever results it has ready in one message). What
+runs in a worker, and what crosses the boundary, is in ``worker.py``.
 
-The workers only read: they hold an ``S3Reader``, which has no method that writes, so a dry
-run stays free of write requests whatever they do. They ignore Ctrl-C (the parent decides what
-an interrupt means) and exit when the parent closes their task pipe or dies; ``close()`` waits
-for them briefly, then terminates them (ListParts is safe to cut off).
+Sizing only reads: the workers size with an ``S3Reader``, which has no method that writes. The
+only other work they do is a ``Job`` the pool was given when it was made (a clean that is not a
+dry run gives ``execute.WorkerAborts``); a dry run gives none, so it stays free of write
+requests whatever the workers do. They ignore Ctrl-C (the parent decides what an interrupt
+means) and exit when the parent closes their task pipe or dies; ``close()`` waits for them
+briefly, then terminates the busy ones.
 
 Workers are forked, so a pool must be started before the process starts any thread:
 ``SizingPool`` refuses otherwise, and ``sizing_pool()`` falls back to in-process threads
@@ -24,42 +28,30 @@ import contextlib
 import itertools
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import errors
-from .errors import MpuSweepError, S3Error, SizingError
+from .errors import SizingError
 from .models import Upload
 from .s3 import S3Reader
+from .worker import SIZE, Job, Reply, serve
 
 if TYPE_CHECKING:  # multiprocessing itself is imported only when a pool starts (start-up time)
     from multiprocessing.connection import Connection as Pipe
 
 log = logging.getLogger(__name__)
 
-#: What a sizing task ends with: the sized upload, or the error sizing it raised.
-Sized = Upload | Exception
-#: Told the result of one sizing task.
-Done = Callable[[Sized], None]
+#: Told the result of one task: a sizing task's ``Sized``, a job's answer or the exception it
+#: raised (a lost task, its worker gone, gets a ``SizingError`` with code ``WorkerExited``).
+Done = Callable[[Any], None]
 #: Called once after the callbacks of the results that came in one message (None: nothing).
 After = Callable[[], None] | None
 #: Seconds ``close()`` waits for idle workers to exit before terminating them.
 JOIN_TIMEOUT = 5.0
-
-
-def size_or_error(s3: S3Reader, upload: Upload) -> Sized:
-    """The sized upload, or the exception sizing it raised (the caller decides what it means)."""
-    try:
-        return s3.size_upload(upload)
-    except Exception as exc:
-        return exc
 
 
 def default_processes() -> int:
@@ -72,105 +64,6 @@ def default_processes() -> int:
     return max(1, min(cores, 4))
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """An exception, in a form that crosses the process boundary (exceptions with keyword
-    arguments do not survive pickling)."""
-
-    kind: str
-    message: str
-    code: str = ""
-    status: int | None = None
-
-    @classmethod
-    def of(cls, exc: Exception) -> _Failure:
-        if isinstance(exc, S3Error):
-            return cls(type(exc).__name__, str(exc), exc.code, exc.status)
-        if isinstance(exc, MpuSweepError):
-            return cls(type(exc).__name__, str(exc))
-        return cls("", f"{type(exc).__name__}: {exc}")
-
-    def error(self) -> Exception:
-        kind = getattr(errors, self.kind, None) if self.kind else None
-        if isinstance(kind, type) and issubclass(kind, S3Error):
-            return kind(self.message, code=self.code, status=self.status)
-        if isinstance(kind, type) and issubclass(kind, MpuSweepError):
-            return kind(self.message)
-        return SizingError(f"a sizing worker failed: {self.message}", code="WorkerError")
-
-
-#: One result as a worker sends it back: (task id, sized upload or None, failure or None).
-_Reply = tuple[int, Upload | None, _Failure | None]
-#: Results a worker sends back in one message at most.
-REPLY_BATCH = 256
-#: Seconds a worker waits for more results before it sends those it has: a message costs the
-#: main process as much as many results in it, and a few milliseconds are nothing to a scan.
-REPLY_LINGER = 0.02
-
-
-def _serve(s3: S3Reader, threads: int, tasks: Pipe, results: Pipe, inherited: list[Pipe]) -> None:
-    """A worker process: size each (task id, upload) of every batch received, and answer
-    batches of (task id, upload or None, failure or None), until the task pipe ends."""
-    # The parent decides what Ctrl-C means; SIGTERM (from close()) ends a worker at once,
-    # whatever handler the parent had installed before forking.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    for pipe in inherited:  # the parent's ends: held here, they would hide the parent's exit
-        pipe.close()
-    sizer = s3.reader(concurrency=threads)
-    replies: queue.SimpleQueue[_Reply | None] = queue.SimpleQueue()
-
-    def size(task_id: int, upload: Upload) -> None:
-        # Every failure goes back to the parent, which decides.
-        result = size_or_error(sizer, upload)
-        if isinstance(result, Exception):
-            replies.put((task_id, None, _Failure.of(result)))
-        else:
-            replies.put((task_id, result, None))
-
-    sender = threading.Thread(target=_send_replies, args=(replies, results), daemon=True)
-    sender.start()
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="mpusweep-size")
-    try:
-        while True:
-            try:
-                batch = tasks.recv()
-            except (EOFError, OSError):
-                break
-            for task in batch:
-                pool.submit(size, *task)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        replies.put(None)
-        sender.join()
-        results.close()
-
-
-def _send_replies(replies: queue.SimpleQueue[_Reply | None], results: Pipe) -> None:
-    """Send the results as they come, each message holding those ready within
-    ``REPLY_LINGER`` of the first."""
-    done = False
-    while not done:
-        first = replies.get()
-        if first is None:
-            return
-        batch = [first]
-        deadline = time.monotonic() + REPLY_LINGER
-        while len(batch) < REPLY_BATCH:
-            try:
-                reply = replies.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if reply is None:
-                done = True
-                break
-            batch.append(reply)
-        try:
-            results.send(batch)
-        except OSError:
-            return  # the parent is gone
-
-
 @dataclass(eq=False)
 class _Worker:
     process: Any  # multiprocessing's Process (its fork context's class)
@@ -178,17 +71,22 @@ class _Worker:
     results: Pipe
     pending: dict[int, tuple[Done, After]] = field(default_factory=dict)
     receiver: threading.Thread | None = None
+    #: Its process ended (or its pipe broke): no more work goes to it.
+    gone: bool = False
 
 
 class SizingPool:
-    """``processes`` forked workers size uploads, each with its share of the concurrency;
-    each batch submitted goes to the least busy, and each task's callback gets its result.
-    This process sizes nothing: it lists, and hands work out and results on.
+    """``processes`` forked workers size uploads (and do the ``jobs`` given), each with its
+    share of the concurrency; each batch submitted goes to the least busy, and each task's
+    callback gets its result. This process sizes nothing: it lists, and hands work out and
+    results on.
 
     Args:
         s3: the service; each worker makes a reader of its own, with its own client.
-        processes: how many worker processes size (at least 1).
+        processes: how many worker processes size (at least 1; at most ``concurrency``, as
+            each one has a request in flight at a time or more).
         concurrency: requests in flight in all of them together.
+        jobs: work besides sizing, by name (``submit_batch(job=...)``), made before the fork.
         allow_other_threads: fork even though other threads run (tests with an in-process
             proxy do; the caller takes the risk of a lock copied while held).
     """
@@ -199,6 +97,7 @@ class SizingPool:
         *,
         processes: int,
         concurrency: int,
+        jobs: Mapping[str, Job] | None = None,
         allow_other_threads: bool = False,
     ) -> None:
         if processes < 1:
@@ -212,7 +111,10 @@ class SizingPool:
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
+        processes = max(1, min(processes, concurrency))
         threads = max(1, concurrency // processes)
+        #: The jobs besides sizing that the workers do.
+        self.jobs: Mapping[str, Job] = dict(jobs or {})
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closed = False
@@ -223,8 +125,15 @@ class SizingPool:
                 tasks_r, tasks_w = context.Pipe(duplex=False)
                 results_r, results_w = context.Pipe(duplex=False)
                 process = context.Process(
-                    target=_serve,
-                    args=(s3, threads, tasks_r, results_w, [*parent_ends, tasks_w, results_r]),
+                    target=serve,
+                    args=(
+                        s3,
+                        threads,
+                        tasks_r,
+                        results_w,
+                        [*parent_ends, tasks_w, results_r],
+                        self.jobs,
+                    ),
                     name=f"mpusweep-sizer-{n}",
                     daemon=True,  # multiprocessing ends it if this process exits regardless
                 )
@@ -258,35 +167,50 @@ class SizingPool:
         with the sized upload or the exception sizing raised."""
         self.submit_batch([(upload, done)])
 
-    def submit_batch(self, batch: list[tuple[Upload, Done]], after: After = None) -> None:
-        """Size each upload of ``batch``, all in the least busy worker, in one message; each
-        ``done`` is called (from another thread) with its upload's result, and ``after`` once
-        after the callbacks of each message of results that holds some of them (so that the
-        caller can pass results on in batches too)."""
+    def submit_batch(
+        self,
+        batch: list[tuple[Upload, Done]],
+        after: After = None,
+        *,
+        job: str = SIZE,
+        args: Any = None,
+    ) -> None:
+        """Do ``job`` (sizing by default) on each upload of ``batch``, all in the least busy
+        worker still running, in one message (with ``args``, given to each task); each ``done``
+        is called (from another thread) with its upload's result, and ``after`` once after the
+        callbacks of each message of results that holds some of them (so that the caller can
+        pass results on in batches too). A Ctrl-C that comes while the message goes waits until
+        it is sent whole: a message cut off would be lost with the rest of the pipe."""
         if not batch:
             return
+        if job != SIZE and job not in self.jobs:
+            raise ValueError(f"the worker processes were not given the job {job!r}")
         with self._lock:
             if self._closed:
                 raise RuntimeError("the sizing pool is closed")
-            worker = min(self._workers, key=lambda w: len(w.pending))
-            tasks = []
-            for upload, done in batch:
-                task_id = next(self._ids)
-                worker.pending[task_id] = (done, after)
-                tasks.append((task_id, upload))
-            try:
-                worker.tasks.send(tasks)
-                return
-            except OSError:
-                for task_id, _ in tasks:
-                    del worker.pending[task_id]
-        gone = SizingError("a sizing worker process is gone", code="WorkerExited")
+            for worker in sorted(self._workers, key=lambda w: len(w.pending)):
+                if worker.gone:
+                    continue
+                tasks = []
+                for upload, done in batch:
+                    task_id = next(self._ids)
+                    worker.pending[task_id] = (done, after)
+                    tasks.append((task_id, upload))
+                try:
+                    with _sigint_held():
+                        worker.tasks.send((job, args, tasks))
+                    return
+                except OSError:
+                    worker.gone = True
+                    for task_id, _ in tasks:
+                        del worker.pending[task_id]
+        gone = SizingError("every sizing worker process is gone", code="WorkerExited")
         _answer([(done, after) for _, done in batch], [gone] * len(batch))
 
     def _receive(self, worker: _Worker) -> None:
         while True:
             try:
-                replies: list[_Reply] = worker.results.recv()
+                replies: list[Reply] = worker.results.recv()
             except (EOFError, OSError):
                 break
             with self._lock:
@@ -294,9 +218,10 @@ class SizingPool:
             results = [
                 upload if failure is None else failure.error() for _, upload, failure in replies
             ]
-            _answer(callbacks, results)  # type: ignore[arg-type]
-        # The worker is gone: whatever it still had will not be answered.
+            _answer(callbacks, results)
+        # The worker is gone: whatever it still had will not be answered, and it gets no more.
         with self._lock:
+            worker.gone = True
             lost = list(worker.pending.values())
             worker.pending.clear()
         if lost:
@@ -336,7 +261,27 @@ class SizingPool:
         self.close()
 
 
-def _answer(callbacks: list[tuple[Done, After]], results: list[Sized]) -> None:
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """In the main thread (the only one Python interrupts), a Ctrl-C that comes while the
+    block runs is held, and delivered when it ends."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # not ours to hold: ignored, the default, or set outside Python
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
+def _answer(callbacks: list[tuple[Done, After]], results: list[Any]) -> None:
     """Each task's callback with its result, then each distinct ``after`` once."""
     afters: dict[Callable[[], None], None] = {}
     for (done, after), result in zip(callbacks, results, strict=True):
@@ -348,10 +293,18 @@ def _answer(callbacks: list[tuple[Done, After]], results: list[Sized]) -> None:
 
 
 @contextlib.contextmanager
-def sizing_pool(s3: S3Reader, *, processes: int, concurrency: int) -> Iterator[SizingPool | None]:
-    """A ``SizingPool`` if worker processes can and should be used here, else ``None`` (size
-    in threads): one process asked for, no ``fork`` on this platform, or threads already running
-    (forking then could copy a lock some other thread holds)."""
+def sizing_pool(
+    s3: S3Reader,
+    *,
+    processes: int,
+    concurrency: int,
+    jobs: Mapping[str, Job] | None = None,
+) -> Iterator[SizingPool | None]:
+    """A ``SizingPool`` (doing ``jobs`` too) if worker processes can and should be used here,
+    else ``None`` (work in threads): one process asked for, no ``fork`` on this platform, or
+    threads already running (forking then could copy a lock some other thread holds). There are
+    never more processes than ``concurrency``: each has a request in flight at least."""
+    processes = min(processes, concurrency)
     usable = processes > 1 and sys.platform.startswith("linux") and threading.active_count() == 1
 
     if not usable:
@@ -362,5 +315,5 @@ def sizing_pool(s3: S3Reader, *, processes: int, concurrency: int) -> Iterator[S
             )
         yield None
         return
-    with SizingPool(s3, processes=processes, concurrency=concurrency) as pool:
+    with SizingPool(s3, processes=processes, concurrency=concurrency, jobs=jobs) as pool:
         yield pool

@@ -19,7 +19,8 @@ from mpusweep.filters import Selection
 from mpusweep.models import Upload
 from mpusweep.s3 import GONE_CODES, S3Reader
 from mpusweep.scan import scan
-from mpusweep.sizing import Sized, SizingPool, sizing_pool
+from mpusweep.sizing import SizingPool, sizing_pool
+from mpusweep.worker import Sized
 from tests.servers.proxy import recording_proxy
 from tests.support import KIB, conn_for, connect, default_sigint
 
@@ -132,11 +133,18 @@ def test_a_killed_worker_fails_its_tasks_instead_of_hanging(buckets, backend):
             assert stalled.arrived.wait(30), "the worker sent no ListParts"
             os.kill(pool.pids[0], signal.SIGKILL)
             [error] = answers.wait(1, timeout=20)  # bounded: a hang fails here
+            stalled.release.set()
+            # The pool goes on with the worker left (failed before: work still went to the
+            # dead one, and came back "a sizing worker process is gone").
+            for _ in range(3):
+                pool.submit(Upload(bucket, "slow", upload_id, LATER), answers)
+            later = answers.wait(4, timeout=30)[1:]
         finally:
             stalled.release.set()
             pool.close()
     assert isinstance(error, MpuSweepError) and "exited unexpectedly" in str(error), error
     assert "-9" in str(error)  # the exit code says how it died
+    assert [getattr(s, "size", s) for s in later] == [KIB] * 3, later
 
 
 def test_close_stops_busy_workers_at_once(buckets, backend):
