@@ -15,6 +15,10 @@ No credential is ever written: only the endpoint URL, without any userinfo part.
 Every intent gets exactly one outcome line: the log keeps the intents still open, takes the
 first outcome of each and ignores any later one, and on ``close()`` writes ``unknown`` for those
 still open (a request cut off in flight). Nothing is written after ``close()``.
+
+Forked worker processes that send a run's aborts write to the same open file, each through its
+copy of the log; when one ends without answering, ``lost`` reads back what the run wrote and
+writes ``unknown`` for each of its intents without an outcome.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class AuditLog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            #: Where this run's lines start: every one is appended after it.
+            self._start = os.fstat(self._fd).st_size
         except OSError as exc:
             raise UsageError(
                 f"cannot open audit log {str(path)!r}: {exc.strerror}; choose another path"
@@ -134,11 +140,50 @@ class AuditLog:
         record.update(outcome=result.outcome.value, attempts=result.attempts, error=result.error)
         return self._write(record, closes=_name(result.upload))
 
+    def lost(self, uploads: list[Upload], why: str) -> list[bool]:
+        """Uploads whose aborts a worker process took and never answered (it is gone, so it
+        writes nothing more): for each one, whether its intent is in the log. Each intent found
+        without an outcome gets ``unknown``, with ``why``; an upload without an intent was
+        never sent."""
+        wanted = {_name(u) for u in uploads}
+        written: set[tuple[str, str, str]] = set()
+        settled: set[tuple[str, str, str]] = set()
+        with self._lock:
+            if self._fd < 0:
+                return [False] * len(uploads)
+            with open(self.path, "rb") as log:  # read back from where this run began
+                log.seek(self._start)
+                for line in log:
+                    record = _ours(line, self.run_id, self.endpoint)
+                    if record is None:
+                        continue
+                    name = (record["bucket"], record["key"], record["upload_id"])
+                    if name in wanted:
+                        (written if record["event"] == "intent" else settled).add(name)
+        for upload in uploads:
+            if _name(upload) in written - settled:
+                record = self._base("outcome", upload)
+                record.update(outcome="unknown", attempts=None, error=why)
+                self._write(record)
+                settled.add(_name(upload))
+        return [_name(u) in written for u in uploads]
+
     def unknown(self, upload: Upload, why: str) -> None:
         """Record that an abort was sent but its result is not known (interrupted)."""
         record = self._base("outcome", upload)
         record.update(outcome="unknown", attempts=None, error=why)
         self._write(record, closes=_name(upload))
+
+
+def _ours(line: bytes, run_id: str, endpoint: str | None) -> dict[str, Any] | None:
+    """The record on this line if this run wrote it (another run may share the file)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("run_id") != run_id:
+        return None
+    return record if record.get("endpoint") == endpoint else None
 
 
 def _name(upload: Upload) -> tuple[str, str, str]:

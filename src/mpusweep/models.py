@@ -227,8 +227,9 @@ class AbortOutcome:
     upload: Upload
     #: How it ended.
     outcome: Outcome
-    #: How many AbortMultipartUpload requests were sent.
-    attempts: int = 0
+    #: How many AbortMultipartUpload requests were sent; None when not known (the worker
+    #: process sending it ended before it answered).
+    attempts: int | None = 0
     #: Why it failed, when it did.
     error: str | None = None
 

@@ -77,6 +77,7 @@ class RecordingProxy:
         #: Takes over every exchange no fault answered (an emulated provider).
         self.exchange: Exchange | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -84,6 +85,11 @@ class RecordingProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def client_port(self) -> int:
+        """The port the client of the request this thread is handling sends from (for a fault
+        hook: which process sent it, with psutil)."""
+        return int(self._local.port)
 
     def writes(self) -> list[Seen]:
         with self._lock:
@@ -120,6 +126,7 @@ class RecordingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = dict(self.headers.items())
+                proxy._local.port = self.client_address[1]
                 action = proxy.fault(self.command, self.path, headers) if proxy.fault else None
                 if action in ("reset", "stall"):
                     proxy._record(Seen(self.command, self.path, headers, body, 0))

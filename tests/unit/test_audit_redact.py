@@ -192,3 +192,37 @@ def test_known_secrets_are_masked_by_value_anywhere():
     assert redact(f"error: odd text {value}!") == "error: odd text <redacted>!"
     add_secret("short")  # too short to mask by value: it would mask ordinary words
     assert redact("a short word") == "a short word"
+
+
+def test_lost_aborts_get_unknown_only_where_this_run_wrote_the_intent(tmp_path):
+    """``lost``: what a worker process took and never answered. Its intent in this run's part of
+    the log, without an outcome: ``unknown`` is written, and True returned. With an outcome: left
+    as it is. No intent (never sent), or one from another run sharing the file: False."""
+    path = tmp_path / "audit.jsonl"
+    settled, open_, unsent, other_run = (
+        Upload("b", key, f"u-{key}", UPLOAD.initiated) for key in ("settled", "open", "no", "old")
+    )
+    with AuditLog(path, endpoint=None, run_id="earlier") as earlier:
+        earlier.intent(other_run)
+        earlier.outcome(AbortOutcome(other_run, Outcome.FAILED, 1, "x"))
+    with AuditLog(path, endpoint=None, run_id="now") as log:
+        pid = os.fork()  # a worker process writes through its copy of the open log
+        if pid == 0:
+            try:
+                for upload in (settled, open_):
+                    log.intent(upload)
+                log.outcome(AbortOutcome(settled, Outcome.ABORTED, 1))
+            finally:
+                os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert log.lost([settled, open_, unsent, other_run], "gone") == [True, True, False, False]
+        assert log.lost([open_], "gone") == [True]  # asked again: no second outcome
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    ours = [(r["key"], r["event"], r.get("outcome")) for r in records if r["run_id"] == "now"]
+    assert ours == [
+        ("settled", "intent", None),
+        ("open", "intent", None),
+        ("settled", "outcome", "aborted"),
+        ("open", "outcome", "unknown"),
+    ]
+    assert [r["error"] for r in records if r.get("outcome") == "unknown"] == ["gone"]

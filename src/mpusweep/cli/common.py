@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import providers
 from ..env import Env
+from ..execute import ABORT_JOB, WorkerAborts
 from ..models import BucketScan
 from ..pricing import Pricing
 from ..report import plural
@@ -53,13 +54,14 @@ def ask(env: Env, question: str) -> bool:
 
 
 def sizing_workers(
-    s3: S3Reader, scan: ScanSettings, *, alone: bool = True
+    s3: S3Reader, scan: ScanSettings, *, alone: bool = True, aborts: WorkerAborts | None = None
 ) -> AbstractContextManager[SizingPool | None]:
-    """The ``--processes`` pool (none without sizes, nor for a target that does not run alone
-    in this thread). Open it before anything starts a thread (the progress display does): its
-    workers are forked."""
-    processes = scan.processes if scan.sizes and alone else 1
-    return sizing_pool(s3, processes=processes, concurrency=s3.transport.concurrency)
+    """The ``--processes`` pool: it sizes, and sends the aborts when given ``aborts`` (none
+    without sizes or aborts, nor for a target that does not run alone in this thread). Open it
+    before anything starts a thread (the progress display does): its workers are forked."""
+    processes = scan.processes if (scan.sizes or aborts is not None) and alone else 1
+    jobs = {} if aborts is None else {ABORT_JOB: aborts}
+    return sizing_pool(s3, processes=processes, concurrency=s3.transport.concurrency, jobs=jobs)
 
 
 def resolve_price(price: Pricing | None, provider: str | None = None) -> Pricing | None:

@@ -212,8 +212,8 @@ def processes_option(func: F) -> F:
         type=click.IntRange(1, 16),
         default=default_processes(),
         show_default="one per core, at most 4",
-        help="Worker processes that size uploads (ListParts) while this one lists, for speed "
-        "on multi-core machines; 1: threads of this process only.",
+        help="Worker processes that size uploads (ListParts), and send a clean's aborts, while "
+        "this one lists, for speed on multi-core machines; 1: threads of this process only.",
     )(func)
 
 

@@ -1,5 +1,6 @@
-"""Aborts: one upload (``abort_one``), and a pool of them (``AbortRun``) that keeps the run's
-one list of outcomes.
+"""A pool of aborts (``AbortRun``) that keeps the run's one list of outcomes, sending them
+from threads of this process or from the worker processes of a ``SizingPool`` given
+``WorkerAborts``; and ``apply``, a list of confirmed aborts at once.
 
 Only the exact (bucket, key, upload_id) triples that were listed and confirmed are aborted;
 nothing is re-listed here, so an upload started after the listing can never be touched.
@@ -7,134 +8,21 @@ nothing is re-listed here, so an upload started after the listing can never be t
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ..audit import AuditLog
-from ..errors import MpuSweepError, S3Error
 from ..models import AbortOutcome, Outcome, Upload, Verify
-from ..s3 import DEFAULT_CONCURRENCY, Remaining, S3Writer, key_may_have_changed
+from ..s3 import DEFAULT_CONCURRENCY, S3Writer
 from ..scan import Stalled
-
-#: AbortMultipartUpload requests per upload at most: AWS warns that parts still being uploaded
-#: may survive an abort, so we verify with ListParts and abort again while the upload remains.
-DEFAULT_MAX_ATTEMPTS = 3
-#: Why an upload whose key may have changed in transit was not aborted though the service
-#: said it was gone (``s3.key_may_have_changed``).
-CHANGED_KEY = (
-    "still listed although the service says it is gone: its key holds a carriage return, "
-    "which the service's XML listing does not carry exactly (it reads back as a line feed), "
-    "so no request names the upload; complete or abort it with a client that sends its exact key"
-)
-#: An upload written to within this window may still have parts in flight.
-ACTIVE_WINDOW = timedelta(hours=1)
-
-
-def abort_one(
-    s3: S3Writer,
-    upload: Upload,
-    *,
-    audit: AuditLog,
-    verify: Verify = Verify.AUTO,
-    now: datetime | None = None,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-) -> AbortOutcome:
-    """Abort one upload, verify it is gone, and record intent and outcome in the audit log.
-
-    Verification (ListParts, abort again while the upload remains) guards against parts that
-    were still being uploaded when the abort arrived (AWS: "parts in flight may survive").
-    ``Verify.AUTO`` checks the uploads that can have parts in flight: written to within
-    ``ACTIVE_WINDOW`` of ``now``, of unknown activity, or answered with a 404 rather than a
-    clean abort. An upload idle for longer has nothing in flight: its 204 is the answer.
-    Only listed parts call for another abort: a 200 ListParts answer without parts proves
-    nothing (SeaweedFS answers so for an upload that is gone), and the abort's own answer
-    decides the outcome.
-
-    Every intent gets its outcome, whatever happens: an S3 error fails this upload only; any
-    other exception (rejected credentials, a bug) is recorded as this upload's outcome and then
-    raised, so the caller can stop sending aborts.
-    """
-    result, stop, _recorded = _abort_one(s3, upload, audit, verify, now, max_attempts)
-    if stop is not None:
-        raise stop
-    return result
-
-
-def _abort_one(
-    s3: S3Writer,
-    upload: Upload,
-    audit: AuditLog,
-    verify: Verify,
-    now: datetime | None,
-    max_attempts: int,
-) -> tuple[AbortOutcome, Exception | None, bool]:
-    """``abort_one``'s work: the outcome, the exception that must stop the run, and whether
-    the outcome stands (False: the audit log had already marked the abort ``unknown``)."""
-    if not audit.intent(upload):
-        why = "not sent: the audit log is closed"
-        return AbortOutcome(upload, Outcome.SKIPPED, 0, why), None, True
-    attempts = 0
-    aborted = False
-    stop: Exception | None = None
-    try:
-        while True:
-            attempts += 1
-            # False: the server says it is gone (S3's NoSuchUpload); any other 404 raises.
-            done = s3.abort_upload(upload)
-            aborted = aborted or done
-            check = verify is Verify.ALWAYS or not done or _maybe_active(upload, now)
-            if not check or s3.remaining(upload) is not Remaining.PARTS:
-                if not aborted and _still_listed(s3, upload):
-                    result = AbortOutcome(upload, Outcome.FAILED, attempts, CHANGED_KEY)
-                    break
-                outcome = Outcome.ABORTED if aborted else Outcome.ALREADY_GONE
-                result = AbortOutcome(upload, outcome, attempts)
-                break
-            if attempts >= max_attempts:
-                result = AbortOutcome(
-                    upload,
-                    Outcome.FAILED,
-                    attempts,
-                    f"parts of the upload still exist after {attempts} aborts",
-                )
-                break
-    except S3Error as exc:
-        error = str(exc)
-        if exc.status == 404 and not aborted and _still_listed(s3, upload):
-            error = f"{error}; {CHANGED_KEY}"
-        result = _after_error(upload, attempts, aborted, error)
-    except Exception as exc:
-        result, stop = _after_error(upload, attempts, aborted, _describe(exc)), exc
-    return result, stop, audit.outcome(result)
-
-
-def _after_error(upload: Upload, attempts: int, aborted: bool, error: str) -> AbortOutcome:
-    """An error after the service answered an abort with 204 leaves it aborted, unverified."""
-    if aborted:
-        return AbortOutcome(upload, Outcome.ABORTED, attempts, f"aborted, not verified: {error}")
-    return AbortOutcome(upload, Outcome.FAILED, attempts, error)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, MpuSweepError):
-        return str(exc)
-    return f"internal error: {type(exc).__name__}: {exc}"
-
-
-def _still_listed(s3: S3Writer, upload: Upload) -> bool:
-    """Whether a "gone" answer for a key that may have changed in transit is disproved by the
-    listing (the key read names no upload: the service answers NoSuchUpload, or moto a bare
-    404, while the upload remains)."""
-    return key_may_have_changed(upload.key) and s3.still_listed(upload)
-
-
-def _maybe_active(upload: Upload, now: datetime | None) -> bool:
-    idle = None if now is None else upload.idle(now)
-    return idle is None or idle < ACTIVE_WINDOW
+from ..sizing import Done, SizingPool
+from .one import DEFAULT_MAX_ATTEMPTS, abort_recorded, describe
+from .workers import ABORT_JOB, LOST, WORKER_BATCH, Answer, Terms, WorkerAborts
 
 
 @dataclass(eq=False)
@@ -180,6 +68,12 @@ class AbortRun:
     it is kept in ``fatal``, the upload it happened on is recorded as failed, and every abort
     not yet sent is skipped. Every wait is bounded: if no abort finishes for longer than a
     request can take, ``collect`` raises ``Stalled`` instead of hanging.
+
+    Given ``workers`` (a pool whose jobs hold a ``WorkerAborts`` of this writer and audit log),
+    the aborts are sent from those processes, in batches, and this one only hands them out and
+    records what comes back. An abort whose worker ended before it answered is FAILED (attempts
+    unknown) when the log holds its intent (``AuditLog.lost`` writes ``unknown`` there), and
+    SKIPPED when it was never sent.
     """
 
     writer: S3Writer
@@ -195,8 +89,14 @@ class AbortRun:
     #: Set from outside (Ctrl-C in a run of several targets, seen by the main thread only):
     #: no new abort starts, as after ``interrupt()``.
     stop: threading.Event | None = None
+    #: Worker processes that send the aborts (their ``jobs`` hold ``WorkerAborts``); None:
+    #: threads of this process send them.
+    workers: SizingPool | None = None
     #: The exception that stopped the run, if one did.
     fatal: Exception | None = field(default=None, init=False)
+    _remote: WorkerAborts | None = field(default=None, init=False)
+    #: Aborts whose worker process ended before it answered, waiting for ``_settle_lost``.
+    _lost: list[tuple[Batch, int]] = field(default_factory=list, init=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False)
     _batches: list[Batch] = field(default_factory=list, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -208,6 +108,17 @@ class AbortRun:
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
+        if self.workers is not None:
+            job = self.workers.jobs.get(ABORT_JOB)
+            if not isinstance(job, WorkerAborts) or job.audit is not self.audit:
+                raise ValueError("the worker processes were not given this run's WorkerAborts")
+            self._remote = job
+
+    def _halt(self) -> None:
+        """No new abort starts, here or in any worker process."""
+        self.cancel.set()
+        if self._remote is not None:
+            self._remote.halt.set()
 
     @property
     def stall_timeout(self) -> float:
@@ -233,15 +144,12 @@ class AbortRun:
     def _run_one(self, batch: Batch, index: int) -> None:
         upload = batch.uploads[index]
         if self.stop is not None and self.stop.is_set():
-            self.cancel.set()
+            self._halt()
         with self._lock:
             if batch.sent[index] or batch.outcomes[index] is not None:
                 return  # recorded as not sent after an interrupt
             if self.cancel.is_set():
-                why = "interrupted" if self.fatal is None else f"stopped: {_describe(self.fatal)}"
-                self._settle(
-                    batch, index, AbortOutcome(upload, Outcome.SKIPPED, 0, f"not sent: {why}")
-                )
+                self._skip(batch, index)
                 return
             batch.sent[index] = True
             self._in_flight += 1
@@ -249,7 +157,7 @@ class AbortRun:
         stop: Exception | None = None
         recorded = False
         try:
-            result, stop, recorded = _abort_one(
+            result, stop, recorded = abort_recorded(
                 self.writer, upload, self.audit, self.verify, self.now, self.max_attempts
             )
         finally:
@@ -264,18 +172,95 @@ class AbortRun:
                     # abort starts after this one.
                     if self.fatal is None:
                         self.fatal = stop
-                    self.cancel.set()
+                    self._halt()
                 self._changed.notify_all()
+
+    def _skip(self, batch: Batch, index: int) -> None:
+        # With the lock held: an abort not sent because the run is stopping.
+        why = "interrupted" if self.fatal is None else f"stopped: {describe(self.fatal)}"
+        outcome = AbortOutcome(batch.uploads[index], Outcome.SKIPPED, 0, f"not sent: {why}")
+        self._settle(batch, index, outcome)
+
+    def _send_to_workers(self, batch: Batch, workers: SizingPool) -> None:
+        """Hand the batch's aborts to the worker processes, a message at a time, each to the
+        least busy; once the run is stopping, the rest are not sent."""
+        terms = Terms(self.verify, self.now, self.max_attempts)
+        count = len(batch.uploads)
+        size = max(1, min(WORKER_BATCH, -(-count // len(workers.pids))))
+        for start in range(0, count, size):
+            indexes = range(start, min(count, start + size))
+            with self._lock:
+                if self.cancel.is_set():
+                    for index in range(start, count):
+                        if not batch.sent[index] and batch.outcomes[index] is None:
+                            self._skip(batch, index)
+                    return
+                for index in indexes:
+                    batch.sent[index] = True
+                self._in_flight += len(indexes)
+            answered = self._answered
+            tasks: list[tuple[Upload, Done]] = [
+                (batch.uploads[i], functools.partial(answered, batch, i)) for i in indexes
+            ]
+            workers.submit_batch(tasks, self._settle_lost, job=ABORT_JOB, args=terms)
+
+    def _answered(self, batch: Batch, index: int, answer: Answer | str | Exception) -> None:
+        """A worker's answer for one abort (from the pool's receiving thread)."""
+        if isinstance(answer, Exception):  # its worker is gone: see what the log holds
+            with self._lock:
+                self._lost.append((batch, index))
+            return
+        with self._lock:
+            self._in_flight -= 1
+            if batch.outcomes[index] is not None:
+                pass
+            elif isinstance(answer, str):  # UNSENT
+                self._skip(batch, index)
+            else:
+                outcome, attempts, error, recorded, failure = answer
+                result = AbortOutcome(batch.uploads[index], Outcome(outcome), attempts, error)
+                self._settle(batch, index, result, counted=recorded)
+                if failure is not None:
+                    if self.fatal is None:
+                        self.fatal = failure.raised()  # a bug stays a bug
+                    self._halt()
+            self._changed.notify_all()
+
+    def _settle_lost(self) -> None:
+        """The aborts whose worker process ended before it answered: FAILED, attempts unknown,
+        where the log holds the intent (it now says ``unknown``); SKIPPED where it does not
+        (never sent)."""
+        with self._lock:
+            lost, self._lost = self._lost, []
+        if not lost:
+            return
+        uploads = [batch.uploads[index] for batch, index in lost]
+        written = self.audit.lost(uploads, LOST)
+        with self._lock:
+            for (batch, index), intent in zip(lost, written, strict=True):
+                self._in_flight -= 1
+                if batch.outcomes[index] is not None:
+                    continue
+                if intent:
+                    outcome = AbortOutcome(batch.uploads[index], Outcome.FAILED, None, LOST)
+                else:
+                    why = "not sent: its worker process ended first"
+                    outcome = AbortOutcome(batch.uploads[index], Outcome.SKIPPED, 0, why)
+                self._settle(batch, index, outcome)
+            self._changed.notify_all()
 
     def send(self, batch: Batch) -> None:
         """Start aborting the batch's uploads. A Ctrl-C landing here (starting a worker thread
         waits for it) loses nothing: each upload is taken by its worker under the lock, and
         ``skip_unsent`` records the ones never taken."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mpusweep-abort")
         with self._lock:
             self._record_held(batch)
             self._batches.append(batch)
+        if self.workers is not None:
+            self._send_to_workers(batch, self.workers)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="mpusweep-abort")
         for index in range(len(batch.uploads)):
             batch.futures.append(self._pool.submit(self._run_one, batch, index))
 
@@ -293,6 +278,8 @@ class AbortRun:
                 while batch.left:
                     if not self._changed.wait(timeout=self.stall_timeout):
                         raise Stalled(f"no abort finished for {self.stall_timeout:.0f} s: stopped")
+                    if self.stop is not None and self.stop.is_set():
+                        self._halt()
         except BaseException:
             self.interrupt()
             raise
@@ -303,7 +290,7 @@ class AbortRun:
         while waiting, or the deadline, leaves their audit outcome "unknown" (``AuditLog``
         writes it when it is closed). Waits once: called again, it returns at once."""
         with self._lock:
-            self.cancel.set()
+            self._halt()
         if self._interrupted:
             return
         self._interrupted = True
@@ -323,7 +310,7 @@ class AbortRun:
         starts after this); returns the batch's outcomes. An abort still in flight after
         ``interrupt()`` gave up waiting is ``unknown`` in the audit log and left out here."""
         with self._lock:
-            self.cancel.set()
+            self._halt()
             self._record_held(batch)
             for index, upload in enumerate(batch.uploads):
                 if not batch.sent[index] and batch.outcomes[index] is None:

@@ -23,6 +23,7 @@ from ..settings import CleanPolicy, ScanSettings
 from ..sizing import SizingPool
 from .abort import AbortRun, Batch
 from .caps import Budget
+from .workers import ABORT_JOB
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,9 @@ class CleanHooks:
     on_bucket_done: Callable[[BucketClean], None] | None = None
     #: The scan's progress callback.
     progress: Progress | None = None
-    #: Worker processes to size uploads in; aborts always run in this process.
+    #: Worker processes to size uploads in; when their ``jobs`` hold the run's
+    #: ``WorkerAborts`` (made with ``Writes``' writer and audit log), they send the aborts too,
+    #: else threads of this process do.
     sizer: SizingPool | None = None
     #: Set by another thread to stop the run as Ctrl-C does (no new abort starts, those in
     #: flight finish and are recorded): KeyboardInterrupt is raised.
@@ -158,6 +161,7 @@ def clean(
             now,
             outcomes=result.outcomes,
             stop=hooks.cancel,
+            workers=hooks.sizer if hooks.sizer and ABORT_JOB in hooks.sizer.jobs else None,
         )
     budget = Budget(policy.caps) if policy.caps.limited else None
     targets = resolve_buckets(s3, selection)
