@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .models import AbortOutcome, Upload
+from .models import AbortOutcome, Outcome, Upload
 from .redact import public_endpoint
 
 SCHEMA_VERSION = 1
@@ -140,33 +140,48 @@ class AuditLog:
         record.update(outcome=result.outcome.value, attempts=result.attempts, error=result.error)
         return self._write(record, closes=_name(result.upload))
 
-    def lost(self, uploads: list[Upload], why: str) -> list[bool]:
+    def lost(self, uploads: list[Upload], why: str) -> list[AbortOutcome | None]:
         """Uploads whose aborts a worker process took and never answered (it is gone, so it
-        writes nothing more): for each one, whether its intent is in the log. Each intent found
-        without an outcome gets ``unknown``, with ``why``; an upload without an intent was
-        never sent."""
+        writes nothing more): what this run's part of the log says of each. None: no intent
+        (never sent). An intent with an outcome: that outcome (a worker may write it and die
+        before it answers), ``unknown`` read as FAILED with attempts unknown. An intent
+        without one: ``unknown`` is written now, with ``why`` (unless the log is closed), and
+        FAILED returned."""
         wanted = {_name(u) for u in uploads}
         written: set[tuple[str, str, str]] = set()
-        settled: set[tuple[str, str, str]] = set()
-        with self._lock:
-            if self._fd < 0:
-                return [False] * len(uploads)
-            with open(self.path, "rb") as log:  # read back from where this run began
-                log.seek(self._start)
-                for line in log:
-                    record = _ours(line, self.run_id, self.endpoint)
-                    if record is None:
-                        continue
-                    name = (record["bucket"], record["key"], record["upload_id"])
-                    if name in wanted:
-                        (written if record["event"] == "intent" else settled).add(name)
+        logged: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # Read back from where this run began.
+        with self._lock, open(self.path, "rb") as log:
+            log.seek(self._start)
+            for line in log:
+                record = _ours(line, self.run_id, self.endpoint)
+                if record is None:
+                    continue
+                name = (record["bucket"], record["key"], record["upload_id"])
+                if name not in wanted:
+                    continue
+                if record["event"] == "intent":
+                    written.add(name)
+                else:
+                    logged.setdefault(name, record)  # the first outcome is the one
+        found: list[AbortOutcome | None] = []
         for upload in uploads:
-            if _name(upload) in written - settled:
-                record = self._base("outcome", upload)
-                record.update(outcome="unknown", attempts=None, error=why)
-                self._write(record)
-                settled.add(_name(upload))
-        return [_name(u) in written for u in uploads]
+            name = _name(upload)
+            if name not in written:
+                found.append(None)
+                continue
+            record = logged.get(name)
+            if record is None:
+                unknown = self._base("outcome", upload)
+                unknown.update(outcome="unknown", attempts=None, error=why)
+                self._write(unknown)
+                logged[name] = record = unknown
+            if record["outcome"] == "unknown":
+                found.append(AbortOutcome(upload, Outcome.FAILED, None, record["error"]))
+            else:
+                outcome = Outcome(record["outcome"])
+                found.append(AbortOutcome(upload, outcome, record["attempts"], record["error"]))
+        return found
 
     def unknown(self, upload: Upload, why: str) -> None:
         """Record that an abort was sent but its result is not known (interrupted)."""

@@ -52,6 +52,8 @@ Done = Callable[[Any], None]
 After = Callable[[], None] | None
 #: Seconds ``close()`` waits for idle workers to exit before terminating them.
 JOIN_TIMEOUT = 5.0
+#: Seconds ``close()`` waits for the callbacks of a dead worker's lost tasks.
+CALLBACKS_TIMEOUT = 60.0
 
 
 def default_processes() -> int:
@@ -179,8 +181,8 @@ class SizingPool:
         worker still running, in one message (with ``args``, given to each task); each ``done``
         is called (from another thread) with its upload's result, and ``after`` once after the
         callbacks of each message of results that holds some of them (so that the caller can
-        pass results on in batches too). A Ctrl-C that comes while the message goes waits until
-        it is sent whole: a message cut off would be lost with the rest of the pipe."""
+        pass results on in batches too). A Ctrl-C or SIGTERM that comes while the message goes
+        waits until it is sent whole: a message cut off would be lost with the rest of the pipe."""
         if not batch:
             return
         if job != SIZE and job not in self.jobs:
@@ -197,7 +199,7 @@ class SizingPool:
                     worker.pending[task_id] = (done, after)
                     tasks.append((task_id, upload))
                 try:
-                    with _sigint_held():
+                    with signals_held():
                         worker.tasks.send((job, args, tasks))
                     return
                 except OSError:
@@ -234,9 +236,10 @@ class SizingPool:
             _answer(lost, [why] * len(lost))
 
     def close(self) -> None:
-        """Stop sizing: work not started is dropped; busy workers are terminated at once
-        (ListParts is safe to cut off), idle ones exit. A worker's unfinished tasks get an
-        error callback."""
+        """Stop: work not started is dropped; busy workers are terminated at once (a ListParts
+        is safe to cut off; an abort cut off is settled by its callback, which reads the audit
+        log), idle ones exit. A worker's unfinished tasks get an error callback, and this waits
+        for those callbacks once the worker is gone."""
         with self._lock:
             self._closed = True
             for worker in self._workers:
@@ -249,7 +252,10 @@ class SizingPool:
                 worker.process.terminate()
                 worker.process.join(JOIN_TIMEOUT)
             if worker.receiver is not None:
-                worker.receiver.join(JOIN_TIMEOUT)
+                # A dead worker's receiver has its end of the pipe, and only the callbacks of
+                # the tasks it lost to run: wait for them (they record what was cut off).
+                alive = worker.process.is_alive()
+                worker.receiver.join(JOIN_TIMEOUT if alive else CALLBACKS_TIMEOUT)
                 if worker.receiver.is_alive():
                     continue  # closing its pipe under it would break its recv()
             worker.results.close()
@@ -261,24 +267,32 @@ class SizingPool:
         self.close()
 
 
+#: The signals that interrupt a run (Ctrl-C, and SIGTERM, which the CLI raises as ``Terminated``).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def _sigint_held() -> Iterator[None]:
-    """In the main thread (the only one Python interrupts), a Ctrl-C that comes while the
-    block runs is held, and delivered when it ends."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous):  # not ours to hold: ignored, the default, or set outside Python
+def signals_held() -> Iterator[None]:
+    """In the main thread (the only one Python interrupts), a Ctrl-C or SIGTERM that comes
+    while the block runs is held, and delivered when it ends (a block that hands work out and
+    records it as handed out is never cut in the middle). Nested blocks hold it to the outer
+    one's end."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    # Not ours to hold: ignored, the default, or set outside Python.
+    held = [signum for signum, handler in previous.items() if callable(handler)]
     caught: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    for signum in held:
+        signal.signal(signum, lambda number, _frame: caught.append(number))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            signal.raise_signal(signal.SIGINT)
+        for signum in held:
+            signal.signal(signum, previous[signum])
+        for number in dict.fromkeys(caught):
+            signal.raise_signal(number)
 
 
 def _answer(callbacks: list[tuple[Done, After]], results: list[Any]) -> None:

@@ -72,15 +72,16 @@ class Failure:
         return cls("", f"{type(exc).__name__}: {exc}", type(exc).__name__)
 
     def raised(self) -> Exception:
-        """The exception as the worker raised it where it can be made again here (an mpusweep
-        error or a built-in one, such as the ``ValueError`` of a bug), else ``error()``."""
+        """The exception as the worker raised it: an mpusweep error as it was, a built-in one
+        (such as the ``ValueError`` of a bug) made again here, any other (a bug too) as a
+        ``RuntimeError`` that names it. ``error()`` is how sizing reads a failure instead."""
         if self.kind:
             return self.error()
         kind = getattr(builtins, self.code, None)
         if isinstance(kind, type) and issubclass(kind, Exception):
             with contextlib.suppress(Exception):
                 return kind(self.message.removeprefix(f"{self.code}: "))
-        return self.error()
+        return RuntimeError(f"in a worker process: {self.message}")
 
     def error(self) -> Exception:
         kind = getattr(errors, self.kind, None) if self.kind else None

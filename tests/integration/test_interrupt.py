@@ -106,11 +106,18 @@ def test_signal_during_clean(buckets, backend, tmp_path, sig, code):
     assert buckets.listing(bucket) == []
 
 
-@pytest.mark.parametrize("intents", [1, 10, 40], ids=lambda n: f"after-{n}-intents")
-def test_ctrl_c_after_yes_summary_counts_every_abort(buckets, backend, tmp_path, intents):
-    """Ctrl-C while a confirmed bucket's aborts are being sent (at first the pool is still
-    starting its threads): the printed summary counts exactly the aborts the audit log
-    records and the server no longer lists, never "aborted 0" for aborts that happened."""
+@pytest.mark.parametrize(
+    ("intents", "processes"),
+    [(1, 2), (10, 2), (40, 2), (10, 1)],
+    ids=["after-1-intents", "after-10-intents", "after-40-intents", "after-10-in-threads"],
+)
+def test_ctrl_c_after_yes_summary_counts_every_abort(
+    buckets, backend, tmp_path, intents, processes
+):
+    """Ctrl-C while a confirmed bucket's aborts are being sent (from the worker processes, or
+    at first while the pool still starts its threads): the printed summary counts exactly the
+    aborts the audit log records and the server no longer lists, never "aborted 0" for aborts
+    that happened."""
     bucket = buckets.new()
     buckets.make_many(bucket, [f"k/{i:04d}" for i in range(300)])
     audit = tmp_path / "audit.jsonl"
@@ -125,6 +132,8 @@ def test_ctrl_c_after_yes_summary_counts_every_abort(buckets, backend, tmp_path,
                 "--idle-for",
                 "0",
                 "--no-sizes",
+                "--processes",
+                str(processes),
                 "--audit-log",
                 str(audit),
             ],

@@ -298,9 +298,11 @@ def children(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2], ids=["threads", "workers"])
+def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path, processes):
     """Failed before: an abort in flight at the second Ctrl-C could get "unknown" and then
-    its real outcome (two that contradict each other), written to a log being closed."""
+    its real outcome (two that contradict each other), written to a log being closed. With
+    worker processes, those cut off in flight are the ones the pool's close terminates."""
     bucket = buckets.new()
     buckets.make_many(bucket, [f"k/{i:03d}" for i in range(60)])
     audit = tmp_path / "audit.jsonl"
@@ -317,6 +319,8 @@ def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path):
             "--no-sizes",
             "--concurrency",
             "4",
+            "--processes",
+            str(processes),
         ]
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = start_mpusweep(

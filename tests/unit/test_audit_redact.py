@@ -196,8 +196,9 @@ def test_known_secrets_are_masked_by_value_anywhere():
 
 def test_lost_aborts_get_unknown_only_where_this_run_wrote_the_intent(tmp_path):
     """``lost``: what a worker process took and never answered. Its intent in this run's part of
-    the log, without an outcome: ``unknown`` is written, and True returned. With an outcome: left
-    as it is. No intent (never sent), or one from another run sharing the file: False."""
+    the log, without an outcome: ``unknown`` is written, and FAILED (attempts unknown) returned.
+    With an outcome (written before the worker died): that one. No intent (never sent), or one
+    from another run sharing the file: None."""
     path = tmp_path / "audit.jsonl"
     settled, open_, unsent, other_run = (
         Upload("b", key, f"u-{key}", UPLOAD.initiated) for key in ("settled", "open", "no", "old")
@@ -215,8 +216,10 @@ def test_lost_aborts_get_unknown_only_where_this_run_wrote_the_intent(tmp_path):
             finally:
                 os._exit(0)
         assert os.waitpid(pid, 0)[1] == 0
-        assert log.lost([settled, open_, unsent, other_run], "gone") == [True, True, False, False]
-        assert log.lost([open_], "gone") == [True]  # asked again: no second outcome
+        found = log.lost([settled, open_, unsent, other_run], "gone")
+        unknown = AbortOutcome(open_, Outcome.FAILED, None, "gone")
+        assert found == [AbortOutcome(settled, Outcome.ABORTED, 1), unknown, None, None]
+        assert log.lost([open_], "again") == [unknown]  # asked again: no second outcome
     records = [json.loads(x) for x in path.read_text().splitlines()]
     ours = [(r["key"], r["event"], r.get("outcome")) for r in records if r["run_id"] == "now"]
     assert ours == [

@@ -20,7 +20,7 @@ from ..audit import AuditLog
 from ..models import AbortOutcome, Outcome, Upload, Verify
 from ..s3 import DEFAULT_CONCURRENCY, S3Writer
 from ..scan import Stalled
-from ..sizing import Done, SizingPool
+from ..sizing import Done, SizingPool, signals_held
 from .one import DEFAULT_MAX_ATTEMPTS, abort_recorded, describe
 from .workers import ABORT_JOB, LOST, WORKER_BATCH, Answer, Terms, WorkerAborts
 
@@ -71,9 +71,10 @@ class AbortRun:
 
     Given ``workers`` (a pool whose jobs hold a ``WorkerAborts`` of this writer and audit log),
     the aborts are sent from those processes, in batches, and this one only hands them out and
-    records what comes back. An abort whose worker ended before it answered is FAILED (attempts
-    unknown) when the log holds its intent (``AuditLog.lost`` writes ``unknown`` there), and
-    SKIPPED when it was never sent.
+    records what comes back. An abort whose worker ended before it answered gets what the log
+    says of it (``AuditLog.lost``): its outcome if the worker wrote one, FAILED (attempts
+    unknown) if only its intent is there (``unknown`` is written), SKIPPED if it was never
+    sent.
     """
 
     writer: S3Writer
@@ -118,7 +119,7 @@ class AbortRun:
         """No new abort starts, here or in any worker process."""
         self.cancel.set()
         if self._remote is not None:
-            self._remote.halt.set()
+            self._remote.halt()
 
     @property
     def stall_timeout(self) -> float:
@@ -189,20 +190,24 @@ class AbortRun:
         size = max(1, min(WORKER_BATCH, -(-count // len(workers.pids))))
         for start in range(0, count, size):
             indexes = range(start, min(count, start + size))
-            with self._lock:
-                if self.cancel.is_set():
-                    for index in range(start, count):
-                        if not batch.sent[index] and batch.outcomes[index] is None:
-                            self._skip(batch, index)
-                    return
-                for index in indexes:
-                    batch.sent[index] = True
-                self._in_flight += len(indexes)
-            answered = self._answered
-            tasks: list[tuple[Upload, Done]] = [
-                (batch.uploads[i], functools.partial(answered, batch, i)) for i in indexes
-            ]
-            workers.submit_batch(tasks, self._settle_lost, job=ABORT_JOB, args=terms)
+            # Marked as sent only with the message that sends them: a Ctrl-C or SIGTERM waits
+            # for the end of the block (an upload marked and never handed out would have no
+            # outcome, and interrupt() would wait for it).
+            with signals_held():
+                with self._lock:
+                    if self.cancel.is_set():
+                        for index in range(start, count):
+                            if not batch.sent[index] and batch.outcomes[index] is None:
+                                self._skip(batch, index)
+                        return
+                    for index in indexes:
+                        batch.sent[index] = True
+                    self._in_flight += len(indexes)
+                answered = self._answered
+                tasks: list[tuple[Upload, Done]] = [
+                    (batch.uploads[i], functools.partial(answered, batch, i)) for i in indexes
+                ]
+                workers.submit_batch(tasks, self._settle_lost, job=ABORT_JOB, args=terms)
 
     def _answered(self, batch: Batch, index: int, answer: Answer | str | Exception) -> None:
         """A worker's answer for one abort (from the pool's receiving thread)."""
@@ -227,23 +232,21 @@ class AbortRun:
             self._changed.notify_all()
 
     def _settle_lost(self) -> None:
-        """The aborts whose worker process ended before it answered: FAILED, attempts unknown,
-        where the log holds the intent (it now says ``unknown``); SKIPPED where it does not
-        (never sent)."""
+        """The aborts whose worker process ended before it answered: what the audit log says
+        of each (``AuditLog.lost``: its outcome, or FAILED with attempts unknown where only the
+        intent is there, which now says ``unknown``); SKIPPED where no intent is (never
+        sent)."""
         with self._lock:
             lost, self._lost = self._lost, []
         if not lost:
             return
-        uploads = [batch.uploads[index] for batch, index in lost]
-        written = self.audit.lost(uploads, LOST)
+        logged = self.audit.lost([batch.uploads[index] for batch, index in lost], LOST)
         with self._lock:
-            for (batch, index), intent in zip(lost, written, strict=True):
+            for (batch, index), outcome in zip(lost, logged, strict=True):
                 self._in_flight -= 1
                 if batch.outcomes[index] is not None:
                     continue
-                if intent:
-                    outcome = AbortOutcome(batch.uploads[index], Outcome.FAILED, None, LOST)
-                else:
+                if outcome is None:
                     why = "not sent: its worker process ended first"
                     outcome = AbortOutcome(batch.uploads[index], Outcome.SKIPPED, 0, why)
                 self._settle(batch, index, outcome)

@@ -48,26 +48,35 @@ class WorkerAborts:
     its copy of the open audit log (one ``O_APPEND`` write a line). ``halt`` is seen by every
     process: once it is set, no worker sends a new abort, and each one not sent is answered as
     such. A worker that sees an error that must stop the run (rejected credentials, a bug) sets
-    it too.
+    it too. It is a byte of shared memory, with no lock: a worker killed while it reads or sets
+    it leaves nothing held (a ``multiprocessing.Event`` would leave its lock taken).
     """
 
     def __init__(self, writer: S3Writer, audit: AuditLog) -> None:
-        import multiprocessing  # only where workers are forked (start-up time)
+        import multiprocessing.sharedctypes  # only where workers are forked (start-up time)
 
         self.writer, self.audit = writer, audit
-        self.halt = multiprocessing.get_context("fork").Event()
+        self._halt = multiprocessing.sharedctypes.RawValue("b", 0)
+
+    @property
+    def halted(self) -> bool:
+        return bool(self._halt.value)
+
+    def halt(self) -> None:
+        """No new abort in any worker process."""
+        self._halt.value = 1
 
     def start(self, threads: int) -> Callable[[Upload, Any], Any]:
         writer = self.writer.writer(concurrency=threads)
 
         def abort(upload: Upload, terms: Terms) -> Answer | str:
-            if self.halt.is_set():
+            if self.halted:
                 return UNSENT
             result, stop, recorded = abort_recorded(
                 writer, upload, self.audit, terms.verify, terms.now, terms.max_attempts
             )
             if stop is not None:
-                self.halt.set()  # no new abort in any worker; the parent stops the run
+                self.halt()  # no new abort in any worker; the parent stops the run
             failure = None if stop is None else Failure.of(stop)
             return (result.outcome.value, result.attempts, result.error, recorded, failure)
 
