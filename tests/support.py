@@ -333,3 +333,8 @@ def clean_now(*buckets: str) -> list[str]:
     """``clean`` of these buckets with no prompt and no age or idle guard: what a test that
     cleans the uploads it just wrote says (a plain clean keeps them: too young, still written)."""
     return ["clean", *buckets, "--yes", "--older-than", "0", "--idle-for", "0"]
+
+
+def env_through(backend: Backend, url: str) -> dict[str, str]:
+    """The CLI's environment for a backend reached through ``url`` (a proxy of the tests)."""
+    return {**backend.env(), "AWS_ENDPOINT_URL": url}

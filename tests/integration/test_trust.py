@@ -24,17 +24,13 @@ from tests.support import (
     KIB,
     assert_one_outcome_per_intent,
     clean_now,
+    env_through,
     mpusweep_command,
     read_audit,
     start_mpusweep,
 )
 
 FAR_FUTURE = (datetime.now(UTC) + timedelta(days=3650)).isoformat()
-
-
-def via(backend, url: str) -> dict[str, str]:
-    """The CLI's environment for a backend reached through ``url`` (a proxy)."""
-    return {**backend.env(), "AWS_ENDPOINT_URL": url}
 
 
 def s3_error(status: int, code: str, message: str = "") -> Reply:
@@ -191,7 +187,8 @@ def test_credentials_expiring_mid_clean_keep_every_record(buckets, backend, tmp_
             "4",
         ]
         res = mpusweep_command(
-            [*args, "--audit-log", str(audit), "--now", FAR_FUTURE], env=via(backend, proxy.url)
+            [*args, "--audit-log", str(audit), "--now", FAR_FUTURE],
+            env=env_through(backend, proxy.url),
         )
     assert res.code == 5, res.stderr
     assert "ExpiredToken" in res.stderr
@@ -234,7 +231,8 @@ def test_a_bug_in_verification_keeps_every_record(buckets, backend, tmp_path):
             "always",
         ]
         res = mpusweep_command(
-            [*args, "--concurrency", "1", "--audit-log", str(audit)], env=via(backend, proxy.url)
+            [*args, "--concurrency", "1", "--audit-log", str(audit)],
+            env=env_through(backend, proxy.url),
         )
     assert res.code == 1, res.stderr
     assert "internal error" in res.stderr
@@ -261,7 +259,10 @@ def test_a_killed_sizing_worker_gives_size_errors_not_a_crash(buckets, backend, 
         args = ["scan", bucket, "--processes", "2", "--concurrency", "4", "--format", "json"]
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = start_mpusweep(
-                [*args, "--debug"], env=via(backend, proxy.url), stdout=stdout, stderr=stderr
+                [*args, "--debug"],
+                env=env_through(backend, proxy.url),
+                stdout=stdout,
+                stderr=stderr,
             )
             try:
                 assert arrived.wait(60), "no sizing started"
@@ -325,7 +326,7 @@ def test_second_ctrl_c_gives_one_outcome_per_intent(buckets, backend, tmp_path, 
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = start_mpusweep(
                 [*args, "--audit-log", str(audit)],
-                env=via(backend, proxy.url),
+                env=env_through(backend, proxy.url),
                 stdout=stdout,
                 stderr=stderr,
             )
@@ -440,7 +441,7 @@ def test_size_errors_count_under_idle_for(buckets, backend):
         for extra in ([], ["--idle-for", "1s"]):
             res = mpusweep_command(
                 ["scan", bucket, "--format", "json", "--now", FAR_FUTURE, *extra],
-                env=via(backend, proxy.url),
+                env=env_through(backend, proxy.url),
             )
             assert res.code == 3, (extra, res.stderr)
             assert "1 upload could not be sized" in res.stderr  # and the plural is right
@@ -493,7 +494,9 @@ def test_parts_listing_bounded_by_progress_not_pages(buckets, backend):
         list(pool.map(part, range(1, 131)))
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.rewrite = short_pages(10)
-        res = mpusweep_command(["scan", bucket, "--format", "json"], env=via(backend, proxy.url))
+        res = mpusweep_command(
+            ["scan", bucket, "--format", "json"], env=env_through(backend, proxy.url)
+        )
         pages = sum(1 for s in proxy.seen if "uploadId=" in s.path)
     assert res.code == 0, res.stderr
     [upload] = res.json()["uploads"]
@@ -534,7 +537,8 @@ def test_lifecycle_keeps_configuration_settings(buckets, backend):
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.rewrite = as_aws
         res = mpusweep_command(
-            ["lifecycle", "apply", bucket, "--days", "3", "--yes"], env=via(backend, proxy.url)
+            ["lifecycle", "apply", bucket, "--days", "3", "--yes"],
+            env=env_through(backend, proxy.url),
         )
         puts = [s for s in proxy.seen if s.method == "PUT" and "lifecycle" in s.path]
     assert res.code == 0, res.stdout + res.stderr
@@ -564,7 +568,8 @@ def test_lifecycle_read_back_compares_settings(buckets, backend):
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.rewrite = resets_after_put
         res = mpusweep_command(
-            ["lifecycle", "apply", bucket, "--days", "3", "--yes"], env=via(backend, proxy.url)
+            ["lifecycle", "apply", bucket, "--days", "3", "--yes"],
+            env=env_through(backend, proxy.url),
         )
     assert res.code == 3, res.stdout + res.stderr
     assert "settings read back differently" in res.stdout

@@ -20,14 +20,11 @@ from tests.support import (
     KIB,
     assert_one_outcome_per_intent,
     clean_now,
+    env_through,
     mpusweep_command,
     read_audit,
     start_mpusweep,
 )
-
-
-def via(backend, url: str) -> dict[str, str]:
-    return {**backend.env(), "AWS_ENDPOINT_URL": url}
 
 
 def upload_id_of(path: str) -> str | None:
@@ -52,6 +49,21 @@ def family(pid: int) -> list[int]:
         return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
     except psutil.NoSuchProcess:
         return []
+
+
+def run_to_end(args: list[str], env: dict[str, str], run: dict[str, int], tmp_path) -> int:
+    """The command in a child (its pid in ``run`` for the proxy's fault hook), to its end;
+    its output in ``tmp_path``'s ``out`` and ``err``."""
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = start_mpusweep(args, env=env, stdout=stdout, stderr=stderr)
+        run["pid"] = proc.pid
+        try:
+            return proc.wait(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_each_abort_goes_from_a_worker_between_its_intent_and_its_outcome(
@@ -83,27 +95,15 @@ def test_each_abort_goes_from_a_worker_between_its_intent_and_its_outcome(
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = check
         args = [*clean_now(bucket), "--processes", "2", "--concurrency", "4"]
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = start_mpusweep(
-                [*args, "--audit-log", str(audit)],
-                env=via(backend, proxy.url),
-                stdout=stdout,
-                stderr=stderr,
-            )
-            run["pid"] = proc.pid
-            try:
-                code = proc.wait(timeout=240)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        args += ["--audit-log", str(audit)]
+        code = run_to_end(args, env_through(backend, proxy.url), run, tmp_path)
     assert code == 0, err.read_text()[-3000:]
     assert sorted(u for u, *_ in seen) == sorted(made)  # each listed upload once, no other
     assert all(intent for _, intent, _, _ in seen), seen  # intent written before the DELETE
     assert not any(outcome for _, _, outcome, _ in seen), seen  # outcome only after it
     senders = {sender for *_, sender in seen}
     assert None not in senders, seen  # every DELETE's connection was found...
-    assert proc.pid not in senders  # ...and none was the main process's
+    assert run["pid"] not in senders  # ...and none was the main process's
     assert len(senders) == 2, senders  # both workers sent some
     outcomes = assert_one_outcome_per_intent(read_audit(audit))
     assert set(outcomes) == made and set(outcomes.values()) == {"aborted"}
@@ -131,7 +131,7 @@ def test_workers_abort_only_what_was_listed_and_confirmed(buckets, backend, tmp_
         args = ["clean", f"{buckets.prefix}-*", "--prefix", "a/", "--older-than", "0"]
         res = mpusweep_command(
             [*args, "--idle-for", "0", "--processes", "2", "--audit-log", str(audit)],
-            env=via(backend, proxy.url),
+            env=env_through(backend, proxy.url),
             input="y\nn\n",
         )
         deletes = [upload_id_of(s.path) for s in proxy.writes()]
@@ -174,20 +174,8 @@ def test_a_worker_killed_mid_abort_leaves_one_outcome_per_intent(buckets, backen
     with recording_proxy(backend.endpoint_url) as proxy:
         proxy.fault = kill_the_sender
         args = [*clean_now(first, second), "--processes", "2", "--concurrency", "4"]
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = start_mpusweep(
-                [*args, "--audit-log", str(audit)],
-                env=via(backend, proxy.url),
-                stdout=stdout,
-                stderr=stderr,
-            )
-            run["pid"] = proc.pid
-            try:
-                code = proc.wait(timeout=240)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        args += ["--audit-log", str(audit)]
+        code = run_to_end(args, env_through(backend, proxy.url), run, tmp_path)
     stderr_text = err.read_text()
     assert killed, "no DELETE came"
     assert code == 3, stderr_text[-3000:]  # partial: the run went on and said so

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, unquote_plus
 
 import botocore.session
@@ -68,6 +68,10 @@ class _PrefixIsExactKey(Exception):
     """The first page revealed a service that treats the prefix as an exact key (MinIO)."""
 
 
+#: A reader class: ``S3Reader`` or a narrower one (``S3Writer``).
+R = TypeVar("R", bound="S3Reader")
+
+
 class S3Reader:
     """mpusweep's read-only view of one S3-compatible service. Thread-safe: share one.
 
@@ -123,7 +127,11 @@ class S3Reader:
         """A reader like this one with a client and connections of its own (a forked sizing
         worker must not share the parent's sockets), paced by the same limiter: its state is
         shared with forked processes, so all of them pace each kind of request as one."""
-        return S3Reader(
+        return self._sibling(S3Reader, concurrency)
+
+    def _sibling(self, kind: type[R], concurrency: int) -> R:
+        """A ``kind`` (this class or a narrower one) like this one, with a client of its own."""
+        return kind(
             self.conn,
             concurrency=concurrency,
             page_size=self.page_size,

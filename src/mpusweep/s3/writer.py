@@ -18,15 +18,7 @@ class S3Writer(S3Reader):
     def writer(self, *, concurrency: int) -> S3Writer:
         """A writer like this one with a client of its own (for a forked worker process that
         sends aborts), paced by the same limiter as every process of the run."""
-        return S3Writer(
-            self.conn,
-            concurrency=concurrency,
-            page_size=self.page_size,
-            parts_page_size=self.parts_page_size,
-            session=self.transport.session,
-            tuning_steps=self.transport.tuning_steps,
-            limiter=self.transport.limiter,
-        )
+        return self._sibling(S3Writer, concurrency)
 
     def abort_upload(self, upload: Upload) -> bool:
         """Abort exactly this (bucket, key, upload_id). True if aborted, False if the service
