@@ -12,15 +12,7 @@ from rich.text import Text
 
 from ..audit import AuditLog, default_audit_path
 from ..errors import ExitCode, MpuSweepError, UsageError
-from ..execute import (
-    BucketClean,
-    CleanHooks,
-    CleanResult,
-    WorkerAborts,
-    Writes,
-    clean,
-    held_by_cap,
-)
+from ..execute import BucketClean, CleanHooks, CleanResult, Writes, clean, held_by_cap
 from ..filters import UNKNOWN_ACTIVITY, format_duration
 from ..metrics import bucket_figures, left_after
 from ..models import AbortPlan, BucketScan, known_sum
@@ -209,12 +201,7 @@ class CleanFlow:
         progress = ScanProgress(env, "Scanning", enabled=quiet)
         callbacks = _Callbacks(env, policy, self.human, view, progress)
         try:
-            # Made before the pool's workers are forked: they send the aborts.
-            aborts = None
-            if writes is not None and scan.processes > 1:
-                aborts = WorkerAborts(writes.writer, writes.audit)
-            pool = sizing_workers(ctx.s3, scan, alone=ctx.alone, aborts=aborts)
-            with pool as sizer, progress:
+            with sizing_workers(ctx.s3, scan, alone=ctx.alone, writes=writes) as pool, progress:
                 clean(
                     ctx.s3,
                     writes,
@@ -225,7 +212,7 @@ class CleanFlow:
                         on_bucket_planned=callbacks.planned,
                         on_bucket_done=callbacks.done,
                         progress=progress,
-                        sizer=sizer,
+                        sizer=pool,
                         cancel=ctx.cancel,
                     ),
                     scan=replace(scan, lifecycle=self.run.recording.metrics_file is not None),

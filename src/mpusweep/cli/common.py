@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .. import providers
 from ..env import Env
-from ..execute import ABORT_JOB, WorkerAborts
+from ..execute import ABORT_JOB, WorkerAborts, Writes
 from ..models import BucketScan
 from ..pricing import Pricing
 from ..report import plural
@@ -54,13 +54,16 @@ def ask(env: Env, question: str) -> bool:
 
 
 def sizing_workers(
-    s3: S3Reader, scan: ScanSettings, *, alone: bool = True, aborts: WorkerAborts | None = None
+    s3: S3Reader, scan: ScanSettings, *, alone: bool = True, writes: Writes | None = None
 ) -> AbstractContextManager[SizingPool | None]:
-    """The ``--processes`` pool: it sizes, and sends the aborts when given ``aborts`` (none
-    without sizes or aborts, nor for a target that does not run alone in this thread). Open it
-    before anything starts a thread (the progress display does): its workers are forked."""
-    processes = scan.processes if (scan.sizes or aborts is not None) and alone else 1
-    jobs = {} if aborts is None else {ABORT_JOB: aborts}
+    """The ``--processes`` pool: it sizes, and sends a clean's aborts when given its ``writes``
+    (none without sizes or writes, nor for a target that does not run alone in this thread).
+    Open it before anything starts a thread (the progress display does): its workers are
+    forked, and the aborts' job is made before them."""
+    processes = scan.processes if (scan.sizes or writes is not None) and alone else 1
+    jobs = {}
+    if writes is not None and processes > 1:
+        jobs[ABORT_JOB] = WorkerAborts(writes.writer, writes.audit)
     return sizing_pool(s3, processes=processes, concurrency=s3.transport.concurrency, jobs=jobs)
 
 

@@ -171,10 +171,14 @@ class AbortRun:
                 if stop is not None:
                     # Rejected credentials or a bug: recorded as this upload's outcome; no new
                     # abort starts after this one.
-                    if self.fatal is None:
-                        self.fatal = stop
-                    self._halt()
+                    self._stop_with(stop)
                 self._changed.notify_all()
+
+    def _stop_with(self, error: Exception) -> None:
+        # With the lock held: the first error that must stop the run is the one kept.
+        if self.fatal is None:
+            self.fatal = error
+        self._halt()
 
     def _skip(self, batch: Batch, index: int) -> None:
         # With the lock held: an abort not sent because the run is stopping.
@@ -203,9 +207,8 @@ class AbortRun:
                     for index in indexes:
                         batch.sent[index] = True
                     self._in_flight += len(indexes)
-                answered = self._answered
                 tasks: list[tuple[Upload, Done]] = [
-                    (batch.uploads[i], functools.partial(answered, batch, i)) for i in indexes
+                    (batch.uploads[i], functools.partial(self._answered, batch, i)) for i in indexes
                 ]
                 workers.submit_batch(tasks, self._settle_lost, job=ABORT_JOB, args=terms)
 
@@ -217,18 +220,14 @@ class AbortRun:
             return
         with self._lock:
             self._in_flight -= 1
-            if batch.outcomes[index] is not None:
-                pass
-            elif isinstance(answer, str):  # UNSENT
+            if batch.outcomes[index] is None and isinstance(answer, str):  # UNSENT
                 self._skip(batch, index)
-            else:
+            elif batch.outcomes[index] is None and not isinstance(answer, str):
                 outcome, attempts, error, recorded, failure = answer
                 result = AbortOutcome(batch.uploads[index], Outcome(outcome), attempts, error)
                 self._settle(batch, index, result, counted=recorded)
                 if failure is not None:
-                    if self.fatal is None:
-                        self.fatal = failure.raised()  # a bug stays a bug
-                    self._halt()
+                    self._stop_with(failure.raised())  # a bug stays a bug
             self._changed.notify_all()
 
     def _settle_lost(self) -> None:
