@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import multiprocessing
+import random
 import threading
 from types import SimpleNamespace
 
@@ -11,7 +12,9 @@ import pytest
 
 from mpusweep.s3.pace import Times
 from mpusweep.s3.throttle import (
+    BACKOFF_CAP,
     READ,
+    RETRY_JITTER,
     WRITE,
     RateLimiter,
     ThrottleHandler,
@@ -439,3 +442,67 @@ def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
         worker.join(timeout=60)
     assert not any(worker.is_alive() for worker in workers)
     assert service.accepted >= 0.7 * 60 * 8, (service.accepted, limit.rate())
+
+
+def test_retries_back_off_until_the_first_measure_while_answers_are_slow():
+    """64 threads throttled while unlimited, on a starved machine: the accepted answers take a
+    second to come, so the limiter has nothing to measure a pace from meanwhile. Failed before
+    (CI, moto: 386 throttled reads for 301 accepted, 143 in the first second): every thread
+    retried within 50 ms, whatever the retry, 1,200 throttled answers in two seconds here; with
+    the backoff doubling at each retry, about 270."""
+    random.seed(1)
+    threads = 64
+    clock = ThreadClock(threads)
+    limit = limiter(clock)
+    handler = ThrottleHandler(limit, patience=600, clock=clock)
+    service = Service(clock, rate=40, burst=10)
+    end = clock.now + 2
+
+    def client() -> None:
+        try:
+            while clock.now < end:
+                context: dict = {}
+                while clock.now < end:  # one request, retried until accepted
+                    context["mpusweep_sent_at"] = limit.acquire(WRITE)
+                    if service.take():
+                        clock.sleep(1.0)  # the accepted answer's slow round trip
+                        limit.success(WRITE, context["mpusweep_sent_at"])
+                        break
+                    clock.sleep(0.005)  # the throttled answer's
+                    delay = handler.needs_retry(
+                        response=response(503, "SlowDown"),
+                        request_dict={"context": context, "method": "PUT"},
+                    )
+                    clock.sleep(delay)
+        finally:
+            clock.done()
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+    assert service.throttled < 5 * threads, service.throttled
+    assert service.accepted >= 2 * service.rate, service.accepted  # the bucket kept in use
+
+
+def test_a_paced_retry_waits_only_a_little_jitter():
+    """Once paced, the limiter spaces retries: the backoff does not add to it."""
+    random.seed(2)
+    clock = Clock()
+    limit = limiter(clock)
+    handler = ThrottleHandler(limit, clock=clock)
+    request = {"context": {}, "method": "PUT"}
+    delays = [
+        handler.needs_retry(response=response(503, "SlowDown"), request_dict=request)
+        for _ in range(8)
+    ]
+    assert max(delays) > RETRY_JITTER  # unpaced: the eighth retry's ceiling is 6.4 s, capped
+    assert all(delay <= BACKOFF_CAP for delay in delays)
+    limit.paces[WRITE].rate = 40.0
+    paced = [
+        handler.needs_retry(response=response(503, "SlowDown"), request_dict=request)
+        for _ in range(20)
+    ]
+    assert all(delay <= RETRY_JITTER for delay in paced)
