@@ -6,6 +6,7 @@ import heapq
 import multiprocessing
 import random
 import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
@@ -415,6 +416,23 @@ class ThreadClock:
         self.cond.notify_all()
 
 
+def run_threads(clock: ThreadClock, threads: int, client: Callable[[], None]) -> None:
+    """Run ``client`` in ``threads`` threads on the fake clock, each done when it returns."""
+
+    def thread() -> None:
+        try:
+            client()
+        finally:
+            clock.done()
+
+    workers = [threading.Thread(target=thread) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not any(worker.is_alive() for worker in workers)
+
+
 def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
     """64 threads (a sizing pool) paced at a guess of a few requests a second: when the pace
     grows, the requests already waiting go at the new pace. Failed before (moto, a clean of 100
@@ -428,19 +446,11 @@ def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
     end = clock.now + 8
 
     def client() -> None:
-        try:
-            while clock.now < end:
-                send(limit, clock, service)
-                clock.sleep(0.02)  # the answer's round trip
-        finally:
-            clock.done()
+        while clock.now < end:
+            send(limit, clock, service)
+            clock.sleep(0.02)  # the answer's round trip
 
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not any(worker.is_alive() for worker in workers)
+    run_threads(clock, threads, client)
     assert service.accepted >= 0.7 * 60 * 8, (service.accepted, limit.rate())
 
 
@@ -459,30 +469,22 @@ def test_retries_back_off_until_the_first_measure_while_answers_are_slow():
     end = clock.now + 2
 
     def client() -> None:
-        try:
-            while clock.now < end:
-                context: dict = {}
-                while clock.now < end:  # one request, retried until accepted
-                    context["mpusweep_sent_at"] = limit.acquire(WRITE)
-                    if service.take():
-                        clock.sleep(1.0)  # the accepted answer's slow round trip
-                        limit.success(WRITE, context["mpusweep_sent_at"])
-                        break
-                    clock.sleep(0.005)  # the throttled answer's
-                    delay = handler.needs_retry(
-                        response=response(503, "SlowDown"),
-                        request_dict={"context": context, "method": "PUT"},
-                    )
-                    clock.sleep(delay)
-        finally:
-            clock.done()
+        while clock.now < end:
+            context: dict = {}
+            while clock.now < end:  # one request, retried until accepted
+                context["mpusweep_sent_at"] = limit.acquire(WRITE)
+                if service.take():
+                    clock.sleep(1.0)  # the accepted answer's slow round trip
+                    limit.success(WRITE, context["mpusweep_sent_at"])
+                    break
+                clock.sleep(0.005)  # the throttled answer's
+                delay = handler.needs_retry(
+                    response=response(503, "SlowDown"),
+                    request_dict={"context": context, "method": "PUT"},
+                )
+                clock.sleep(delay)
 
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not any(worker.is_alive() for worker in workers)
+    run_threads(clock, threads, client)
     assert service.throttled < 5 * threads, service.throttled
     assert service.accepted >= 2 * service.rate, service.accepted  # the bucket kept in use
 
