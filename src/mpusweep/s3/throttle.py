@@ -383,10 +383,11 @@ class ThrottleHandler:
         if retry_after:
             return retry_after
         # Paced, the limiter spaces the retry in before-send (a little jitter spreads the
-        # threads); not yet, it backs off, its ceiling doubled at each retry.
+        # threads); not yet, it backs off, its ceiling doubled at each retry (the exponent
+        # bounded: it is past the cap long before, and 2 ** 10,000 is no float).
         ceiling = RETRY_JITTER
         if self.limiter.rate(kind) is None:
-            ceiling = min(BACKOFF_CAP, RETRY_JITTER * 2 ** min(retries - 1, 16))
+            ceiling = min(BACKOFF_CAP, RETRY_JITTER * 2.0 ** min(retries - 1, 16))
         return random.uniform(0, ceiling)
 
 
