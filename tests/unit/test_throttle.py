@@ -12,17 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from mpusweep.s3.pace import Times
-from mpusweep.s3.throttle import (
+from mpusweep.s3.retry import (
     BACKOFF_CAP,
-    READ,
     RETRY_JITTER,
-    WRITE,
-    RateLimiter,
     ThrottleHandler,
     is_throttled,
-    request_kind,
     retry_after_seconds,
 )
+from mpusweep.s3.throttle import READ, WRITE, RateLimiter, request_kind
 
 
 class Clock:
@@ -140,11 +137,11 @@ def test_converges_across_rates_and_bursts(rate, burst):
     service = Service(clock, rate=rate, burst=burst)
     # The client sends up to 5,000 a second here: the service is always the limit.
     run(limit, clock, service, 5, per_request=0.0002)
-    # With a burst of 1 every moment between a token and the next request is lost, and a
-    # throttled retry takes the next turn: the estimate is a lower bound, the share lower.
+    # With a burst of 1, a pace a little above the rate wastes every other token: the
+    # accepted rate measured there is a lower bound, and the pace settles just below where
+    # throttling set in (it went back above again and again: 81% with a burst of 1 here).
     assert limit.paces[WRITE].estimate == pytest.approx(rate, rel=0.05 if burst > 1 else 0.3)
-    share = 0.85 if burst > 1 else 0.8
-    assert run(limit, clock, service, 20, per_request=0.0002) >= share * rate * 20
+    assert run(limit, clock, service, 20, per_request=0.0002) >= 0.85 * rate * 20
 
 
 def test_a_halved_rate_is_followed_down_and_back_up():
@@ -214,6 +211,84 @@ def test_an_answer_to_a_request_sent_before_a_decrease_does_not_decrease_again()
     assert pace.rate is not None and rate is not None and pace.rate < rate
     assert pace.estimate is not None
     assert pace.rate >= pace.estimate * 0.999  # never below what the service accepts
+
+
+def test_a_burst_of_1_is_paced_just_below_where_throttling_sets_in():
+    """Two requests closer than 1/rate cannot both pass, and each reaches the service 0.5 to
+    4 ms after its turn. The limiter used to pace at the accepted rate measured while a little
+    above the allowed one (where every other token is wasted), grow past it again, and so on:
+    81% of the capacity here, 83% in benchmark TS. Below the onset of throttling: 88-89%."""
+    rnd = random.Random(3)
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=20, burst=1)
+    seconds = 30
+    end = clock.now + seconds
+    while clock.now < end:
+        sent = limit.acquire()
+        clock.now += rnd.uniform(0.0005, 0.004)  # on its way
+        if service.take():
+            limit.success(WRITE, sent_at=sent)
+        else:
+            limit.throttle(WRITE, sent_at=sent)
+        clock.now += 0.0005
+    assert service.accepted >= 0.85 * (service.burst + service.rate * seconds)
+
+
+def test_throttling_after_a_calm_spell_is_acted_on_at_once():
+    """Throttling that sets in after more than ``window`` calm seconds: the limiter used to
+    wait for a new measure (``min_count`` accepted answers, two seconds at a burst of 1) and for
+    more than a tenth of every answer since the last decrease to be throttled, 36 throttled
+    answers here. A stale measure now allows a decrease of at most ``1 - backoff``, at once."""
+    clock = Clock()
+    limit = limiter(clock)
+    service = Service(clock, rate=20, burst=1)
+    run(limit, clock, service, 10)
+    pace = limit.paces[WRITE]
+    end, throttled = clock.now + 5, service.throttled
+    while clock.now < end:  # a calm spell: the client asks for less than the pace
+        clock.now += 1 / 16
+        send(limit, clock, service)
+    assert service.throttled == throttled
+    pace.rate = 25.0  # then the pace is above the allowed rate
+    before, decreased = service.throttled, pace.decreased_at
+    while pace.decreased_at == decreased and service.throttled - before < 100:
+        send(limit, clock, service)
+        clock.now += 0.0005
+    assert service.throttled - before <= 10
+    assert pace.rate == pytest.approx(limit.backoff * 25.0, rel=0.05)
+
+
+def test_a_turn_is_dated_when_given_not_when_it_goes():
+    """A turn given ahead (up to ``horizon``) at the old pace may go after a decrease; its
+    answer must count as sent at the old pace. Dated when it went, it counted against the
+    new pace: with a burst of 1 each decrease was followed by a second one, to about half."""
+    clock = Clock()
+    limit = limiter(clock)
+    limit.paces[WRITE].rate = 10.0
+    assert limit.acquire() == 1000.0
+    assert limit.acquire() == 1000.0  # given at once, for 0.1 s later
+    assert clock.now == pytest.approx(1000.1)
+
+
+def test_a_decrease_spaces_the_turns_to_come_at_the_new_pace():
+    """The turn after a decrease comes 1/new rate after the last one given, not at the old
+    spacing (with a burst of 1, that turn was throttled, and counted against the new pace)."""
+    clock = Clock()
+    limit = limiter(clock)
+    pace = limit.paces[WRITE]
+    pace.rate = 20.0
+    limit.throttle(WRITE, sent_at=clock.now)  # the measure starts
+    for _ in range(limit.min_count):  # 10 accepted a second
+        clock.now += 0.1
+        limit.success(WRITE, sent_at=clock.now)
+    limit.acquire()
+    last = limit.acquire()  # given now, for 0.05 s later
+    for _ in range(3):  # throttled: more than a tenth of the answers
+        limit.throttle(WRITE, sent_at=clock.now)
+    assert pace.rate is not None and pace.rate < 11  # the measure (10/s) and a margin
+    limit.acquire()
+    assert clock.now == pytest.approx(last + 0.05 + 1 / pace.rate)
 
 
 def test_requests_are_paced_at_the_rate():

@@ -67,6 +67,10 @@ class _PaceFields(ctypes.Structure):
         ("answered", ctypes.c_int64),
         ("refused", ctypes.c_int64),
         ("measuring", ctypes.c_bool),
+        ("decreased_to", ctypes.c_double),
+        ("onset", ctypes.c_double),
+        ("ceiling", ctypes.c_double),
+        ("cliff", ctypes.c_bool),
     ]
 
 
@@ -116,10 +120,15 @@ class Pace:
     answered: _Field[int] = _Field()  #: answers to requests sent since the last decrease
     refused: _Field[int] = _Field()  #: of them, throttled
     measuring: _Field[bool] = _Field()  #: throttled while unlimited, the rate not known yet
+    decreased_to = _Optional()  #: the pace the last decrease set
+    onset = _Optional()  #: the pace when throttling set in again after the last decrease
+    ceiling = _Optional()  #: below it, the pace creeps up (a cliff's onset)
+    cliff: _Field[bool] = _Field()  #: the last decrease was below a cliff (see RateLimiter)
 
     def __init__(self, capacity: int = TIMES_KEPT) -> None:
         self.fields = shared(_PaceFields)
         self.rate = self.estimate = None
+        self.decreased_to = self.onset = self.ceiling = None
         self.decreased_at = self.last_throttle = float("-inf")
         self.successes = Times(capacity)  #: answer times, the last window
         self.throttles = Times(capacity)  #: throttled answers, likewise

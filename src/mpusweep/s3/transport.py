@@ -37,7 +37,8 @@ from .hooks import (
     translate,
 )
 from .quirks import DETECTED, detect_service
-from .throttle import PATIENCE, RateLimiter, ThrottleHandler
+from .retry import PATIENCE, ThrottleHandler
+from .throttle import RateLimiter
 
 log = logging.getLogger(__name__)
 
