@@ -62,11 +62,11 @@ class Service:
 
 def send(limit: RateLimiter, clock: Clock, service: Service, kind: str = WRITE) -> None:
     """One request: its turn from the limiter, the service's answer, the limiter told."""
-    sent = limit.acquire(kind)
+    given = limit.acquire(kind)
     if service.take():
-        limit.success(kind, sent_at=sent)
+        limit.success(kind, sent_at=clock.now, given_at=given)
     else:
-        limit.throttle(kind, sent_at=sent)
+        limit.throttle(kind, sent_at=clock.now, given_at=given)
 
 
 def run(
@@ -225,12 +225,13 @@ def test_a_burst_of_1_is_paced_just_below_where_throttling_sets_in():
     seconds = 30
     end = clock.now + seconds
     while clock.now < end:
-        sent = limit.acquire()
+        given = limit.acquire()
+        sent = clock.now
         clock.now += rnd.uniform(0.0005, 0.004)  # on its way
         if service.take():
-            limit.success(WRITE, sent_at=sent)
+            limit.success(WRITE, sent_at=sent, given_at=given)
         else:
-            limit.throttle(WRITE, sent_at=sent)
+            limit.throttle(WRITE, sent_at=sent, given_at=given)
         clock.now += 0.0005
     assert service.accepted >= 0.85 * (service.burst + service.rate * seconds)
 
@@ -239,9 +240,9 @@ def test_throttling_after_a_calm_spell_is_acted_on_at_once():
     """Throttling that sets in after more than ``window`` calm seconds: the limiter used to
     wait for a new measure (``min_count`` accepted answers, two seconds at a burst of 1) and for
     more than a tenth of every answer since the last decrease to be throttled, 36 throttled
-    answers here. A stale measure now allows a decrease of at most ``1 - backoff``, at once."""
+    answers here. With a stale measure the pace now drops by ``1 - backoff``, at once."""
     clock = Clock()
-    limit = limiter(clock)
+    limit = limiter(clock, cliff_onset=100.0, cliff_again=100.0)  # the stale decrease alone
     service = Service(clock, rate=20, burst=1)
     run(limit, clock, service, 10)
     pace = limit.paces[WRITE]
@@ -261,7 +262,7 @@ def test_throttling_after_a_calm_spell_is_acted_on_at_once():
 
 def test_a_turn_is_dated_when_given_not_when_it_goes():
     """A turn given ahead (up to ``horizon``) at the old pace may go after a decrease; its
-    answer must count as sent at the old pace. Dated when it went, it counted against the
+    answer must count as paced at the old pace. Dated when it went, it counted against the
     new pace: with a burst of 1 each decrease was followed by a second one, to about half."""
     clock = Clock()
     limit = limiter(clock)
@@ -269,6 +270,16 @@ def test_a_turn_is_dated_when_given_not_when_it_goes():
     assert limit.acquire() == 1000.0
     assert limit.acquire() == 1000.0  # given at once, for 0.1 s later
     assert clock.now == pytest.approx(1000.1)
+
+    limit = limiter(clock)
+    service = Service(clock, rate=60, burst=15)
+    run(limit, clock, service, 3)
+    pace = limit.paces[WRITE]
+    rate, decreased = pace.rate, pace.decreased_at
+    for _ in range(50):  # given before the last decrease, gone after it, throttled
+        clock.now += 0.001
+        limit.throttle(WRITE, sent_at=clock.now, given_at=decreased - 0.01)
+    assert pace.rate == rate
 
 
 def test_a_decrease_spaces_the_turns_to_come_at_the_new_pace():

@@ -123,7 +123,7 @@ class Pace:
     decreased_to = _Optional()  #: the pace the last decrease set
     onset = _Optional()  #: the pace when throttling set in again after the last decrease
     ceiling = _Optional()  #: below it, the pace creeps up (a cliff's onset)
-    cliff: _Field[bool] = _Field()  #: the last decrease was below a cliff (see RateLimiter)
+    cliff: _Field[bool] = _Field()  #: throttling set in only past a rise (see RateLimiter)
 
     def __init__(self, capacity: int = TIMES_KEPT) -> None:
         self.fields = shared(_PaceFields)

@@ -150,12 +150,14 @@ class ThrottleHandler:
         events.register("before-send.s3", self.before_send)
 
     def before_send(self, request: Any = None, **_: Any) -> None:
-        """Wait for the request's turn; note its kind and when it went, for ``needs_retry``."""
+        """Wait for the request's turn; note when it was given and when the request went,
+        for ``needs_retry``."""
         kind = request_kind(getattr(request, "method", None))
-        sent_at = self.limiter.acquire(kind)
+        given_at = self.limiter.acquire(kind)
         context = getattr(request, "context", None)
         if isinstance(context, dict):
-            context["mpusweep_sent_at"] = sent_at
+            context["mpusweep_given_at"] = given_at
+            context["mpusweep_sent_at"] = self.limiter.clock()
 
     def needs_retry(self, **kwargs: Any) -> float | None:
         """The delay before retrying, or None not to retry (botocore's needs-retry event)."""
@@ -166,11 +168,18 @@ class ThrottleHandler:
         kind = request_kind(request_dict.get("method"))
         if response is None or not is_throttled(code, status):
             if response is not None and (status or 500) < 500:
-                self.limiter.success(kind, context.get("mpusweep_sent_at"))
+                self.limiter.success(
+                    kind, context.get("mpusweep_sent_at"), context.get("mpusweep_given_at")
+                )
             return self._fallback(**kwargs) if self._fallback is not None else None
         lowered = {k.lower(): v for k, v in headers.items()}
         retry_after = retry_after_seconds(lowered.get("retry-after"))
-        self.limiter.throttle(kind, retry_after, context.get("mpusweep_sent_at"))
+        self.limiter.throttle(
+            kind,
+            retry_after,
+            context.get("mpusweep_sent_at"),
+            context.get("mpusweep_given_at"),
+        )
         now = self.clock()
         since = context.setdefault("mpusweep_throttled_since", now)
         retries = context["mpusweep_throttle_retries"] = (

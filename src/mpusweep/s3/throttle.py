@@ -11,36 +11,36 @@ says nothing about how fast listings may go. For each kind:
   keeps asking for more, is its refill rate, the burst and any quiet phase before excluded (so
   are answers to requests sent before that first throttled answer, which may have taken the
   burst's tokens). The estimate is the accepted count since the oldest throttled answer of the
-  last ``window``
-  seconds, trusted once it spans ``min_span`` seconds and ``min_count`` answers; until then the
-  pace is ``settle`` times the rate accepted so far, well above it (extra throttled answers
-  cost a retry each, a pace below the allowed rate would bias the estimate: an early estimate
-  from the burst or a quiet listing once paced at a tenth of the allowed rate);
+  last ``window`` seconds, trusted once it spans ``min_span`` seconds and ``min_count`` answers;
+  until then the pace is ``settle`` times the rate accepted so far, well above it (extra
+  throttled answers cost a retry each, a pace below the allowed rate would bias the estimate: an
+  early estimate from the burst or a quiet listing once paced at a tenth of the allowed rate);
 - on a throttled answer to a request whose turn was given after the last decrease (older ones
   were paced at the old pace and prove nothing, even those that went after it), once more than
-  ``max_refused`` of the answers since the decrease were throttled (of the last
-  ``min_count`` to twice that: a long calm does not dilute throttling that sets in after it),
-  the pace drops to the measured accepted rate and a ``margin`` more (scaling the pace by the
-  share taken kept a pace the client did not fill far above it): that rate is a lower bound of
-  what the service allows, and a bucket the client keeps just empty wastes no token. Throttling
-  that sets in after more than ``window`` calm seconds is acted on at once, before a new
-  measure (that took two seconds at a burst of 1, past the allowed rate), by at most
-  ``1 - backoff``; the turns to come are spaced at the new pace from the last one given;
-- a cliff: where throttling set in again only once the pace had grown ``cliff_onset`` past
-  what the last decrease set (``cliff_again`` once a decrease found a cliff), the pace drops
-  to ``backoff`` times that onset instead, when that is higher, and below the onset grows only
-  by ``creep`` of the estimate a second. With a burst of 1 (or 2), a pace a little above the
-  allowed rate wastes every other token, so the accepted rate measured there is far below
-  what the service allows, while just below the onset nearly every request passes (benchmark
-  TS, a burst of 1: 83% of the allowed rate paced at the measure, 89% below the onset). A
-  bucket with a real burst is throttled at once after a decrease (the pace is a little above
-  its rate), so it shows no cliff;
+  ``max_refused`` of the answers since the decrease were throttled (of the last ``min_count`` to
+  twice that: a long calm does not dilute throttling that sets in after it), the pace drops to
+  the measured accepted rate and a ``margin`` more (scaling the pace by the share taken kept a
+  pace the client did not fill far above it): that rate is a lower bound of what the service
+  allows, and a bucket the client keeps just empty wastes no token. Throttling that sets in
+  after more than ``window`` calm seconds is acted on at once, before a new measure (that took
+  two seconds at a burst of 1, past the allowed rate): the pace drops by ``1 - backoff``. The
+  turns to come are spaced at the new pace from the last one given;
+- a cliff: where throttling set in again (after a decrease, or a calm window) only once the pace
+  had grown ``cliff_onset`` past what the last decrease set (``cliff_again`` once a decrease
+  found a cliff), the pace drops to ``backoff`` times that onset instead, when that is higher,
+  and below the onset grows only by ``creep`` of the estimate a second. With a burst of 1 (or
+  2), a pace a little above the allowed rate wastes every other token, so the accepted rate
+  measured there is far below what the service allows, while just below the onset nearly every
+  request passes (benchmark TS, a burst of 1: 83% of the allowed rate paced at the measure, 89%
+  below the onset). A bucket with a real burst is throttled at once after a decrease (the pace
+  is a little above its rate), so it shows no cliff;
 - while requests wait for their turn and none is throttled, the pace grows by ``increase`` of
   the estimate a second, faster the longer they have waited so (``accelerate``, a second per
   second, and ``surge`` times the square of the seconds past ``surge_after``), so a rate
-  restored, a share left by another process, or a measure taken while the machine was starved
-  (a tenth of the allowed rate) is found in seconds; it is lifted altogether after
-  ``release_after`` calm seconds while the client uses less than half;
+  restored, a share left by another process, or a measure taken while the machine was starved (a
+  tenth of the allowed rate) is found in seconds (below a cliff's onset, by ``creep`` only); it
+  is lifted altogether after ``release_after`` calm seconds while the client uses less than
+  half;
 - a request takes its turn at most ``horizon`` seconds ahead, so the pace of the moment applies
   to every waiting request, however many threads wait;
 - ``Retry-After`` (seconds or an HTTP date) pauses every request for that long.
@@ -120,10 +120,9 @@ class RateLimiter:
 
     def acquire(self, kind: str = WRITE) -> float:
         """Wait for this request's turn (at once while unlimited and not paused); return when
-        the turn was given, for ``success`` and ``throttle``: the pace of that moment set it.
-
-        (The time it goes would not do: a turn given up to ``horizon`` ahead at an old pace
-        goes after a decrease, and its throttled answer would count against the new pace.)
+        the turn was given, the ``given_at`` of ``success`` and ``throttle``: the pace of that
+        moment set it. (A turn given up to ``horizon`` ahead at an old pace may go after a
+        decrease; dated when it went, its throttled answer counted against the new pace.)
         """
         while True:
             with self._lock:
@@ -146,9 +145,11 @@ class RateLimiter:
             self.sleep(start - now)
         return now
 
-    def success(self, kind: str = WRITE, sent_at: float | None = None) -> None:
-        """A request (its turn given at ``sent_at``) was answered, not throttled: count it,
-        and probe for more."""
+    def success(
+        self, kind: str = WRITE, sent_at: float | None = None, given_at: float | None = None
+    ) -> None:
+        """A request sent at ``sent_at``, its turn given at ``given_at`` (by ``acquire``;
+        unknown: ``sent_at``), was answered, not throttled: count it, and probe for more."""
         with self._lock:
             pace = self.paces[kind]
             now = self.clock()
@@ -157,7 +158,8 @@ class RateLimiter:
                 # Sent before the service was seen throttling, a request may have taken a token
                 # of the burst or the refill of a quiet moment: not what the service allows.
                 pace.successes.append(now)
-            if sent_at is None or sent_at >= pace.decreased_at:
+            given = sent_at if given_at is None else given_at
+            if given is None or given >= pace.decreased_at:
                 self._count(pace, refused=False)
             trim(pace.successes, now - self.window)
             elapsed = min(1.0, now - pace.last_update)
@@ -177,13 +179,19 @@ class RateLimiter:
                 pace.waited = False
             if calm > self.release_after and pace.rate > 2 * self._accepted(pace, now):
                 log.debug("%ss: no throttling for %.0f s: rate limit lifted", kind, calm)
-                pace.rate = pace.estimate = None
+                pace.rate = pace.estimate = pace.decreased_to = pace.onset = pace.ceiling = None
+                pace.cliff = False
 
     def throttle(
-        self, kind: str = WRITE, retry_after: float | None = None, sent_at: float | None = None
+        self,
+        kind: str = WRITE,
+        retry_after: float | None = None,
+        sent_at: float | None = None,
+        given_at: float | None = None,
     ) -> None:
-        """The service throttled a request of this kind, its turn given at ``sent_at``
-        (unknown: None): measure, slow down, and pause if told."""
+        """The service throttled a request of this kind, sent at ``sent_at`` (unknown: None),
+        its turn given at ``given_at`` (unknown: ``sent_at``): measure, slow down, and pause
+        if told."""
         with self._lock:
             pace = self.paces[kind]
             now = self.clock()
@@ -192,11 +200,12 @@ class RateLimiter:
                 self._counters.paused_until = max(self._counters.paused_until, now + retry_after)
                 log.debug("pausing %.1f s as the service asked (Retry-After)", retry_after)
             pace.last_throttle = now
-            # Sent at the old pace, a request proves nothing about the new one.
-            fresh = sent_at is None or sent_at >= pace.decreased_at
-            if fresh and pace.onset is None:
-                pace.onset = pace.rate
+            # Paced at the old pace, a request proves nothing about the new one.
+            given = sent_at if given_at is None else given_at
+            fresh = given is None or given >= pace.decreased_at
             trim(pace.throttles, now - self.window)
+            if fresh and (pace.onset is None or not pace.throttles):
+                pace.onset = pace.rate  # throttling sets in (again, after a calm window)
             if not pace.throttles:  # the first in a window: from here the bucket is empty
                 pace.successes.clear()
                 pace.measuring = pace.measuring or pace.rate is None
@@ -228,9 +237,10 @@ class RateLimiter:
             self._decrease(pace, kind, now, current, pace.estimate, stale=not measured)
 
     def _count(self, pace: Pace, *, refused: bool) -> None:
-        """Count an answer to a request sent since the last decrease. Past ``2 * min_count``
-        answers both counts halve: the share throttled is that of the last few dozen answers,
-        so throttling that sets in after a long calm is judged at once, not diluted by it."""
+        """Count an answer to a request whose turn was given since the last decrease. Past
+        ``2 * min_count`` answers both counts halve: the share throttled is mostly that of the
+        recent answers, so throttling that sets in after a long calm is judged at once, not
+        diluted by it."""
         pace.answered += 1
         pace.refused += refused
         if pace.answered > 2 * self.min_count:
@@ -249,22 +259,23 @@ class RateLimiter:
     ) -> None:
         """Slow down (from ``current``, None while unlimited): to the measured accepted rate
         and a ``margin`` more, or just below a cliff's onset; with a ``stale`` measure (older
-        than the throttling that set in after a calm spell), by at most ``1 - backoff``."""
+        than the throttling that set in after a calm spell), by ``1 - backoff``."""
         # Never below a little more than the service accepts: a bucket kept just empty
         # wastes no token, at a few throttled retries.
         rate = max(self.min_rate, (1 + self.margin) * estimate)
+        if stale and current is not None:
+            rate = max(self.min_rate, self.backoff * current)
         # A cliff: throttling set in only once the pace had grown well past what the last
         # decrease set. With a burst of 1 (or 2), a pace a little above the allowed rate wastes
         # every other token, so the accepted rate measured there is far below it; just below
         # the onset, nearly every request goes through.
-        low, onset, cliff = pace.decreased_to, pace.onset, False
+        low, onset, cliff, below = pace.decreased_to, pace.onset, False, False
         if current is not None and low is not None and onset is not None:
             grown = self.cliff_again if pace.cliff else self.cliff_onset
             cliff = onset >= (1 + grown) * low
-            if cliff:
-                rate = max(rate, self.backoff * onset)
-        if stale and current is not None:
-            rate = max(rate, self.backoff * current)
+            below = cliff and self.backoff * onset > rate
+            if below:
+                rate = self.backoff * onset
         if current is not None and rate >= current:
             return
         if current is not None:  # the turns to come, at the new spacing
@@ -280,7 +291,7 @@ class RateLimiter:
             kind,
             estimate,
             rate,
-            " (below the onset of throttling)" if cliff else "",
+            " (below the onset of throttling)" if below else "",
         )
 
     def _accepted(self, pace: Pace, now: float) -> float:

@@ -43,7 +43,8 @@ from .throttle import RateLimiter
 log = logging.getLogger(__name__)
 
 #: How throttled answers are handled: ``aimd`` (default) paces requests and retries throttled
-#: ones without giving up (``throttle.py``); ``standard`` and ``adaptive`` are botocore's modes.
+#: ones without giving up (``throttle.py``, ``retry.py``); ``standard`` and ``adaptive`` are
+#: botocore's modes.
 RetryMode = Literal["aimd", "standard", "adaptive"]
 RETRY_MODES: tuple[RetryMode, ...] = ("aimd", "standard", "adaptive")
 #: botocore's longest wait between two attempts (botocore/retries/standard.py).
