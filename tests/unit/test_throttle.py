@@ -302,6 +302,32 @@ def test_a_decrease_spaces_the_turns_to_come_at_the_new_pace():
     assert clock.now == pytest.approx(last + 0.05 + 1 / pace.rate)
 
 
+def test_the_first_decrease_spaces_the_turns_at_the_new_pace_too():
+    """The first decrease comes while measuring, from ``settle`` times what was accepted so
+    far: the next turn, at that pace's spacing, was throttled (with a burst of 1) and marked
+    the onset of throttling at the new pace, so the cliff went unseen (benchmark TS)."""
+    clock = Clock()
+    limit = limiter(clock)
+    pace = limit.paces[WRITE]
+
+    def accepted(count: int) -> None:  # 20 a second
+        for _ in range(count):
+            clock.now += 0.05
+            limit.success(WRITE, sent_at=clock.now)
+
+    limit.throttle(WRITE, sent_at=clock.now)  # unlimited: measuring from here
+    accepted(limit.min_count // 2)
+    limit.throttle(WRITE, sent_at=clock.now)
+    assert pace.measuring and pace.rate == pytest.approx(40.0)  # twice what it accepted
+    accepted(limit.min_count // 2)
+    limit.acquire()
+    last = limit.acquire()  # given now, for 1/40 s later
+    limit.throttle(WRITE, sent_at=clock.now)
+    assert not pace.measuring and pace.rate == pytest.approx(1.05 * 20, rel=0.05)
+    limit.acquire()
+    assert clock.now == pytest.approx(last + 1 / 40 + 1 / pace.rate)
+
+
 def test_requests_are_paced_at_the_rate():
     clock = Clock()
     limit = limiter(clock)

@@ -278,8 +278,8 @@ class RateLimiter:
                 rate = self.backoff * onset
         if current is not None and rate >= current:
             return
-        if current is not None:  # the turns to come, at the new spacing
-            pace.next_send += 1.0 / rate - 1.0 / current
+        if pace.rate is not None:  # the turns to come at the new spacing (measuring too)
+            pace.next_send += 1.0 / rate - 1.0 / pace.rate
         pace.rate = pace.decreased_to = rate
         pace.decreased_at = now
         pace.ceiling = onset if cliff else None
