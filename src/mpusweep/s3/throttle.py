@@ -158,8 +158,7 @@ class RateLimiter:
                 # Sent before the service was seen throttling, a request may have taken a token
                 # of the burst or the refill of a quiet moment: not what the service allows.
                 pace.successes.append(now)
-            given = sent_at if given_at is None else given_at
-            if given is None or given >= pace.decreased_at:
+            if _paced_since_decrease(pace, sent_at, given_at):
                 self._count(pace, refused=False)
             trim(pace.successes, now - self.window)
             elapsed = min(1.0, now - pace.last_update)
@@ -201,8 +200,7 @@ class RateLimiter:
                 log.debug("pausing %.1f s as the service asked (Retry-After)", retry_after)
             pace.last_throttle = now
             # Paced at the old pace, a request proves nothing about the new one.
-            given = sent_at if given_at is None else given_at
-            fresh = given is None or given >= pace.decreased_at
+            fresh = _paced_since_decrease(pace, sent_at, given_at)
             trim(pace.throttles, now - self.window)
             if fresh and (pace.onset is None or not pace.throttles):
                 pace.onset = pace.rate  # throttling sets in (again, after a calm window)
@@ -299,3 +297,10 @@ class RateLimiter:
         if not pace.successes:
             return 0.0
         return len(pace.successes) / max(now - pace.successes[0], self.window / 10)
+
+
+def _paced_since_decrease(pace: Pace, sent_at: float | None, given_at: float | None) -> bool:
+    """Whether a request's turn was given since the pace's last decrease (its turn's time
+    unknown: when it was sent; both unknown: yes)."""
+    given = sent_at if given_at is None else given_at
+    return given is None or given >= pace.decreased_at
