@@ -87,9 +87,10 @@ def test_reads_and_writes_limited_apart_are_each_paced_within_the_limit(buckets,
     assert list(assert_one_outcome_per_intent(audit).values()).count("aborted") == 150
     assert buckets.listing(bucket) == []
     kinds = stats["kinds"]
-    for kind in ("read", "write"):
-        assert 0 < kinds[kind]["throttled"] < kinds[kind]["accepted"], kinds
     lines = PACE_LINE.findall(res.stderr)
+    for kind in ("read", "write"):
+        # What went wrong, where it does: the counts, each second's, and the measures.
+        assert 0 < kinds[kind]["throttled"] < kinds[kind]["accepted"], (kinds, stats, lines)
     assert lines, res.stderr[-2000:]
     # The measures are the allowed rate (the burst excluded): their median within sampling
     # noise; each one within what a lull can add, a refilled burst over the shortest span
