@@ -14,10 +14,10 @@ says nothing about how fast listings may go. For each kind:
   answer of the last ``window`` seconds, over their own span (an accepted answer comes a round
   trip after its request, a throttled one at once: counted from the throttled answer, answers
   taking 0.3 s read 25 a second for 40 allowed), trusted once it spans ``min_span`` seconds and
-  ``min_count`` answers; from a quarter of those answers until then, the pace is ``settle`` times
-  the rate accepted so far, above it (extra throttled answers cost a retry each, a pace below
-  the allowed rate would bias the estimate: an early estimate from the burst or a quiet listing
-  once paced at a tenth of the allowed rate);
+  ``min_count`` answers; from a quarter of those answers (or two ``min_span`` apart) until
+  then, the pace is ``settle`` times the rate accepted so far, above it (extra throttled
+  answers cost a retry each, a pace below the allowed rate would bias the estimate: an early
+  estimate from the burst or a quiet listing once paced at a tenth of the allowed rate);
 - on a throttled answer to a request whose turn was given after the last decrease (older ones
   were paced at the old pace and prove nothing, even those that went after it), once more than
   ``max_refused`` of the answers since the decrease were throttled (of the last ``min_count`` to
@@ -232,7 +232,10 @@ class RateLimiter:
             if measured:
                 pace.estimate = (count - 1) / answering if enough else count / span
             elif pace.measuring:
-                if answering >= self.min_span / 5 and count >= self.min_count // 4:
+                # From a few answers, or from two a half-second apart (a service allowing a
+                # request or two a second gives no more within the window).
+                few = count >= self.min_count // 4 or answering >= self.min_span
+                if answering >= self.min_span / 5 and few:
                     # Too early to tell, but above what it accepted so far is enough
                     # to keep the bucket empty, at fewer throttled answers than unlimited.
                     pace.rate = max(self.min_rate, self.settle * (count - 1) / answering)
