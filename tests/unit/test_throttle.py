@@ -569,15 +569,24 @@ def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
     assert service.accepted >= 0.7 * 60 * 8, (service.accepted, limit.rate())
 
 
-def slow_answers(latency: float, seconds: float, threads: int = 64) -> tuple[Service, RateLimiter]:
+def slow_answers(
+    latency: float,
+    seconds: float,
+    threads: int = 64,
+    *,
+    rate: float = 40,
+    burst: float = 10,
+    seed: int = 1,
+) -> tuple[Service, RateLimiter]:
     """``threads`` threads, each sending one request after another for ``seconds``, retried
-    until accepted, to a service allowing 40 a second (a burst of 10) that answers throttled
-    requests in 5 ms and accepted ones in ``latency`` seconds (a starved machine's round trip)."""
-    random.seed(1)
+    until accepted, to a service allowing ``rate`` a second (a burst of ``burst``) that answers
+    throttled requests in 5 ms and accepted ones in ``latency`` seconds (a starved machine's
+    round trip)."""
+    random.seed(seed)
     clock = ThreadClock(threads)
     limit = limiter(clock)
     handler = ThrottleHandler(limit, patience=600, clock=clock)
-    service = Service(clock, rate=40, burst=10)
+    service = Service(clock, rate=rate, burst=burst)
     end = clock.now + seconds
 
     def client() -> None:
@@ -630,31 +639,7 @@ def test_a_service_allowing_one_request_a_second_is_paced():
     within the window, so two half a second apart are enough. Failed before (17ef512, a guess
     from 5 answers only): the kind was never paced, and 8 threads, each backing off on its
     own, sent 156 throttled requests for 25 accepted in 30 seconds; now 42 for 29."""
-    random.seed(3)
-    threads = 8
-    clock = ThreadClock(threads)
-    limit = limiter(clock)
-    handler = ThrottleHandler(limit, patience=600, clock=clock)
-    service = Service(clock, rate=1, burst=1)
-    end = clock.now + 30
-
-    def client() -> None:
-        context: dict = {}
-        while clock.now < end:
-            context["mpusweep_sent_at"] = limit.acquire(WRITE)
-            if service.take():
-                clock.sleep(0.05)
-                limit.success(WRITE, context["mpusweep_sent_at"])
-                context = {}
-                continue
-            clock.sleep(0.005)
-            delay = handler.needs_retry(
-                response=response(503, "SlowDown"),
-                request_dict={"context": context, "method": "PUT"},
-            )
-            clock.sleep(delay)
-
-    run_threads(clock, threads, client)
+    service, limit = slow_answers(0.05, seconds=30, threads=8, rate=1, burst=1, seed=3)
     assert limit.rate() is not None
     assert service.throttled < 3 * service.accepted, (service.throttled, service.accepted)
     assert service.accepted >= 0.8 * 30, service.accepted
