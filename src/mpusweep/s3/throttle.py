@@ -225,12 +225,12 @@ class RateLimiter:
             pace.throttles.append(now)
             since = pace.throttles[0]
             trim(pace.successes, since)
-            span, count = now - since, len(pace.successes)
+            # Trimmed to the window, the throttled answers never span it: enough answers measure.
+            count = len(pace.successes)
             answering = now - pace.successes[0] if count > 1 else 0.0
-            enough = answering >= self.min_span and count >= self.min_count
-            measured = enough or span >= self.window
+            measured = answering >= self.min_span and count >= self.min_count
             if measured:
-                pace.estimate = (count - 1) / answering if enough else count / span
+                pace.estimate = (count - 1) / answering
             elif pace.measuring:
                 # From a few answers, or from two a half-second apart (a service allowing a
                 # request or two a second gives no more within the window).
