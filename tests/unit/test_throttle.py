@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 import multiprocessing
 import random
 import threading
@@ -44,7 +45,7 @@ class Service:
     """A token bucket on the fake clock, as the proxy and S3 throttle: ``rate`` a second, at
     most ``burst`` saved up, starting full."""
 
-    def __init__(self, clock: Clock, rate: float, burst: float) -> None:
+    def __init__(self, clock: Clock | ThreadClock, rate: float, burst: float) -> None:
         self.clock, self.rate, self.burst = clock, rate, burst
         self.tokens, self.last = float(burst), clock.now
         self.accepted = self.throttled = 0
@@ -569,6 +570,36 @@ def test_turns_are_not_held_at_an_old_pace_while_many_threads_wait():
     assert service.accepted >= 0.7 * 60 * 8, (service.accepted, limit.rate())
 
 
+def retried(
+    limit: RateLimiter,
+    handler: ThrottleHandler,
+    service: Service,
+    kind: str,
+    *,
+    latency: float,
+    end: float = math.inf,
+    on_way: float = 0.0,
+) -> bool:
+    """One request, retried until accepted (True) or ``end`` passes (False): its turn from the
+    limiter, up to ``on_way`` seconds to reach the service, its answer ``latency`` seconds later
+    if accepted and 5 ms if throttled, each throttled answer through the real retry handler."""
+    clock = service.clock
+    context: dict = {}
+    while clock.now < end:
+        context["mpusweep_sent_at"] = limit.acquire(kind)
+        if on_way:
+            clock.sleep(random.uniform(on_way / 8, on_way))
+        if service.take():
+            clock.sleep(latency)
+            limit.success(kind, context["mpusweep_sent_at"])
+            return True
+        clock.sleep(0.005)
+        method = "GET" if kind == READ else "PUT"
+        request = {"context": context, "method": method}
+        clock.sleep(handler.needs_retry(response=response(503, "SlowDown"), request_dict=request))
+    return False
+
+
 def slow_answers(
     latency: float,
     seconds: float,
@@ -591,19 +622,7 @@ def slow_answers(
 
     def client() -> None:
         while clock.now < end:
-            context: dict = {}
-            while clock.now < end:  # one request, retried until accepted
-                context["mpusweep_sent_at"] = limit.acquire(WRITE)
-                if service.take():
-                    clock.sleep(latency)
-                    limit.success(WRITE, context["mpusweep_sent_at"])
-                    break
-                clock.sleep(0.005)
-                delay = handler.needs_retry(
-                    response=response(503, "SlowDown"),
-                    request_dict={"context": context, "method": "PUT"},
-                )
-                clock.sleep(delay)
+            retried(limit, handler, service, WRITE, latency=latency, end=end)
 
     run_threads(clock, threads, client)
     return service, limit
@@ -678,3 +697,52 @@ def test_an_unpaced_retry_waits_until_paced_or_its_backoff_ends():
     assert retry() == pytest.approx(0.2, abs=limit.poll)
     paced = [retry() for _ in range(20)]
     assert all(wait <= RETRY_JITTER for wait in paced)
+
+
+def reads_then_writes(
+    clock: ThreadClock, reads: Service, writes: Service, uploads: int, threads: int = 64
+) -> tuple[RateLimiter, float]:
+    """A clean's shape: ``threads`` threads send a read (ListParts) for each of ``uploads``,
+    then, once every read is answered, an abort for each, each retried until accepted (see
+    ``retried``: up to 4 ms on its way, answered in 20 ms). Returns the limiter and the seconds
+    from the first abort sent to the last answered."""
+    random.seed(4)
+    limit = limiter(clock)
+    handler = ThrottleHandler(limit, patience=600, clock=clock)
+    jobs = [WRITE] * uploads + [READ] * uploads  # popped from the end: reads first
+    times: list[float] = []
+
+    def client() -> None:
+        while jobs:
+            kind = jobs.pop()
+            if kind == WRITE:
+                while reads.accepted < uploads:  # the scan is not done yet
+                    clock.sleep(0.01)
+                times.append(clock.now)
+            service = reads if kind == READ else writes
+            retried(limit, handler, service, kind, latency=0.02, on_way=0.004)
+            if kind == WRITE:
+                times.append(clock.now)
+
+    run_threads(clock, threads, client)
+    return limit, max(times) - min(times)
+
+
+def test_writes_with_a_limit_of_their_own_are_measured_afresh():
+    """Aborts after a scan, reads allowed 60 a second and writes 200: the writes are measured
+    on their own, from their first throttled answer. Starting them at the reads' pace instead,
+    as though one limit throttled both (as on most services but AWS S3), was tried: with one
+    limit and a burst of 1, 300 aborts went at 88% of the allowed rate instead of 82% on this
+    fake clock (88-91% instead of 83-89% in benchmark TS); but here the writes used 73% of
+    what they may (1,000 aborts in 6.8 s instead of 5.0), and a quarter behind reads with a
+    burst of 1 (300 aborts at 100 allowed: 12.1 s instead of 2.8), their pace creeping below
+    the reads' cliff. A limiter cannot tell one limit from two until it is throttled above the
+    pace it took."""
+    clock = ThreadClock(64)
+    reads, writes = Service(clock, rate=60, burst=15), Service(clock, rate=200, burst=20)
+    limit, seconds = reads_then_writes(clock, reads, writes, 1000)
+    assert writes.accepted == 1000
+    share = writes.accepted / (writes.burst + writes.rate * seconds)
+    assert share >= 0.9, (share, seconds, writes.throttled)
+    assert limit.paces[WRITE].estimate == pytest.approx(200, rel=0.05)
+    assert limit.paces[READ].estimate == pytest.approx(60, rel=0.05)

@@ -3,7 +3,10 @@ limiter that paces every request (``retry.ThrottleHandler`` retries the throttle
 
 The limiter keeps one state per kind of request, reads (GET, HEAD) and writes (the rest): S3
 limits them separately (3,500 writes and 5,500 reads a second per prefix), so a throttled abort
-says nothing about how fast listings may go. For each kind:
+says nothing about how fast listings may go. Where one limit throttles both, each kind is still
+measured on its own: starting the aborts at the listings' pace gained a few points at a burst
+of 1 and cost writes with a higher limit of their own up to three quarters of it (see
+``test_writes_with_a_limit_of_their_own_are_measured_afresh``). For each kind:
 
 - unlimited until the service first throttles, so an unthrottled service is never slowed;
 - throttled, it measures the rate the service accepts, from the first throttled answer on: a
