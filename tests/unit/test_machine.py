@@ -18,6 +18,7 @@ from mpusweep.report.machine import (
     CsvWriter,
     JsonLinesWriter,
     scan_document,
+    write_json,
 )
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -130,3 +131,23 @@ def test_csv_rows_are_uploads_or_groups():
         ("a", "STANDARD", "3", str(3 * GIB)),
         ("b", "STANDARD", "1", ""),
     ]
+
+
+def test_a_json_document_is_laid_out_as_the_standard_library_did():
+    """``write_json`` (orjson) writes what ``json.dump(indent=2, ensure_ascii=False)`` wrote,
+    floats aside (``1e-7``, not ``1e-07``), to a text stream and to one with a binary buffer
+    (stdout: the bytes go there, after whatever text was written before)."""
+    doc = {"key": "café/ü", "n": 3, "none": None, "empty": [], "map": {}, 7: "an int key"}
+    doc["uploads"] = [{"size": 5, "parts": [1, 2]}, {"size": None}]
+    expected = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    text = io.StringIO()
+    write_json(doc, text)
+    assert text.getvalue() == expected
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8")
+    stdout.write("before\n")
+    write_json(doc, stdout)
+    assert raw.getvalue().decode() == "before\n" + expected
+    floats = io.StringIO()
+    write_json({"cost": 1.75e-07, "big": 1e16, "plain": 0.5}, floats)
+    assert json.loads(floats.getvalue()) == {"cost": 1.75e-07, "big": 1e16, "plain": 0.5}

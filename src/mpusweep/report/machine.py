@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import IO, Any
 
+import orjson
+
 from ..aggregate import GroupBy, GroupTally
 from ..models import BucketScan, TargetStatus, Upload
 from ..pricing import Pricing
@@ -51,9 +53,24 @@ CSV_GROUP_FIELDS = (
 )
 
 
+#: Two spaces an indent, non-ASCII as is, keys that are not strings as strings: the layout the
+#: standard library's ``json.dump(indent=2, ensure_ascii=False)`` wrote, about 15 times faster
+#: (the main process's largest CPU cost of a big clean; benchmark CORES). Its only difference:
+#: small and large floats print as ``1e-7``, not ``1e-07``.
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
 def write_json(doc: dict[str, Any], out: IO[str]) -> None:
-    json.dump(doc, out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    """The document, indented, and a newline: UTF-8 bytes to the stream's binary buffer where
+    it has one (no second copy of a big document as text), text otherwise."""
+    data = orjson.dumps(doc, option=JSON_OPTIONS)
+    binary = getattr(out, "buffer", None)
+    if binary is None:
+        out.write(data.decode())
+    else:
+        out.flush()
+        binary.write(data)
+        binary.flush()
     out.flush()
 
 
