@@ -5,7 +5,7 @@ The limiter keeps one state per kind of request, reads (GET, HEAD) and writes (t
 limits them separately (3,500 writes and 5,500 reads a second per prefix), so a throttled abort
 says nothing about how fast listings may go. Where one limit throttles both, each kind is still
 measured on its own: starting the aborts at the listings' pace gained a few points at a burst
-of 1 and cost writes with a higher limit of their own up to three quarters of it (see
+of 1 in most runs and cost writes with a higher limit of their own up to three quarters (see
 ``test_writes_with_a_limit_of_their_own_are_measured_afresh``). For each kind:
 
 - unlimited until the service first throttles, so an unthrottled service is never slowed;
