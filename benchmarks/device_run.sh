@@ -6,10 +6,10 @@
 # Needs python3 (3.12 here) and the wheels in wheels/ (gitignored; filled by
 #   pip download --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d wheels \
-#     botocore httptools jmespath python-dateutil urllib3 six click rich prometheus-client
+#     botocore httptools jmespath python-dateutil urllib3 six click rich prometheus-client orjson
 # ). No pip and no install of mpusweep: the wheels are unpacked into .deps/ (botocore and its
-# dependencies, httptools always; click, rich, prometheus-client only where python3 lacks them)
-# and src/ goes first on PYTHONPATH. Writes $OUT/scaling.txt (the table), $OUT/scaling.err
+# dependencies, httptools always; click, rich, prometheus-client, orjson only where python3
+# lacks them) and src/ goes first on PYTHONPATH. Writes $OUT/scaling.txt (the table), $OUT/scaling.err
 # (progress and errors) and $OUT/machine.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +48,7 @@ export PYTHONPATH="$PWD/src:$PWD/.deps:$PWD"
   uname -a
   grep -m1 "model name" /proc/cpuinfo || true
 } >"$OUT/machine.txt"
-"$PY" -c 'import botocore, httptools, click, rich, prometheus_client, mpusweep.cli'
+"$PY" -c 'import botocore, httptools, click, rich, prometheus_client, orjson, mpusweep.cli'
 timeout 420 "$PY" -m benchmarks.scaling --only table --per-process 1000 "$@" \
   >"$OUT/scaling.txt" 2>"$OUT/scaling.err"
 cat "$OUT/machine.txt" "$OUT/scaling.txt"

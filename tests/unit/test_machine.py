@@ -135,8 +135,8 @@ def test_csv_rows_are_uploads_or_groups():
 
 def test_a_json_document_is_laid_out_as_the_standard_library_did():
     """``write_json`` (orjson) writes what ``json.dump(indent=2, ensure_ascii=False)`` wrote,
-    floats aside (``1e-7``, not ``1e-07``), to a text stream and to one with a binary buffer
-    (stdout: the bytes go there, after whatever text was written before)."""
+    some floats aside (another notation, the same value), to a text stream and to one with a
+    binary buffer (stdout: the bytes go there, after whatever text was written before)."""
     doc = {"key": "café/ü", "n": 3, "none": None, "empty": [], "map": {}, 7: "an int key"}
     doc["uploads"] = [{"size": 5, "parts": [1, 2]}, {"size": None}]
     expected = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -148,6 +148,19 @@ def test_a_json_document_is_laid_out_as_the_standard_library_did():
     stdout.write("before\n")
     write_json(doc, stdout)
     assert raw.getvalue().decode() == "before\n" + expected
+    costs = {"tiny": 1.75e-07, "small": 2.24609375e-05, "big": 1e16, "plain": 0.5}
     floats = io.StringIO()
-    write_json({"cost": 1.75e-07, "big": 1e16, "plain": 0.5}, floats)
-    assert json.loads(floats.getvalue()) == {"cost": 1.75e-07, "big": 1e16, "plain": 0.5}
+    write_json(costs, floats)
+    assert json.loads(floats.getvalue()) == costs
+
+
+def test_a_json_document_orjson_refuses_is_written_as_before():
+    """A bucket or key named in bytes that are not UTF-8 (read through ``surrogateescape``) and
+    an integer past 64 bits: orjson refuses them, and the whole document was lost (found by a
+    review: ``LC_ALL=C mpusweep scan --format json $'b\\xffx'`` wrote nothing, "internal
+    error: TypeError"). The standard library writes them, as it did before."""
+    doc = {"bucket": b"b\xffx".decode("utf-8", "surrogateescape"), "days": 2**70}
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
+    write_json(doc, stdout)
+    assert raw.getvalue() == b'{\n  "bucket": "b\xffx",\n  "days": 1180591620717411303424\n}\n'

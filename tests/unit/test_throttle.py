@@ -734,7 +734,7 @@ def test_writes_with_a_limit_of_their_own_are_measured_afresh():
     as though one limit throttled both (as on most services but AWS S3), was tried: with one
     limit and a burst of 1, 300 aborts went at 88% of the allowed rate instead of 82% on this
     fake clock (the burst-of-1 shape of benchmark TS: 78-91%, six of seven runs 88 or more,
-    instead of 86-89%); but here the writes used 73% of what they may (1,000 aborts in 6.8 s
+    instead of 84-89%); but here the writes used 73% of what they may (1,000 aborts in 6.8 s
     instead of 5.0), and a quarter behind reads with a burst of 1 (300 aborts at 100 allowed:
     12.1 s instead of 2.8), their pace creeping below the reads' cliff. A limiter cannot tell
     one limit from two until it is throttled above the pace it took."""

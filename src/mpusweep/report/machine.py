@@ -55,15 +55,24 @@ CSV_GROUP_FIELDS = (
 
 #: Two spaces an indent, non-ASCII as is, keys that are not strings as strings: the layout the
 #: standard library's ``json.dump(indent=2, ensure_ascii=False)`` wrote, about 15 times faster
-#: (the main process's largest CPU cost of a big clean; benchmark CORES). Its only difference:
-#: small and large floats print as ``1e-7``, not ``1e-07``.
+#: (the main process's largest CPU cost of a big clean; benchmark CORES). Some floats print in
+#: another notation for the same value: ``1e-7`` for ``1e-07``, ``0.0000224609375`` for
+#: ``2.24609375e-05``.
 JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def write_json(doc: dict[str, Any], out: IO[str]) -> None:
     """The document, indented, and a newline: UTF-8 bytes to the stream's binary buffer where
-    it has one (no second copy of a big document as text), text otherwise."""
-    data = orjson.dumps(doc, option=JSON_OPTIONS)
+    it has one (no second copy of a big document as text), text otherwise. What orjson refuses
+    (text that is not valid UTF-8, as a key named in bytes that are not reads; an integer past
+    64 bits) the standard library writes, as it did before: the document is never lost."""
+    try:
+        data = orjson.dumps(doc, option=JSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        json.dump(doc, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        out.flush()
+        return
     binary = getattr(out, "buffer", None)
     if binary is None:
         out.write(data.decode())
