@@ -9,8 +9,8 @@
 #     botocore httptools jmespath python-dateutil urllib3 six click rich prometheus-client orjson
 # ). No pip and no install of mpusweep: the wheels are unpacked into .deps/ (botocore and its
 # dependencies, httptools always; click, rich, prometheus-client, orjson only where python3
-# lacks them) and src/ goes first on PYTHONPATH. Writes $OUT/scaling.txt (the table), $OUT/scaling.err
-# (progress and errors) and $OUT/machine.txt.
+# lacks them) and src/ goes first on PYTHONPATH. Writes $OUT/scaling.txt (the table),
+# $OUT/scaling.err (progress and errors) and $OUT/machine.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/benchmarks/results}

@@ -579,8 +579,8 @@ def retried(
     latency: float,
     end: float = math.inf,
     on_way: float = 0.0,
-) -> bool:
-    """One request, retried until accepted (True) or ``end`` passes (False): its turn from the
+) -> None:
+    """One request, retried until accepted or ``end`` passes: its turn from the
     limiter, up to ``on_way`` seconds to reach the service, its answer ``latency`` seconds later
     if accepted and 5 ms if throttled, each throttled answer through the real retry handler."""
     clock = service.clock
@@ -592,12 +592,11 @@ def retried(
         if service.take():
             clock.sleep(latency)
             limit.success(kind, context["mpusweep_sent_at"])
-            return True
+            return
         clock.sleep(0.005)
         method = "GET" if kind == READ else "PUT"
         request = {"context": context, "method": method}
         clock.sleep(handler.needs_retry(response=response(503, "SlowDown"), request_dict=request))
-    return False
 
 
 def slow_answers(

@@ -64,22 +64,21 @@ JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND
 def write_json(doc: dict[str, Any], out: IO[str]) -> None:
     """The document, indented, and a newline: UTF-8 bytes to the stream's binary buffer where
     it has one (no second copy of a big document as text), text otherwise. What orjson refuses
-    (text that is not valid UTF-8, as a key named in bytes that are not reads; an integer past
-    64 bits) the standard library writes, as it did before: the document is never lost."""
+    (text that is not valid UTF-8, as a name read from bytes that are not; an integer past 64
+    bits) the standard library writes, as it did before: the document is never lost."""
     try:
         data = orjson.dumps(doc, option=JSON_OPTIONS)
     except orjson.JSONEncodeError:
         json.dump(doc, out, indent=2, ensure_ascii=False)
         out.write("\n")
-        out.flush()
-        return
-    binary = getattr(out, "buffer", None)
-    if binary is None:
-        out.write(data.decode())
     else:
-        out.flush()
-        binary.write(data)
-        binary.flush()
+        binary = getattr(out, "buffer", None)
+        if binary is None:
+            out.write(data.decode())
+        else:
+            out.flush()  # what was written as text goes first
+            binary.write(data)
+            binary.flush()
     out.flush()
 
 
