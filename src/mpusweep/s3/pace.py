@@ -7,6 +7,7 @@ fork; the limiter's lock guards it (see ``throttle.RateLimiter``).
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import math
 import multiprocessing
@@ -132,6 +133,26 @@ class Pace:
         self.decreased_at = self.last_throttle = float("-inf")
         self.successes = Times(capacity)  #: answer times, the last window
         self.throttles = Times(capacity)  #: throttled answers, likewise
+        self.turns = Times(capacity)  #: when turns were given, likewise
+        self.turn_rates = Times(capacity)  #: the pace each of them was given at
+
+    def give_turn(self, at: float, forget: float) -> None:
+        """Note a turn given ``at``, at the pace of now; forget those given at or before
+        ``forget``."""
+        while self.turns and self.turns[0] <= forget:
+            self.turns.popleft()
+            self.turn_rates.popleft()
+        self.turns.append(at)
+        self.turn_rates.append(math.nan if self.rate is None else self.rate)
+
+    def rate_at(self, given: float | None) -> float | None:
+        """The pace a turn given at ``given`` was given at; the pace now where that is not
+        known (no turn noted at or before it, or ``given`` unknown)."""
+        noted = 0 if given is None else bisect.bisect_right(self.turns, given)
+        if not noted:
+            return self.rate
+        rate = self.turn_rates[noted - 1]
+        return None if math.isnan(rate) else rate
 
 
 class Counters(ctypes.Structure):
