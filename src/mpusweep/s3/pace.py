@@ -21,8 +21,9 @@ TIMES_KEPT = 32_768
 
 
 class Times:
-    """Times, oldest first, kept in memory that forked processes share: the last
-    ``capacity`` at most (a deque's append, popleft, clear, len and indexing)."""
+    """Times, oldest first (or values kept beside them), in memory that forked processes
+    share: the last ``capacity`` at most (a deque's append, popleft, clear, len and
+    indexing)."""
 
     def __init__(self, capacity: int) -> None:
         self._times = multiprocessing.RawArray(ctypes.c_double, capacity)
@@ -122,7 +123,7 @@ class Pace:
     refused: _Field[int] = _Field()  #: of them, throttled
     measuring: _Field[bool] = _Field()  #: throttled while unlimited, the rate not known yet
     decreased_to = _Optional()  #: the pace the last decrease set
-    onset = _Optional()  #: the pace when throttling set in again after the last decrease
+    onset = _Optional()  #: the pace when throttling set in again (its throttled turn's pace)
     ceiling = _Optional()  #: below it, the pace creeps up (a cliff's onset)
     cliff: _Field[bool] = _Field()  #: throttling set in only past a rise (see RateLimiter)
 
@@ -136,23 +137,22 @@ class Pace:
         self.turns = Times(capacity)  #: when turns were given, likewise
         self.turn_rates = Times(capacity)  #: the pace each of them was given at
 
-    def give_turn(self, at: float, forget: float) -> None:
-        """Note a turn given ``at``, at the pace of now; forget those given at or before
+    def give_turn(self, at: float, rate: float, forget: float) -> None:
+        """Note a turn given ``at``, at ``rate`` a second; forget those given at or before
         ``forget``."""
         while self.turns and self.turns[0] <= forget:
             self.turns.popleft()
             self.turn_rates.popleft()
         self.turns.append(at)
-        self.turn_rates.append(math.nan if self.rate is None else self.rate)
+        self.turn_rates.append(rate)
 
     def rate_at(self, given: float | None) -> float | None:
-        """The pace a turn given at ``given`` was given at; the pace now where that is not
-        known (no turn noted at or before it, or ``given`` unknown)."""
+        """The pace of a turn given at ``given``; the pace now where no turn given then is
+        noted (forgotten, given while unpaced, or ``given`` unknown)."""
         noted = 0 if given is None else bisect.bisect_right(self.turns, given)
-        if not noted:
+        if not noted or self.turns[noted - 1] != given:
             return self.rate
-        rate = self.turn_rates[noted - 1]
-        return None if math.isnan(rate) else rate
+        return self.turn_rates[noted - 1]
 
 
 class Counters(ctypes.Structure):

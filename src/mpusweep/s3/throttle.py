@@ -33,15 +33,15 @@ of 1 in most runs and cost writes with a higher limit of their own up to three q
   turns to come are spaced at the new pace from the last one given;
 - a cliff: where throttling set in again (after a decrease, or a calm window) only once the pace
   had grown ``cliff_onset`` past what the last decrease set (``cliff_again`` once a decrease
-  found a cliff; the onset is the pace the first throttled request's turn was given at, for its
-  answer comes a round trip later, the pace grown meanwhile), the pace drops to ``backoff``
-  times that onset instead, when that is higher, and below the onset grows only by ``creep`` of
-  the estimate a second. With a burst of 1 (or 2), a pace a little above the allowed rate wastes
-  every other token, so the accepted rate measured there is far below what the service allows,
-  while just below the onset nearly every request passes (benchmark TS, a burst of 1: 83% of the
-  allowed rate paced at the measure, 89% below the onset). A bucket with a real burst is
-  throttled at once after a decrease (the pace is a little above its rate), so it shows no
-  cliff;
+  found a cliff; the onset is the pace the turn of the request whose throttled answer came first
+  was given at, for that answer comes a round trip later, the pace grown meanwhile), the pace
+  drops to ``backoff`` times that onset instead, when that is higher, and below the onset grows
+  only by ``creep`` of the estimate a second. With a burst of 1 (or 2), a pace a little above
+  the allowed rate wastes every other token, so the accepted rate measured there is far below
+  what the service allows, while just below the onset nearly every request passes (benchmark TS,
+  a burst of 1: 83% of the allowed rate paced at the measure, 89% below the onset). A bucket
+  with a real burst is throttled at once after a decrease (the pace is a little above its rate),
+  so it shows no cliff;
 - while requests wait for their turn and none is throttled, the pace grows by ``increase`` of
   the estimate a second, faster the longer they have waited so (``accelerate``, a second per
   second, and ``surge`` times the square of the seconds past ``surge_after``), so a rate
@@ -148,7 +148,7 @@ class RateLimiter:
                     pace.unheld_at = now
                 if start - now <= self.horizon:
                     pace.next_send = start + 1.0 / pace.rate
-                    pace.give_turn(now, forget=now - self.window)
+                    pace.give_turn(now, pace.rate, forget=now - self.window)
                     break
             # Too far ahead to take now: ask again when it is near, at the pace of then.
             self.sleep(start - now - self.horizon)
