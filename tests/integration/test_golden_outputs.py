@@ -6,8 +6,8 @@ The golden files were written by the code before the structure changed (run with
 the outputs byte for byte. Since (0846417) the JSON documents are written with orjson, which
 prints some floats in another notation for the same value (``1e-7``, not ``1e-07``): four lines
 of clean-dry-run-priced.json were rewritten so (regenerated from older code, they would not
-match). What differs from run to run (the bucket prefix, upload ids, the
-server's port, times of parts written now) is replaced by placeholders first.
+match). What differs from run to run (the bucket prefix, upload ids, the server's port, times
+of parts written now) is replaced by placeholders first.
 """
 
 from __future__ import annotations

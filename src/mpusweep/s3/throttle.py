@@ -179,7 +179,7 @@ class RateLimiter:
                 # Sent before the service was seen throttling, a request may have taken a token
                 # of the burst or the refill of a quiet moment: not what the service allows.
                 pace.successes.append(now)
-            if _paced_since_decrease(pace, sent_at, given_at):
+            if _paced_since_decrease(pace, _turn_given(sent_at, given_at)):
                 self._count(pace, refused=False)
             trim(pace.successes, now - self.window)
             elapsed = min(1.0, now - pace.last_update)
@@ -221,12 +221,13 @@ class RateLimiter:
                 log.debug("pausing %.1f s as the service asked (Retry-After)", retry_after)
             pace.last_throttle = now
             # Paced at the old pace, a request proves nothing about the new one.
-            fresh = _paced_since_decrease(pace, sent_at, given_at)
+            given = _turn_given(sent_at, given_at)
+            fresh = _paced_since_decrease(pace, given)
             trim(pace.throttles, now - self.window)
             if fresh and (pace.onset is None or not pace.throttles):
                 # Throttling sets in (again, after a calm window) at the pace this request's
                 # turn was given at: its answer comes a round trip later, the pace grown since.
-                pace.onset = pace.rate_at(sent_at if given_at is None else given_at)
+                pace.onset = pace.rate_at(given)
             if not pace.throttles:  # the first in a window: from here the bucket is empty
                 pace.successes.clear()
                 pace.measuring = pace.measuring or pace.rate is None
@@ -327,8 +328,12 @@ class RateLimiter:
         return len(pace.successes) / max(now - pace.successes[0], self.window / 10)
 
 
-def _paced_since_decrease(pace: Pace, sent_at: float | None, given_at: float | None) -> bool:
-    """Whether a request's turn was given since the pace's last decrease (its turn's time
-    unknown: when it was sent; both unknown: yes)."""
-    given = sent_at if given_at is None else given_at
+def _turn_given(sent_at: float | None, given_at: float | None) -> float | None:
+    """When a request's turn was given; unknown: when it was sent."""
+    return sent_at if given_at is None else given_at
+
+
+def _paced_since_decrease(pace: Pace, given: float | None) -> bool:
+    """Whether a request's turn, given at ``given``, came since the pace's last decrease
+    (unknown: yes)."""
     return given is None or given >= pace.decreased_at
