@@ -61,6 +61,10 @@ class Service:
         self.throttled += 1
         return False
 
+    def capacity(self, seconds: float) -> float:
+        """What it lets through in ``seconds`` at most: its burst and its rate over them."""
+        return self.burst + self.rate * seconds
+
 
 def send(limit: RateLimiter, clock: Clock, service: Service, kind: str = WRITE) -> None:
     """One request: its turn from the limiter, the service's answer, the limiter told."""
@@ -235,7 +239,7 @@ def test_a_burst_of_1_is_paced_just_below_where_throttling_sets_in():
         else:
             limit.throttle(WRITE, sent_at=sent, given_at=given)
         clock.now += 0.0005
-    assert service.accepted >= 0.85 * (service.burst + service.rate * seconds)
+    assert service.accepted >= 0.85 * service.capacity(seconds)
 
 
 def test_throttling_sets_in_at_the_pace_its_turn_was_given_at():
@@ -765,7 +769,7 @@ def test_writes_with_a_limit_of_their_own_are_measured_afresh():
     reads, writes = Service(clock, rate=60, burst=15), Service(clock, rate=200, burst=20)
     limit, seconds = reads_then_writes(clock, reads, writes, 1000)
     assert writes.accepted == 1000
-    share = writes.accepted / (writes.burst + writes.rate * seconds)
+    share = writes.accepted / writes.capacity(seconds)
     assert share >= 0.9, (share, seconds, writes.throttled)
     assert limit.paces[WRITE].estimate == pytest.approx(200, rel=0.05)
     assert limit.paces[READ].estimate == pytest.approx(60, rel=0.05)
@@ -781,5 +785,5 @@ def test_one_limit_with_a_burst_of_1_is_used_in_a_clean():
     clock = ThreadClock(64)
     service = Service(clock, rate=20, burst=1)
     _, seconds = reads_then_writes(clock, service, service, 300)
-    share = 300 / (service.burst + service.rate * seconds)
+    share = 300 / service.capacity(seconds)
     assert share >= 0.85, (share, seconds, service.throttled)
